@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Google.Protobuf;
 using Microsoft.ML.DirNet.Onnx.Protobuf;
 using Microsoft.ML.DirNet.Tensors;
@@ -51,7 +50,7 @@ internal static class TensorProtoConverter
                     $"tensor '{name}' declares {type}{TensorShape.Format(shape)} ({tensor.ByteCount} bytes) but its raw_data has {proto.RawData.Length} bytes.");
             }
 
-            proto.RawData.Span.CopyTo(RawBytes(tensor));
+            proto.RawData.Span.CopyTo(tensor.AsBytes());
             return tensor;
         }
 
@@ -68,7 +67,7 @@ internal static class TensorProtoConverter
             proto.Dims.Add(d);
         }
 
-        proto.RawData = ByteString.CopyFrom(RawBytes(tensor));
+        proto.RawData = ByteString.CopyFrom(tensor.AsBytes());
         return proto;
     }
 
@@ -85,24 +84,6 @@ internal static class TensorProtoConverter
             : $"code {dataType}";
         throw new ArgumentException($"{what} has element type {onnxName}, which the engine does not support.");
     }
-
-    private static Span<byte> RawBytes(Tensor tensor) => tensor switch
-    {
-        Tensor<float> t => MemoryMarshal.AsBytes(t.Span),
-        Tensor<long> t => MemoryMarshal.AsBytes(t.Span),
-        Tensor<int> t => MemoryMarshal.AsBytes(t.Span),
-        Tensor<bool> t => MemoryMarshal.AsBytes(t.Span),
-        Tensor<double> t => MemoryMarshal.AsBytes(t.Span),
-        Tensor<Half> t => MemoryMarshal.AsBytes(t.Span),
-        Tensor<byte> t => t.Span,
-        Tensor<sbyte> t => MemoryMarshal.AsBytes(t.Span),
-        Tensor<short> t => MemoryMarshal.AsBytes(t.Span),
-        Tensor<ushort> t => MemoryMarshal.AsBytes(t.Span),
-        Tensor<uint> t => MemoryMarshal.AsBytes(t.Span),
-        Tensor<ulong> t => MemoryMarshal.AsBytes(t.Span),
-        Tensor<BFloat16> t => MemoryMarshal.AsBytes(t.Span),
-        _ => throw new NotSupportedException($"No raw encoding for {tensor.ElementType}."),
-    };
 
     private static void FillFromTypedField(TensorProto proto, Tensor tensor, string name)
     {

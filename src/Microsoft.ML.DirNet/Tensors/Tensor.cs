@@ -33,6 +33,20 @@ public abstract class Tensor
     /// <summary>Returns the same elements viewed with another shape of equal element count (no copy).</summary>
     public abstract Tensor Reshape(int[] shape);
 
+    /// <summary>Bytes per element.</summary>
+    internal int ElementSize => Length == 0 ? ElementSizeOf(ElementType) : (int)(ByteCount / Length);
+
+    /// <summary>The elements as raw little-endian bytes (the ONNX raw_data encoding), without copying.</summary>
+    internal abstract Span<byte> AsBytes();
+
+    internal static int ElementSizeOf(TensorElementType type) => type switch
+    {
+        TensorElementType.UInt8 or TensorElementType.Int8 or TensorElementType.Bool => 1,
+        TensorElementType.UInt16 or TensorElementType.Int16 or TensorElementType.Float16 or TensorElementType.BFloat16 => 2,
+        TensorElementType.Float or TensorElementType.Int32 or TensorElementType.UInt32 => 4,
+        _ => 8,
+    };
+
     /// <summary>Returns this tensor as <see cref="Tensor{T}"/>, or throws naming both types.</summary>
     public Tensor<T> As<T>() where T : unmanaged =>
         this as Tensor<T> ?? throw new InvalidOperationException(
@@ -122,6 +136,8 @@ public sealed class Tensor<T> : Tensor where T : unmanaged
 
     /// <inheritdoc />
     public override Tensor Reshape(int[] shape) => new Tensor<T>(shape, Data);
+
+    internal override Span<byte> AsBytes() => System.Runtime.InteropServices.MemoryMarshal.AsBytes(Data.AsSpan());
 
     /// <summary>Creates a scalar (rank-0) tensor.</summary>
     public static Tensor<T> Scalar(T value) => new([], [value]);

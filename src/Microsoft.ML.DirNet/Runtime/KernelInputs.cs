@@ -1,0 +1,45 @@
+using Microsoft.ML.DirNet.Tensors;
+
+namespace Microsoft.ML.DirNet.Runtime;
+
+/// <summary>Checked access to a kernel's inputs, so every kernel reports missing or mistyped inputs the same way.</summary>
+internal static class KernelInputs
+{
+    /// <summary>The required input at <paramref name="index"/>.</summary>
+    public static Tensor Required(ReadOnlySpan<Tensor?> inputs, int index, string name) =>
+        index < inputs.Length && inputs[index] is { } t
+            ? t
+            : throw new ArgumentException($"required input {index} ('{name}') is missing.");
+
+    /// <summary>The required float32 input at <paramref name="index"/>.</summary>
+    public static Tensor<float> RequiredFloat(ReadOnlySpan<Tensor?> inputs, int index, string name) =>
+        Float(Required(inputs, index, name), name);
+
+    /// <summary>The optional input at <paramref name="index"/>, or null.</summary>
+    public static Tensor? Optional(ReadOnlySpan<Tensor?> inputs, int index) =>
+        index < inputs.Length ? inputs[index] : null;
+
+    /// <summary>Views a tensor as float32 or throws naming the input.</summary>
+    public static Tensor<float> Float(Tensor tensor, string name) =>
+        tensor as Tensor<float> ?? throw new ArgumentException(
+            $"input '{name}' must be float32 but is {tensor.ElementType}{TensorShape.Format(tensor.Shape)}.");
+
+    /// <summary>Reads an int32 or int64 tensor (shapes, axes, indices) as longs.</summary>
+    public static long[] Integers(Tensor tensor, string name) => tensor switch
+    {
+        Tensor<long> t => t.Data,
+        Tensor<int> t => Array.ConvertAll(t.Data, v => (long)v),
+        _ => throw new ArgumentException(
+            $"input '{name}' must be int64 or int32 but is {tensor.ElementType}{TensorShape.Format(tensor.Shape)}."),
+    };
+
+    /// <summary>Checks a tensor's shape, naming the input and both shapes when they differ.</summary>
+    public static void ExpectShape(Tensor tensor, string name, params int[] expected)
+    {
+        if (!TensorShape.SameAs(tensor.Shape, expected))
+        {
+            throw new ArgumentException(
+                $"input '{name}' should have shape {TensorShape.Format(expected)} but has {TensorShape.Format(tensor.Shape)}.");
+        }
+    }
+}

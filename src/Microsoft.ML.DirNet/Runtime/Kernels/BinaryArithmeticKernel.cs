@@ -1,0 +1,48 @@
+using System.Numerics;
+using Microsoft.ML.DirNet.Tensors;
+
+namespace Microsoft.ML.DirNet.Runtime.Kernels;
+
+/// <summary>The four arithmetic operators with numpy broadcasting, for every numeric element type.</summary>
+internal enum ArithmeticOperator
+{
+    Add,
+    Sub,
+    Mul,
+    Div,
+}
+
+/// <summary>ONNX Add, Sub, Mul and Div: both inputs of one numeric type, multidirectional broadcasting.</summary>
+internal sealed class BinaryArithmeticKernel(ArithmeticOperator op) : IKernel
+{
+    public void Execute(ReadOnlySpan<Tensor?> inputs, Span<Tensor?> outputs)
+    {
+        var a = KernelInputs.Required(inputs, 0, "A");
+        var b = KernelInputs.Required(inputs, 1, "B");
+        if (a.ElementType != b.ElementType)
+        {
+            throw new ArgumentException($"inputs 'A' ({a.ElementType}) and 'B' ({b.ElementType}) must have the same element type.");
+        }
+
+        var shape = TensorShape.Broadcast(a.Shape, b.Shape);
+        outputs[0] = NumericDispatch.Invoke(StridedCopy.Broadcast(a, shape), new Apply(op, StridedCopy.Broadcast(b, shape)), "input 'A'");
+    }
+
+    private readonly struct Apply(ArithmeticOperator op, Tensor right) : INumericFunction<Tensor>
+    {
+        public Tensor Invoke<T>(Tensor<T> left) where T : unmanaged, INumber<T>
+        {
+            var b = right.As<T>().Data;
+            var result = new Tensor<T>(left.Shape);
+            switch (op)
+            {
+                case ArithmeticOperator.Add: TensorPrimitives.Add<T>(left.Data, b, result.Data); break;
+                case ArithmeticOperator.Sub: TensorPrimitives.Subtract<T>(left.Data, b, result.Data); break;
+                case ArithmeticOperator.Mul: TensorPrimitives.Multiply<T>(left.Data, b, result.Data); break;
+                default: TensorPrimitives.Divide<T>(left.Data, b, result.Data); break;
+            }
+
+            return result;
+        }
+    }
+}

@@ -1,0 +1,15 @@
+using Microsoft.ML.DirNet.Tensors;
+
+namespace Microsoft.ML.DirNet.Runtime.Kernels;
+
+/// <summary>ONNX Expand: broadcasts the input against a shape (either side may have the larger dimension).</summary>
+internal sealed class ExpandKernel : IKernel
+{
+    public void Execute(ReadOnlySpan<Tensor?> inputs, Span<Tensor?> outputs)
+    {
+        var x = KernelInputs.Required(inputs, 0, "input");
+        var requested = KernelInputs.Integers(KernelInputs.Required(inputs, 1, "shape"), "shape").Select(d => (int)d).ToArray();
+        var shape = TensorShape.Broadcast(x.Shape, requested);
+        outputs[0] = StridedCopy.Copy(x, 0, TensorShape.BroadcastStrides(x.Shape, shape), shape);
+    }
+}

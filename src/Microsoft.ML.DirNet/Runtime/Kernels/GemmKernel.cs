@@ -1,0 +1,73 @@
+using Microsoft.ML.DirNet.Onnx;
+using Microsoft.ML.DirNet.Runtime.Math;
+using Microsoft.ML.DirNet.Tensors;
+
+namespace Microsoft.ML.DirNet.Runtime.Kernels;
+
+/// <summary>ONNX Gemm on float32: Y = alpha · op(A) · op(B) + beta · C, op transposing per transA / transB.</summary>
+internal sealed class GemmKernel(OnnxNode node) : IKernel
+{
+    private readonly float _alpha = node.GetFloat("alpha", 1f);
+    private readonly float _beta = node.GetFloat("beta", 1f);
+    private readonly bool _transA = node.GetInt("transA", 0) != 0;
+    private readonly bool _transB = node.GetInt("transB", 0) != 0;
+
+    public void Execute(ReadOnlySpan<Tensor?> inputs, Span<Tensor?> outputs)
+    {
+        var a = KernelInputs.RequiredFloat(inputs, 0, "A");
+        var b = KernelInputs.RequiredFloat(inputs, 1, "B");
+        if (a.Rank != 2 || b.Rank != 2)
+        {
+            throw new ArgumentException($"A and B must be 2-D; got {TensorShape.Format(a.Shape)} and {TensorShape.Format(b.Shape)}.");
+        }
+
+        var aData = _transA ? Transposed(a) : a.Data;
+        int m = _transA ? a.Shape[1] : a.Shape[0], k = _transA ? a.Shape[0] : a.Shape[1];
+        int kb = _transB ? b.Shape[1] : b.Shape[0], n = _transB ? b.Shape[0] : b.Shape[1];
+        if (k != kb)
+        {
+            throw new ArgumentException($"inner dimensions differ: op(A) is [{m}, {k}] and op(B) is [{kb}, {n}].");
+        }
+
+        var y = new Tensor<float>([m, n]);
+        if (_transB)
+        {
+            MatrixMultiply.MultiplyByTransposed(aData, m, k, b.Data, n, y.Data, accumulate: false);
+        }
+        else
+        {
+            MatrixMultiply.Multiply(aData, m, k, b.Data, n, y.Data, accumulate: false);
+        }
+
+        if (_alpha != 1f)
+        {
+            TensorPrimitives.Multiply(y.Data, _alpha, y.Data);
+        }
+
+        if (KernelInputs.Optional(inputs, 2) is { } cInput && _beta != 0f)
+        {
+            var c = StridedCopy.Broadcast(KernelInputs.Float(cInput, "C"), [m, n]).As<float>().Data;
+            for (var i = 0; i < y.Length; i++)
+            {
+                y.Data[i] += _beta * c[i];
+            }
+        }
+
+        outputs[0] = y;
+    }
+
+    private static float[] Transposed(Tensor<float> a)
+    {
+        int rows = a.Shape[0], cols = a.Shape[1];
+        var t = new float[a.Length];
+        for (var i = 0; i < rows; i++)
+        {
+            for (var j = 0; j < cols; j++)
+            {
+                t[j * rows + i] = a.Data[i * cols + j];
+            }
+        }
+
+        return t;
+    }
+}

@@ -1,0 +1,54 @@
+using Microsoft.ML.DirNet.Runtime.Math;
+using Microsoft.ML.DirNet.Tensors;
+
+namespace Microsoft.ML.DirNet.Runtime.Kernels;
+
+/// <summary>ONNX MatMul on float32 with numpy semantics: 1-D operands are promoted, leading batch dims broadcast.</summary>
+internal sealed class MatMulKernel : IKernel
+{
+    public void Execute(ReadOnlySpan<Tensor?> inputs, Span<Tensor?> outputs)
+    {
+        var a = KernelInputs.RequiredFloat(inputs, 0, "A");
+        var b = KernelInputs.RequiredFloat(inputs, 1, "B");
+        if (a.Rank == 0 || b.Rank == 0)
+        {
+            throw new ArgumentException("MatMul does not take scalars.");
+        }
+
+        var aShape = a.Rank == 1 ? new[] { 1, a.Shape[0] } : a.Shape;
+        var bShape = b.Rank == 1 ? new[] { b.Shape[0], 1 } : b.Shape;
+        int m = aShape[^2], k = aShape[^1], n = bShape[^1];
+        if (bShape[^2] != k)
+        {
+            throw new ArgumentException(
+                $"inner dimensions differ: A is {TensorShape.Format(a.Shape)} and B is {TensorShape.Format(b.Shape)}.");
+        }
+
+        var batchShape = TensorShape.Broadcast(aShape[..^2], bShape[..^2]);
+        var outShape = batchShape.Concat(new[] { m, n }).ToArray();
+        var result = new Tensor<float>(outShape);
+        if (bShape.Length == 2)
+        {
+            // The common case, a weight matrix: every batch row of A is one row of one big product.
+            var rows = a.Length / System.Math.Max(k, 1);
+            MatrixMultiply.Multiply(a.Data, rows, k, b.Data, n, result.Data, accumulate: false);
+        }
+        else
+        {
+            var batch = TensorShape.ElementCount(batchShape);
+            var aFull = StridedCopy.Broadcast(a.Reshape(aShape), batchShape.Concat(new[] { m, k }).ToArray()).As<float>().Data;
+            var bFull = StridedCopy.Broadcast(b.Reshape(bShape), batchShape.Concat(new[] { k, n }).ToArray()).As<float>().Data;
+            for (var i = 0; i < batch; i++)
+            {
+                MatrixMultiply.Multiply(aFull.AsSpan(i * m * k, m * k), m, k, bFull.AsSpan(i * k * n, k * n), n,
+                    result.Data.AsSpan(i * m * n, m * n), accumulate: false);
+            }
+        }
+
+        // Drop the dimensions that 1-D promotion added.
+        var finalShape = outShape.ToList();
+        if (b.Rank == 1) finalShape.RemoveAt(finalShape.Count - 1);
+        if (a.Rank == 1) finalShape.RemoveAt(finalShape.Count - (b.Rank == 1 ? 1 : 2));
+        outputs[0] = result.Reshape(finalShape.ToArray());
+    }
+}

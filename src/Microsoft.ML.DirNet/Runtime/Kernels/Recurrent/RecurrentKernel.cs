@@ -1,0 +1,330 @@
+using Microsoft.ML.DirNet.Onnx;
+using Microsoft.ML.DirNet.Runtime.Math;
+using Microsoft.ML.DirNet.Tensors;
+
+namespace Microsoft.ML.DirNet.Runtime.Kernels.Recurrent;
+
+/// <summary>
+/// What LSTM, GRU and RNN share in ONNX: the attributes (direction, hidden_size, layout, clip, activations), the input
+/// checks, the time-major layout, the input projection X·Wᵀ computed for all steps in one matrix product, the
+/// per-sequence lengths, and the Y / Y_h outputs. A subclass supplies the cell arithmetic of one time step.
+/// </summary>
+internal abstract class RecurrentKernel : IKernel
+{
+    private readonly long _hiddenSizeAttribute;
+
+    protected RecurrentKernel(OnnxNode node, int gates, string[] defaultActivations)
+    {
+        Gates = gates;
+        _hiddenSizeAttribute = node.GetInt("hidden_size", 0);
+        Layout = (int)node.GetInt("layout", 0);
+        var direction = node.GetString("direction", "forward");
+        (Directions, ReverseOnly) = direction switch
+        {
+            "forward" => (1, false),
+            "reverse" => (1, true),
+            "bidirectional" => (2, false),
+            _ => throw new ArgumentException($"attribute 'direction' is '{direction}'; expected forward, reverse or bidirectional."),
+        };
+        if (Layout is not (0 or 1))
+        {
+            throw new ArgumentException($"attribute 'layout' is {Layout}; expected 0 or 1.");
+        }
+
+        Clip = node.HasAttribute("clip") ? node.GetFloat("clip", 0f) : null;
+        Activations = RecurrentActivation.Parse(node.GetStrings("activations"), node.GetFloats("activation_alpha"),
+            node.GetFloats("activation_beta"), defaultActivations, Directions);
+        ActivationsPerDirection = defaultActivations.Length;
+    }
+
+    /// <summary>Gate blocks stacked in W and R (LSTM 4, GRU 3, RNN 1).</summary>
+    protected int Gates { get; }
+
+    protected int Directions { get; }
+
+    protected bool ReverseOnly { get; }
+
+    protected int Layout { get; }
+
+    protected float? Clip { get; }
+
+    protected RecurrentActivation[] Activations { get; }
+
+    protected int ActivationsPerDirection { get; }
+
+    /// <summary>The activation <paramref name="index"/> (f, g, h order) of direction <paramref name="direction"/>.</summary>
+    protected RecurrentActivation Activation(int direction, int index) => Activations[direction * ActivationsPerDirection + index];
+
+    /// <summary>Clamps gate pre-activations to ±clip when the node sets <c>clip</c>.</summary>
+    protected void ApplyClip(Span<float> x)
+    {
+        if (Clip is { } clip)
+        {
+            TensorPrimitives.Clamp(x, -clip, clip, x);
+        }
+    }
+
+    public void Execute(ReadOnlySpan<Tensor?> inputs, Span<Tensor?> outputs)
+    {
+        var x = KernelInputs.RequiredFloat(inputs, 0, "X");
+        var w = KernelInputs.RequiredFloat(inputs, 1, "W");
+        var r = KernelInputs.RequiredFloat(inputs, 2, "R");
+        if (x.Rank != 3)
+        {
+            throw new ArgumentException($"input 'X' must have rank 3 but has shape {TensorShape.Format(x.Shape)}.");
+        }
+
+        var (steps, batch, inputSize) = Layout == 0 ? (x.Shape[0], x.Shape[1], x.Shape[2]) : (x.Shape[1], x.Shape[0], x.Shape[2]);
+        if (r.Rank != 3)
+        {
+            throw new ArgumentException($"input 'R' must have rank 3 but has shape {TensorShape.Format(r.Shape)}.");
+        }
+
+        var hidden = r.Shape[2];
+        if (_hiddenSizeAttribute != 0 && _hiddenSizeAttribute != hidden)
+        {
+            throw new ArgumentException($"attribute hidden_size is {_hiddenSizeAttribute} but R has shape {TensorShape.Format(r.Shape)}.");
+        }
+
+        var gateRows = Gates * hidden;
+        KernelInputs.ExpectShape(w, "W", Directions, gateRows, inputSize);
+        KernelInputs.ExpectShape(r, "R", Directions, gateRows, hidden);
+        var bias = KernelInputs.Optional(inputs, 3) is { } b ? KernelInputs.Float(b, "B") : null;
+        if (bias is not null)
+        {
+            KernelInputs.ExpectShape(bias, "B", Directions, 2 * gateRows);
+        }
+
+        var lengths = ReadSequenceLengths(KernelInputs.Optional(inputs, 4), steps, batch);
+        var initialH = StateInput(inputs, 5, "initial_h", batch, hidden);
+
+        var sequence = Layout == 0 ? x.Data : TimeMajor(x.Data, batch, steps, inputSize);
+        var run = CreateRun(inputs, batch, hidden);
+        var y = new float[steps * Directions * batch * hidden];
+        var finalH = new float[Directions * batch * hidden];
+        var xProjection = new float[steps * batch * gateRows];
+        var stepGates = new float[batch * gateRows];
+        var inputBias = new float[gateRows];
+        var hPrev = new float[batch * hidden];
+        var hNext = new float[batch * hidden];
+        var uniformLengths = lengths.All(l => l == steps);
+
+        for (var d = 0; d < Directions; d++)
+        {
+            var reverse = ReverseOnly || d == 1;
+            var wd = w.Data.AsSpan(d * gateRows * inputSize, gateRows * inputSize);
+            var rd = new ReadOnlyMemory<float>(r.Data, d * gateRows * hidden, gateRows * hidden);
+            var bd = bias is null ? ReadOnlySpan<float>.Empty : bias.Data.AsSpan(d * 2 * gateRows, 2 * gateRows);
+
+            // X·Wᵀ for every step at once: the weights are read once per sequence instead of once per step.
+            MatrixMultiply.MultiplyByTransposed(sequence, steps * batch, inputSize, wd, gateRows, xProjection, accumulate: false);
+            inputBias.AsSpan().Clear();
+            if (!bd.IsEmpty)
+            {
+                FoldInputBias(bd, inputBias);
+                for (var row = 0; row < steps * batch; row++)
+                {
+                    var slice = xProjection.AsSpan(row * gateRows, gateRows);
+                    TensorPrimitives.Add(slice, inputBias, slice);
+                }
+            }
+
+            LoadState(initialH, d, batch, hidden, hPrev);
+            run.BeginDirection(d, hidden, bd);
+
+            for (var t = 0; t < steps; t++)
+            {
+                // Row b of this step reads time (reverse ? len_b - 1 - t : t) of its own sequence.
+                if (uniformLengths)
+                {
+                    var time = reverse ? steps - 1 - t : t;
+                    xProjection.AsSpan(time * batch * gateRows, batch * gateRows).CopyTo(stepGates);
+                }
+                else
+                {
+                    for (var bi = 0; bi < batch; bi++)
+                    {
+                        if (t < lengths[bi])
+                        {
+                            var time = reverse ? lengths[bi] - 1 - t : t;
+                            xProjection.AsSpan((time * batch + bi) * gateRows, gateRows).CopyTo(stepGates.AsSpan(bi * gateRows, gateRows));
+                        }
+                    }
+                }
+
+                run.Step(d, stepGates, hPrev, hNext, rd.Span, batch, hidden);
+
+                for (var bi = 0; bi < batch; bi++)
+                {
+                    var hRow = hNext.AsSpan(bi * hidden, hidden);
+                    if (t >= lengths[bi])
+                    {
+                        // Past the end of this sequence: the state holds, and Y stays zero.
+                        hPrev.AsSpan(bi * hidden, hidden).CopyTo(hRow);
+                        run.Hold(bi, hidden);
+                        continue;
+                    }
+
+                    var time = reverse ? lengths[bi] - 1 - t : t;
+                    hRow.CopyTo(y.AsSpan(((time * Directions + d) * batch + bi) * hidden, hidden));
+                }
+
+                run.EndStep();
+                (hPrev, hNext) = (hNext, hPrev);
+            }
+
+            hPrev.CopyTo(finalH.AsSpan(d * batch * hidden, batch * hidden));
+            run.EndDirection(d);
+        }
+
+        Assign(outputs, 0, Layout == 0
+            ? new Tensor<float>([steps, Directions, batch, hidden], y)
+            : new Tensor<float>([batch, steps, Directions, hidden], BatchMajor(y, steps, Directions, batch, hidden)));
+        Assign(outputs, 1, StateOutput(finalH, batch, hidden));
+        run.WriteOutputs(outputs, this, batch, hidden);
+    }
+
+    /// <summary>Adds the parts of Wb and Rb that do not depend on the cell's intermediate values to <paramref name="inputBias"/>.</summary>
+    protected abstract void FoldInputBias(ReadOnlySpan<float> wbRb, Span<float> inputBias);
+
+    /// <summary>Creates the per-call cell state (kernels themselves stay stateless so they can run concurrently).</summary>
+    protected abstract CellRun CreateRun(ReadOnlySpan<Tensor?> inputs, int batch, int hidden);
+
+    /// <summary>Reads an optional [directions, batch, hidden] state input (laid out per <c>layout</c>).</summary>
+    protected Tensor<float>? StateInput(ReadOnlySpan<Tensor?> inputs, int index, string name, int batch, int hidden)
+    {
+        if (KernelInputs.Optional(inputs, index) is not { } t)
+        {
+            return null;
+        }
+
+        var state = KernelInputs.Float(t, name);
+        if (Layout == 0)
+        {
+            KernelInputs.ExpectShape(state, name, Directions, batch, hidden);
+        }
+        else
+        {
+            KernelInputs.ExpectShape(state, name, batch, Directions, hidden);
+        }
+
+        return state;
+    }
+
+    /// <summary>Copies direction <paramref name="d"/> of a state input into a [batch, hidden] buffer (zeros when absent).</summary>
+    protected void LoadState(Tensor<float>? state, int d, int batch, int hidden, Span<float> destination)
+    {
+        if (state is null)
+        {
+            destination.Clear();
+            return;
+        }
+
+        for (var b = 0; b < batch; b++)
+        {
+            var offset = Layout == 0 ? (d * batch + b) * hidden : (b * Directions + d) * hidden;
+            state.Data.AsSpan(offset, hidden).CopyTo(destination.Slice(b * hidden, hidden));
+        }
+    }
+
+    /// <summary>Wraps a [directions, batch, hidden] buffer as a state output in the node's layout.</summary>
+    internal Tensor<float> StateOutput(float[] state, int batch, int hidden) => Layout == 0
+        ? new Tensor<float>([Directions, batch, hidden], state)
+        : new Tensor<float>([batch, Directions, hidden], BatchMajor(state, 1, Directions, batch, hidden));
+
+    protected static void Assign(Span<Tensor?> outputs, int index, Tensor value)
+    {
+        if (index < outputs.Length)
+        {
+            outputs[index] = value;
+        }
+    }
+
+    private static int[] ReadSequenceLengths(Tensor? tensor, int steps, int batch)
+    {
+        if (tensor is null)
+        {
+            return Enumerable.Repeat(steps, batch).ToArray();
+        }
+
+        var values = KernelInputs.Integers(tensor, "sequence_lens");
+        if (values.Length != batch)
+        {
+            throw new ArgumentException($"input 'sequence_lens' has {values.Length} entries but the batch is {batch}.");
+        }
+
+        return values.Select(v => v < 0 || v > steps
+            ? throw new ArgumentException($"input 'sequence_lens' holds {v}, outside [0, {steps}].")
+            : (int)v).ToArray();
+    }
+
+    /// <summary>[batch, steps, features] → [steps, batch, features].</summary>
+    private static float[] TimeMajor(float[] data, int batch, int steps, int features)
+    {
+        var result = new float[data.Length];
+        for (var b = 0; b < batch; b++)
+        {
+            for (var t = 0; t < steps; t++)
+            {
+                data.AsSpan((b * steps + t) * features, features).CopyTo(result.AsSpan((t * batch + b) * features, features));
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>[steps, directions, batch, hidden] → [batch, steps, directions, hidden].</summary>
+    private static float[] BatchMajor(float[] data, int steps, int directions, int batch, int hidden)
+    {
+        var result = new float[data.Length];
+        for (var t = 0; t < steps; t++)
+        {
+            for (var d = 0; d < directions; d++)
+            {
+                for (var b = 0; b < batch; b++)
+                {
+                    data.AsSpan(((t * directions + d) * batch + b) * hidden, hidden)
+                        .CopyTo(result.AsSpan(((b * steps + t) * directions + d) * hidden, hidden));
+                }
+            }
+        }
+
+        return result;
+    }
+
+    /// <summary>The state of one call's cell beyond h, and its step arithmetic.</summary>
+    protected abstract class CellRun
+    {
+        /// <summary>Prepares direction <paramref name="d"/> (e.g. loads its initial cell state).</summary>
+        public virtual void BeginDirection(int d, int hidden, ReadOnlySpan<float> wbRb)
+        {
+        }
+
+        /// <summary>
+        /// Advances every batch row one step. <paramref name="gates"/> holds X·Wᵀ plus the folded bias for this step
+        /// ([batch, gates·hidden]) and may be overwritten; <paramref name="r"/> is this direction's R.
+        /// </summary>
+        public abstract void Step(int d, Span<float> gates, ReadOnlySpan<float> hPrev, Span<float> hNext,
+            ReadOnlySpan<float> r, int batch, int hidden);
+
+        /// <summary>Keeps batch row <paramref name="b"/>'s extra state unchanged this step (its sequence has ended).</summary>
+        public virtual void Hold(int b, int hidden)
+        {
+        }
+
+        /// <summary>Called after each step, once every row is final.</summary>
+        public virtual void EndStep()
+        {
+        }
+
+        /// <summary>Called after the last step of direction <paramref name="d"/>.</summary>
+        public virtual void EndDirection(int d)
+        {
+        }
+
+        /// <summary>Writes outputs beyond Y and Y_h (LSTM's Y_c).</summary>
+        public virtual void WriteOutputs(Span<Tensor?> outputs, RecurrentKernel kernel, int batch, int hidden)
+        {
+        }
+    }
+}

@@ -1,0 +1,73 @@
+using Microsoft.ML.DirNet.Onnx;
+using Microsoft.ML.DirNet.Tensors;
+
+namespace Microsoft.ML.DirNet.Runtime.Kernels;
+
+/// <summary>
+/// ONNX Softmax and LogSoftmax on float32. From opset 13 they normalise along one axis (default -1); before, the input
+/// is viewed as 2-D at <c>axis</c> (default 1) and each row of the flattened inner part is normalised.
+/// </summary>
+internal sealed class SoftmaxKernel : IKernel
+{
+    private readonly bool _log;
+    private readonly long _axis;
+    private readonly bool _coerceTo2D;
+
+    public SoftmaxKernel(OnnxNode node, long opset, bool log)
+    {
+        _log = log;
+        _coerceTo2D = opset < 13;
+        _axis = node.GetInt("axis", _coerceTo2D ? 1 : -1);
+    }
+
+    public void Execute(ReadOnlySpan<Tensor?> inputs, Span<Tensor?> outputs)
+    {
+        var x = KernelInputs.RequiredFloat(inputs, 0, "input");
+        var y = new Tensor<float>(x.Shape);
+        outputs[0] = y;
+        if (x.Length == 0)
+        {
+            return;
+        }
+
+        var axis = TensorShape.NormalizeAxis(_axis, System.Math.Max(x.Rank, 1), "axis");
+        int outer = 1, length = 1, inner = 1;
+        for (var d = 0; d < x.Rank; d++)
+        {
+            if (d < axis) outer *= x.Shape[d];
+            else if (d == axis || _coerceTo2D) length *= x.Shape[d];
+            else inner *= x.Shape[d];
+        }
+
+        var row = new float[length];
+        for (var o = 0; o < outer; o++)
+        {
+            for (var i = 0; i < inner; i++)
+            {
+                var start = o * length * inner + i;
+                for (var k = 0; k < length; k++) row[k] = x.Data[start + k * inner];
+                Normalize(row);
+                for (var k = 0; k < length; k++) y.Data[start + k * inner] = row[k];
+            }
+        }
+    }
+
+    private void Normalize(Span<float> row)
+    {
+        // Subtracting the maximum keeps exp from overflowing on large logits.
+        var max = TensorPrimitives.Max(row);
+        TensorPrimitives.Subtract(row, max, row);
+        if (_log)
+        {
+            // log softmax = (x - max) - log Σ exp(x - max), kept in the log domain so tiny probabilities keep precision.
+            Span<float> exp = row.Length <= 1024 ? stackalloc float[row.Length] : new float[row.Length];
+            TensorPrimitives.Exp(row, exp);
+            TensorPrimitives.Subtract(row, MathF.Log(TensorPrimitives.Sum(exp)), row);
+        }
+        else
+        {
+            TensorPrimitives.Exp(row, row);
+            TensorPrimitives.Divide(row, TensorPrimitives.Sum(row), row);
+        }
+    }
+}

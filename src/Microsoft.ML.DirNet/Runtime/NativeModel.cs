@@ -1,0 +1,262 @@
+using Microsoft.ML.DirNet.Onnx;
+using Microsoft.ML.DirNet.Tensors;
+
+namespace Microsoft.ML.DirNet.Runtime;
+
+/// <summary>
+/// Runs an ONNX model in managed code. Construction checks the whole graph (every operator supported, every value
+/// produced before it is read, no cycles) and builds one kernel per node; <see cref="Run(IReadOnlyDictionary{string, Tensor})"/>
+/// then executes the nodes in dependency order.
+/// </summary>
+/// <remarks>
+/// Thread-safe: one instance may be run from many threads at once. Kernels keep no state between calls and inputs,
+/// initializers and outputs are never written after they are produced.
+/// </remarks>
+public sealed class NativeModel
+{
+    private readonly CompiledNode[] _nodes;
+    private readonly Tensor?[] _constants;
+    private readonly Dictionary<string, int> _slots;
+    private readonly int[] _inputSlots;
+    private readonly int[] _outputSlots;
+
+    /// <summary>Prepares <paramref name="model"/> for execution.</summary>
+    /// <exception cref="UnsupportedOperatorException">The graph uses operators the engine lacks.</exception>
+    /// <exception cref="OnnxGraphException">A node reads a value nothing produces, the graph has a cycle, or a node's attributes are invalid.</exception>
+    public NativeModel(OnnxModel model)
+    {
+        Model = model;
+        var graph = model.Graph;
+        var unsupported = FindUnsupportedOperators(model);
+        if (unsupported.Count > 0)
+        {
+            throw new UnsupportedOperatorException(model.SourceName, unsupported);
+        }
+
+        _slots = new Dictionary<string, int>(StringComparer.Ordinal);
+        int Slot(string name) => _slots.TryGetValue(name, out var s) ? s : _slots[name] = _slots.Count;
+
+        var constants = new List<(int Slot, string Name)>();
+        foreach (var name in graph.InitializerNames)
+        {
+            constants.Add((Slot(name), name));
+        }
+
+        _inputSlots = graph.Inputs.Select(i => Slot(i.Name)).ToArray();
+        var order = TopologicalOrder(model);
+        var opset = model.DefaultOpset;
+        _nodes = order.Select(node => new CompiledNode(node, BuildKernel(node, opset),
+            node.Inputs.Select(i => i.Length == 0 ? -1 : Slot(i)).ToArray(),
+            node.Outputs.Select(o => o.Length == 0 ? -1 : Slot(o)).ToArray())).ToArray();
+
+        _outputSlots = graph.Outputs.Select(o => _slots.TryGetValue(o.Name, out var s)
+            ? s
+            : throw new OnnxGraphException($"Graph output '{o.Name}' of '{model.SourceName}' is produced by no node, input or initializer.")).ToArray();
+
+        _constants = new Tensor?[_slots.Count];
+        foreach (var (slot, name) in constants)
+        {
+            _constants[slot] = graph.GetInitializer(name);
+        }
+    }
+
+    /// <summary>The operators the engine implements (default ONNX domain).</summary>
+    public static IReadOnlyList<string> SupportedOperators => OperatorRegistry.SupportedOperators;
+
+    /// <summary>The model being run.</summary>
+    public OnnxModel Model { get; }
+
+    /// <summary>The inputs a caller feeds, in the model's order.</summary>
+    public IReadOnlyList<OnnxValueInfo> Inputs => Model.Graph.Inputs;
+
+    /// <summary>The outputs <see cref="Run(Tensor[])"/> returns, in the model's order.</summary>
+    public IReadOnlyList<OnnxValueInfo> Outputs => Model.Graph.Outputs;
+
+    /// <summary>Loads a model file and prepares it.</summary>
+    public static NativeModel Load(string path) => new(OnnxModel.Load(path));
+
+    /// <summary>
+    /// The operators of <paramref name="model"/> the engine does not implement, each with the names of the nodes that use
+    /// it; empty when the engine can run every node.
+    /// </summary>
+    public static IReadOnlyDictionary<string, IReadOnlyList<string>> FindUnsupportedOperators(OnnxModel model) =>
+        model.Graph.Nodes.Where(n => !OperatorRegistry.IsSupported(n))
+            .GroupBy(n => string.IsNullOrEmpty(n.Domain) ? n.OpType : $"{n.Domain}.{n.OpType}")
+            .ToDictionary(g => g.Key, g => (IReadOnlyList<string>)g.Select(n => n.Name).ToArray());
+
+    /// <summary>Runs the model on inputs given in the model's input order; returns the outputs in the model's order.</summary>
+    public Tensor[] Run(params Tensor[] inputs)
+    {
+        if (inputs.Length != Inputs.Count)
+        {
+            throw new ModelInputException(inputs.Length < Inputs.Count ? Inputs[inputs.Length].Name : "(extra)",
+                $"The model takes {Inputs.Count} inputs ({string.Join(", ", Inputs.Select(i => i.Name))}) but {inputs.Length} were given.");
+        }
+
+        return Execute(inputs);
+    }
+
+    /// <summary>Runs the model on named inputs; returns every graph output by name.</summary>
+    public IReadOnlyDictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs)
+    {
+        foreach (var name in inputs.Keys)
+        {
+            if (Inputs.All(i => i.Name != name))
+            {
+                throw new ModelInputException(name, $"The model has no input named '{name}'; its inputs are {string.Join(", ", Inputs.Select(i => i.Name))}.");
+            }
+        }
+
+        var ordered = Inputs.Select(i => inputs.TryGetValue(i.Name, out var t)
+            ? t
+            : throw new ModelInputException(i.Name, $"Input '{i.Name}' ({i.ElementType}{i.ShapeText}) was not given.")).ToArray();
+        var outputs = Execute(ordered);
+        return Outputs.Select((o, k) => (o.Name, outputs[k])).ToDictionary(p => p.Name, p => p.Item2);
+    }
+
+    private Tensor[] Execute(Tensor[] inputs)
+    {
+        var values = (Tensor?[])_constants.Clone();
+        for (var i = 0; i < inputs.Length; i++)
+        {
+            Validate(Inputs[i], inputs[i]);
+            values[_inputSlots[i]] = inputs[i];
+        }
+
+        foreach (var node in _nodes)
+        {
+            node.Run(values);
+        }
+
+        return _outputSlots.Select(s => values[s]!).ToArray();
+    }
+
+    private static void Validate(OnnxValueInfo declared, Tensor given)
+    {
+        if (given is null)
+        {
+            throw new ModelInputException(declared.Name, $"Input '{declared.Name}' is null.");
+        }
+
+        if (declared.ElementType is { } type && type != given.ElementType)
+        {
+            throw new ModelInputException(declared.Name,
+                $"Input '{declared.Name}' must be {type} with shape {declared.ShapeText}, but a {given.ElementType} tensor was given.");
+        }
+
+        if (declared.Dimensions is not { } dims)
+        {
+            return;
+        }
+
+        var fits = dims.Count == given.Rank && dims.Select((d, i) => d.Value is not { } v || v == given.Shape[i]).All(ok => ok);
+        if (!fits)
+        {
+            throw new ModelInputException(declared.Name,
+                $"Input '{declared.Name}' must have shape {declared.ShapeText}, but {TensorShape.Format(given.Shape)} was given.");
+        }
+    }
+
+    private static IKernel BuildKernel(OnnxNode node, long opset)
+    {
+        try
+        {
+            return OperatorRegistry.Create(node, opset);
+        }
+        catch (Exception e) when (e is ArgumentException or NotSupportedException)
+        {
+            throw new OnnxGraphException($"{node.Description}: {e.Message}", node.Name, e);
+        }
+    }
+
+    /// <summary>
+    /// Orders nodes so each runs after the producers of its inputs (files are meant to be sorted, but not all are), and
+    /// reports the first value that nothing produces, or the nodes caught in a cycle.
+    /// </summary>
+    private static List<OnnxNode> TopologicalOrder(OnnxModel model)
+    {
+        var graph = model.Graph;
+        var available = new HashSet<string>(graph.InitializerNames, StringComparer.Ordinal);
+        available.UnionWith(graph.Inputs.Select(i => i.Name));
+        var producers = new Dictionary<string, OnnxNode>(StringComparer.Ordinal);
+        foreach (var node in graph.Nodes)
+        {
+            foreach (var output in node.Outputs.Where(o => o.Length > 0))
+            {
+                if (!producers.TryAdd(output, node) || available.Contains(output))
+                {
+                    throw new OnnxGraphException($"{node.Description} writes '{output}', which another node, input or initializer already defines.", node.Name);
+                }
+            }
+        }
+
+        foreach (var node in graph.Nodes)
+        {
+            foreach (var input in node.Inputs.Where(i => i.Length > 0))
+            {
+                if (!available.Contains(input) && !producers.ContainsKey(input))
+                {
+                    throw new OnnxGraphException(
+                        $"{node.Description} reads '{input}', which no initializer, graph input or node provides (a missing initializer?).",
+                        node.Name);
+                }
+            }
+        }
+
+        var order = new List<OnnxNode>(graph.Nodes.Count);
+        var pending = graph.Nodes.ToList();
+        while (pending.Count > 0)
+        {
+            var ready = pending.Where(n => n.Inputs.All(i => i.Length == 0 || available.Contains(i))).ToList();
+            if (ready.Count == 0)
+            {
+                throw new OnnxGraphException(
+                    $"The graph of '{model.SourceName}' has a cycle through nodes {string.Join(", ", pending.Take(10).Select(n => $"'{n.Name}'"))}.",
+                    pending[0].Name);
+            }
+
+            foreach (var node in ready)
+            {
+                order.Add(node);
+                available.UnionWith(node.Outputs.Where(o => o.Length > 0));
+            }
+
+            pending.RemoveAll(ready.Contains);
+        }
+
+        return order;
+    }
+
+    private sealed class CompiledNode(OnnxNode node, IKernel kernel, int[] inputSlots, int[] outputSlots)
+    {
+        public void Run(Tensor?[] values)
+        {
+            var inputs = new Tensor?[inputSlots.Length];
+            for (var i = 0; i < inputs.Length; i++)
+            {
+                inputs[i] = inputSlots[i] < 0 ? null : values[inputSlots[i]];
+            }
+
+            var outputs = new Tensor?[outputSlots.Length];
+            try
+            {
+                kernel.Execute(inputs, outputs);
+            }
+            catch (Exception e) when (e is ArgumentException or NotSupportedException or InvalidOperationException or IndexOutOfRangeException)
+            {
+                throw new ModelExecutionException(node.Name, $"{node.Description} failed: {e.Message}", e);
+            }
+
+            for (var i = 0; i < outputs.Length; i++)
+            {
+                if (outputSlots[i] < 0)
+                {
+                    continue;
+                }
+
+                values[outputSlots[i]] = outputs[i] ?? throw new ModelExecutionException(node.Name,
+                    $"{node.Description} did not produce its output {i} ('{node.Outputs[i]}').");
+            }
+        }
+    }
+}
