@@ -25,6 +25,7 @@ public sealed class OnnxValueInfo
         }
 
         ElementTypeCode = tensorType?.ElemType ?? 0;
+        IsTensor = proto.Type is null || proto.Type.ValueCase is TypeProto.ValueOneofCase.TensorType or TypeProto.ValueOneofCase.None;
         Dimensions = tensorType?.Shape is { } shape
             ? shape.Dim.Select(d => d.ValueCase == TensorShapeProto.Types.Dimension.ValueOneofCase.DimValue
                 ? new OnnxDimension(d.DimValue, null)
@@ -37,6 +38,9 @@ public sealed class OnnxValueInfo
 
     /// <summary>The element type, when it is a tensor of a type the engine knows.</summary>
     public TensorElementType? ElementType { get; }
+
+    /// <summary>False when the value is a sequence, map or optional rather than a tensor.</summary>
+    public bool IsTensor { get; }
 
     /// <summary>The raw ONNX element-type code (0 when the value is not a tensor or the type is unset).</summary>
     public int ElementTypeCode { get; }

@@ -33,6 +33,15 @@ public sealed class NativeModel
             throw new UnsupportedOperatorException(model.SourceName, unsupported);
         }
 
+        foreach (var value in graph.Inputs.Concat(graph.Outputs))
+        {
+            if (!value.IsTensor)
+            {
+                throw new OnnxGraphException(
+                    $"Graph value '{value.Name}' of '{model.SourceName}' is not a tensor (a sequence, map or optional); the native engine runs tensors only.");
+            }
+        }
+
         _slots = new Dictionary<string, int>(StringComparer.Ordinal);
         int Slot(string name) => _slots.TryGetValue(name, out var s) ? s : _slots[name] = _slots.Count;
 
