@@ -78,7 +78,12 @@ public sealed class OnnxGraph
         return proto.HasRawData ? proto.RawData.Length : proto.CalculateSize();
     }
 
-    internal void Invalidate(string name) => _decoded.TryRemove(name, out _);
+    /// <summary>Points the view at an initializer's new proto after the model replaced it.</summary>
+    internal void OnReplaced(TensorProto proto)
+    {
+        _initializerProtos[proto.Name] = proto;
+        _decoded.TryRemove(proto.Name, out _);
+    }
 
     private TensorProto FindProto(string name) =>
         _initializerProtos.TryGetValue(name, out var proto)

@@ -134,7 +134,7 @@ public sealed class OnnxModel
             if (list[i].Name == name)
             {
                 list[i] = TensorProtoConverter.ToProto(name, tensor);
-                Graph.Invalidate(name);
+                Graph.OnReplaced(list[i]);
                 return;
             }
         }
