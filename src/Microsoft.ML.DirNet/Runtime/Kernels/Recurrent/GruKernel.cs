@@ -36,8 +36,14 @@ internal sealed class GruKernel : RecurrentKernel
         private readonly float[] _resetHidden = new float[batch * hidden];
         private readonly float[] _hiddenBias = new float[hidden];
 
-        public override void BeginDirection(int d, int hidden, ReadOnlySpan<float> wbRb)
+        private DenseWeight _updateReset = null!;
+        private DenseWeight _candidate = null!;
+
+        public override void BeginDirection(int d, int hidden, ReadOnlySpan<float> wbRb, DenseWeight r)
         {
+            base.BeginDirection(d, hidden, wbRb, r);
+            _updateReset = r.RowRange(0, 2 * hidden);
+            _candidate = r.RowRange(2 * hidden, hidden);
             if (wbRb.IsEmpty)
             {
                 _hiddenBias.AsSpan().Clear();
@@ -48,15 +54,14 @@ internal sealed class GruKernel : RecurrentKernel
             }
         }
 
-        public override void Step(int d, Span<float> gates, ReadOnlySpan<float> hPrev, Span<float> hNext,
-            ReadOnlySpan<float> r, int batch, int hidden)
+        public override void Step(int d, Span<float> gates, ReadOnlySpan<float> hPrev, Span<float> hNext, int batch, int hidden)
         {
             var f = kernel.Activation(d, 0);
             var g = kernel.Activation(d, 1);
             var rows = 3 * hidden;
             var recurrentRows = kernel._linearBeforeReset ? rows : 2 * hidden;
             var recurrent = _recurrent.AsSpan(0, batch * recurrentRows);
-            MatrixMultiply.MultiplyByTransposed(hPrev, batch, hidden, r, recurrentRows, recurrent, accumulate: false);
+            (kernel._linearBeforeReset ? Recurrent : _updateReset).Multiply(hPrev, batch, recurrent, accumulate: false);
 
             for (var b = 0; b < batch; b++)
             {
@@ -88,8 +93,7 @@ internal sealed class GruKernel : RecurrentKernel
             {
                 // h̃ = g(x·W_hᵀ + (r ⊙ h)·R_hᵀ + Wb_h + Rb_h): the product needs r first, so it runs after the gates.
                 var candidates = _recurrent.AsSpan(0, batch * hidden);
-                MatrixMultiply.MultiplyByTransposed(_resetHidden, batch, hidden, r.Slice(2 * hidden * hidden, hidden * hidden),
-                    hidden, candidates, accumulate: false);
+                _candidate.Multiply(_resetHidden, batch, candidates, accumulate: false);
                 for (var b = 0; b < batch; b++)
                 {
                     var candidate = gates.Slice(b * rows + 2 * hidden, hidden);

@@ -44,13 +44,15 @@ internal sealed class LstmKernel : RecurrentKernel
         private float[] _cPrev = new float[batch * hidden];
         private float[] _cNext = new float[batch * hidden];
 
-        public override void BeginDirection(int d, int hidden, ReadOnlySpan<float> wbRb) =>
-            kernel.LoadState(initialC, d, batch, hidden, _cPrev);
-
-        public override void Step(int d, Span<float> gates, ReadOnlySpan<float> hPrev, Span<float> hNext,
-            ReadOnlySpan<float> r, int batch, int hidden)
+        public override void BeginDirection(int d, int hidden, ReadOnlySpan<float> wbRb, DenseWeight r)
         {
-            MatrixMultiply.MultiplyByTransposed(hPrev, batch, hidden, r, 4 * hidden, gates, accumulate: true);
+            base.BeginDirection(d, hidden, wbRb, r);
+            kernel.LoadState(initialC, d, batch, hidden, _cPrev);
+        }
+
+        public override void Step(int d, Span<float> gates, ReadOnlySpan<float> hPrev, Span<float> hNext, int batch, int hidden)
+        {
+            Recurrent.Multiply(hPrev, batch, gates, accumulate: true);
             var f = kernel.Activation(d, 0);
             var g = kernel.Activation(d, 1);
             var h = kernel.Activation(d, 2);

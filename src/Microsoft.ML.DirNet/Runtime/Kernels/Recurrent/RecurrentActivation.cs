@@ -1,4 +1,6 @@
 
+using Microsoft.ML.DirNet.Runtime.Math;
+
 namespace Microsoft.ML.DirNet.Runtime.Kernels.Recurrent;
 
 /// <summary>One of the activation functions the ONNX LSTM/GRU/RNN <c>activations</c> attribute can name.</summary>
@@ -77,8 +79,8 @@ internal sealed class RecurrentActivation
     {
         switch (_kind)
         {
-            case Kind.Sigmoid: TensorPrimitives.Sigmoid(x, x); break;
-            case Kind.Tanh: TensorPrimitives.Tanh(x, x); break;
+            case Kind.Sigmoid: FastActivations.Sigmoid(x); break;
+            case Kind.Tanh: FastActivations.Tanh(x); break;
             case Kind.Relu: TensorPrimitives.Max(x, 0f, x); break;
             case Kind.Affine:
                 TensorPrimitives.Multiply(x, _alpha, x);
@@ -86,7 +88,7 @@ internal sealed class RecurrentActivation
                 break;
             case Kind.ScaledTanh:
                 TensorPrimitives.Multiply(x, _beta, x);
-                TensorPrimitives.Tanh(x, x);
+                FastActivations.Tanh(x);
                 TensorPrimitives.Multiply(x, _alpha, x);
                 break;
             default:

@@ -112,12 +112,12 @@ internal abstract class RecurrentKernel : IKernel
         for (var d = 0; d < Directions; d++)
         {
             var reverse = ReverseOnly || d == 1;
-            var wd = w.Data.AsSpan(d * gateRows * inputSize, gateRows * inputSize);
-            var rd = new ReadOnlyMemory<float>(r.Data, d * gateRows * hidden, gateRows * hidden);
+            var wd = new DenseWeight(w.Data, d * gateRows * inputSize, gateRows, inputSize);
+            var rd = new DenseWeight(r.Data, d * gateRows * hidden, gateRows, hidden);
             var bd = bias is null ? ReadOnlySpan<float>.Empty : bias.Data.AsSpan(d * 2 * gateRows, 2 * gateRows);
 
             // X·Wᵀ for every step at once: the weights are read once per sequence instead of once per step.
-            MatrixMultiply.MultiplyByTransposed(sequence, steps * batch, inputSize, wd, gateRows, xProjection, accumulate: false);
+            wd.Multiply(sequence, steps * batch, xProjection, accumulate: false);
             inputBias.AsSpan().Clear();
             if (!bd.IsEmpty)
             {
@@ -130,7 +130,7 @@ internal abstract class RecurrentKernel : IKernel
             }
 
             LoadState(initialH, d, batch, hidden, hPrev);
-            run.BeginDirection(d, hidden, bd);
+            run.BeginDirection(d, hidden, bd, rd);
 
             for (var t = 0; t < steps; t++)
             {
@@ -152,7 +152,7 @@ internal abstract class RecurrentKernel : IKernel
                     }
                 }
 
-                run.Step(d, stepGates, hPrev, hNext, rd.Span, batch, hidden);
+                run.Step(d, stepGates, hPrev, hNext, batch, hidden);
 
                 for (var bi = 0; bi < batch; bi++)
                 {
@@ -295,17 +295,20 @@ internal abstract class RecurrentKernel : IKernel
     /// <summary>The state of one call's cell beyond h, and its step arithmetic.</summary>
     protected abstract class CellRun
     {
-        /// <summary>Prepares direction <paramref name="d"/> (e.g. loads its initial cell state).</summary>
-        public virtual void BeginDirection(int d, int hidden, ReadOnlySpan<float> wbRb)
-        {
-        }
+        /// <summary>This direction's recurrent weights R, set by <see cref="BeginDirection"/>.</summary>
+        protected DenseWeight Recurrent { get; private set; } = null!;
+
+        /// <summary>
+        /// Prepares direction <paramref name="d"/> (e.g. loads its initial cell state); <paramref name="r"/> is its R.
+        /// Overrides must call this base method.
+        /// </summary>
+        public virtual void BeginDirection(int d, int hidden, ReadOnlySpan<float> wbRb, DenseWeight r) => Recurrent = r;
 
         /// <summary>
         /// Advances every batch row one step. <paramref name="gates"/> holds X·Wᵀ plus the folded bias for this step
-        /// ([batch, gates·hidden]) and may be overwritten; <paramref name="r"/> is this direction's R.
+        /// ([batch, gates·hidden]) and may be overwritten.
         /// </summary>
-        public abstract void Step(int d, Span<float> gates, ReadOnlySpan<float> hPrev, Span<float> hNext,
-            ReadOnlySpan<float> r, int batch, int hidden);
+        public abstract void Step(int d, Span<float> gates, ReadOnlySpan<float> hPrev, Span<float> hNext, int batch, int hidden);
 
         /// <summary>Keeps batch row <paramref name="b"/>'s extra state unchanged this step (its sequence has ended).</summary>
         public virtual void Hold(int b, int hidden)

@@ -22,10 +22,9 @@ internal sealed class RnnKernel : RecurrentKernel
 
     private sealed class RnnRun(RnnKernel kernel) : CellRun
     {
-        public override void Step(int d, Span<float> gates, ReadOnlySpan<float> hPrev, Span<float> hNext,
-            ReadOnlySpan<float> r, int batch, int hidden)
+        public override void Step(int d, Span<float> gates, ReadOnlySpan<float> hPrev, Span<float> hNext, int batch, int hidden)
         {
-            MatrixMultiply.MultiplyByTransposed(hPrev, batch, hidden, r, hidden, gates, accumulate: true);
+            Recurrent.Multiply(hPrev, batch, gates, accumulate: true);
             kernel.ApplyClip(gates);
             kernel.Activation(d, 0).Apply(gates);
             gates.CopyTo(hNext);

@@ -1,0 +1,47 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Microsoft.ML.DirNet.Cli;
+
+/// <summary>Runs a verb's body so that every failure is one clear line on stderr and an exit code, never a stack trace.</summary>
+internal static class CommandAction
+{
+    /// <summary>JSON settings of every <c>--json</c> output: snake_case names, indented.</summary>
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        WriteIndented = true,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    public static int Run(Func<int> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (DirNetException e)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return ExitCodes.InvalidInput;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return ExitCodes.InvalidInput;
+        }
+        catch (Exception e)
+        {
+            Console.Error.WriteLine($"internal error ({e.GetType().Name}): {e.Message}");
+            return ExitCodes.InternalError;
+        }
+    }
+
+    /// <summary>Checks that a path given on the command line exists, with an error naming it.</summary>
+    public static string ExistingFile(FileInfo file) =>
+        file.Exists ? file.FullName : throw new DirNetException($"Model file '{file.FullName}' does not exist.");
+
+    /// <summary>Checks that a data folder exists.</summary>
+    public static string ExistingDirectory(DirectoryInfo directory) =>
+        directory.Exists ? directory.FullName : throw new DirNetException($"Data folder '{directory.FullName}' does not exist.");
+}

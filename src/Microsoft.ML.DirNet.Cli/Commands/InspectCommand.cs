@@ -1,0 +1,86 @@
+using System.CommandLine;
+using System.Text.Json;
+using Microsoft.ML.DirNet.Onnx;
+using Microsoft.ML.DirNet.Runtime;
+using Microsoft.ML.DirNet.Weights;
+using Spectre.Console;
+
+namespace Microsoft.ML.DirNet.Cli.Commands;
+
+/// <summary><c>dirnet inspect MODEL</c>: opset, ops (and which the engine lacks), recurrent layers, compressible weights.</summary>
+internal static class InspectCommand
+{
+    public static Command Create()
+    {
+        var model = new Argument<FileInfo>("model") { Description = "The ONNX model to describe." };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object instead of tables." };
+        var command = new Command("inspect",
+            "Describe an ONNX model: its opset and operators (marking those the native engine lacks), each recurrent layer, and every compressible weight matrix with its shape, bytes and share of the file. " + ExitCodes.Help)
+        {
+            model, json,
+        };
+        command.SetAction(result => CommandAction.Run(() => Execute(result.GetValue(model)!, result.GetValue(json))));
+        return command;
+    }
+
+    private static int Execute(FileInfo file, bool json)
+    {
+        var path = CommandAction.ExistingFile(file);
+        var model = OnnxModel.Load(path);
+        var fileBytes = new FileInfo(path).Length;
+        var unsupported = NativeModel.FindUnsupportedOperators(model);
+        var operators = model.Graph.Nodes.GroupBy(n => n.OpType).OrderBy(g => g.Key, StringComparer.Ordinal)
+            .Select(g => new { name = g.Key, count = g.Count(), supported = !unsupported.ContainsKey(g.Key) }).ToArray();
+        var layers = WeightFinder.FindRecurrentLayers(model);
+        var weights = WeightFinder.FindWeights(model);
+        var compressibleBytes = weights.DistinctBy(w => w.Initializer)
+            .Sum(w => model.Graph.GetInitializerBytes(w.Initializer));
+
+        if (json)
+        {
+            Console.WriteLine(JsonSerializer.Serialize(new
+            {
+                model = path,
+                file_bytes = fileBytes,
+                producer = model.ProducerName,
+                opset = model.DefaultOpset,
+                operators,
+                unsupported_operators = unsupported.Keys.ToArray(),
+                recurrent_layers = layers,
+                weights = weights.Select(w => new
+                {
+                    name = w.DisplayName, w.Initializer, node = w.NodeName, op = w.OpType, role = w.Role.ToString(),
+                    w.Direction, w.Rows, w.Columns, w.Parameters, w.Bytes,
+                }),
+                compressible_bytes = compressibleBytes,
+                compressible_share = (double)compressibleBytes / fileBytes,
+            }, CommandAction.Json));
+            return ExitCodes.Success;
+        }
+
+        var console = AnsiConsole.Console;
+        console.MarkupLineInterpolated($"[bold]{path}[/]: {fileBytes:N0} bytes, producer '{model.ProducerName}', opset {model.DefaultOpset}");
+        console.MarkupLine("Operators: " + string.Join(", ", operators.Select(o =>
+            o.supported ? $"{o.name}×{o.count}" : $"[red]{o.name}×{o.count} (not in native engine)[/]")));
+
+        var layerTable = new Table().Title("Recurrent layers").AddColumns("#", "node", "type", "hidden", "input", "directions", "bias");
+        foreach (var l in layers)
+        {
+            layerTable.AddRow(l.Index.ToString(), Markup.Escape(l.NodeName), l.OpType, l.HiddenSize.ToString(), l.InputSize.ToString(),
+                l.Directions == 2 ? "bidirectional" : l.Direction, l.HasBias ? "yes" : "no");
+        }
+
+        console.Write(layerTable);
+        var weightTable = new Table().Title("Compressible weight matrices (y = W·x)")
+            .AddColumns("matrix", "role", "rows × cols", "params", "bytes", "share of file");
+        foreach (var w in weights)
+        {
+            weightTable.AddRow(Markup.Escape(w.DisplayName), w.Role.ToString(), $"{w.Rows} × {w.Columns}", w.Parameters.ToString("N0"),
+                w.Bytes.ToString("N0"), $"{100.0 * w.Bytes / fileBytes:F1} %");
+        }
+
+        console.Write(weightTable);
+        console.MarkupLineInterpolated($"Compressible weights: {compressibleBytes:N0} bytes, {100.0 * compressibleBytes / fileBytes:F1} % of the file.");
+        return ExitCodes.Success;
+    }
+}

@@ -1,0 +1,35 @@
+namespace Microsoft.ML.DirNet.Runtime.Math;
+
+/// <summary>
+/// A dense weight matrix W [rows, columns] stored row-major at <c>offset</c> in an array, applied as C = A·Wᵀ. Few
+/// input rows (a recurrent step at small batch) go through the panel-packed kernel, which streams W once per row;
+/// many rows (the input projection of a whole sequence) through the blocked row kernel, which keeps W in cache
+/// across rows.
+/// </summary>
+internal sealed class DenseWeight(float[] data, int offset, int rows, int columns)
+{
+    /// <summary>Up to this many rows of A use the packed kernel.</summary>
+    private const int PackedRowLimit = 4;
+
+    /// <summary>Outputs.</summary>
+    public int Rows => rows;
+
+    /// <summary>Inputs.</summary>
+    public int Columns => columns;
+
+    /// <summary>The matrix made of rows [<paramref name="start"/>, start + <paramref name="count"/>).</summary>
+    public DenseWeight RowRange(int start, int count) => new(data, offset + start * columns, count, columns);
+
+    /// <summary>C[m×rows] = A[m×columns]·Wᵀ, or C += when <paramref name="accumulate"/>.</summary>
+    public void Multiply(ReadOnlySpan<float> a, int m, Span<float> c, bool accumulate)
+    {
+        if (m <= PackedRowLimit && PackedMatrix.IsSupported)
+        {
+            PackedMatrix.For(data, offset, rows, columns).Multiply(a, m, c, accumulate);
+        }
+        else
+        {
+            MatrixMultiply.MultiplyByTransposed(a, m, columns, data.AsSpan(offset, rows * columns), rows, c, accumulate);
+        }
+    }
+}

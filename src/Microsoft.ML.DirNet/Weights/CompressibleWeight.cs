@@ -1,0 +1,28 @@
+namespace Microsoft.ML.DirNet.Weights;
+
+/// <summary>
+/// One weight matrix a compression method can replace, seen as y = W·x with <see cref="Rows"/> outputs and
+/// <see cref="Columns"/> inputs (an embedding table is read by rows: one row per token).
+/// </summary>
+/// <param name="Initializer">The initializer holding the matrix.</param>
+/// <param name="NodeName">The node that reads it.</param>
+/// <param name="OpType">That node's operator.</param>
+/// <param name="Role">What it does there.</param>
+/// <param name="Direction">For recurrent weights, the direction (0 forward, 1 backward); otherwise 0.</param>
+/// <param name="Rows">Outputs (rows of W as applied).</param>
+/// <param name="Columns">Inputs (columns of W as applied).</param>
+/// <param name="Bytes">Stored bytes of this matrix (one direction's slice for recurrent weights).</param>
+public sealed record CompressibleWeight(
+    string Initializer, string NodeName, string OpType, WeightRole Role, int Direction, int Rows, int Columns, long Bytes)
+{
+    /// <summary>A readable name such as <c>LSTM_1.R[backward]</c> or <c>decoder.weight (MatMul)</c>.</summary>
+    public string DisplayName => Role switch
+    {
+        WeightRole.RecurrentInput or WeightRole.RecurrentHidden =>
+            $"{NodeName}.{(Role == WeightRole.RecurrentInput ? "W" : "R")}[{(Direction == 0 ? "forward" : "backward")}]",
+        _ => $"{Initializer} ({OpType})",
+    };
+
+    /// <summary>Parameters (rows × columns).</summary>
+    public long Parameters => (long)Rows * Columns;
+}

@@ -1,0 +1,93 @@
+using Microsoft.ML.DirNet.Onnx;
+using Microsoft.ML.DirNet.Tensors;
+
+namespace Microsoft.ML.DirNet.Weights;
+
+/// <summary>
+/// Finds what compression can act on: every recurrent layer, and every constant float matrix that is an LSTM/GRU/RNN
+/// W or R (per direction), a MatMul or Gemm weight, or a Gather (embedding) table. Weights fed at run time, not stored
+/// in the file, are not compressible and are skipped.
+/// </summary>
+public static class WeightFinder
+{
+    /// <summary>The model's recurrent layers, in graph order.</summary>
+    public static IReadOnlyList<RecurrentLayer> FindRecurrentLayers(OnnxModel model)
+    {
+        var layers = new List<RecurrentLayer>();
+        foreach (var node in model.Graph.Nodes.Where(IsRecurrent))
+        {
+            var gates = Gates(node.OpType);
+            var directions = node.GetString("direction", "forward") == "bidirectional" ? 2 : 1;
+            int hidden = (int)node.GetInt("hidden_size", 0), input = 0;
+            if (node.Inputs.Count > 1 && model.Graph.HasInitializer(node.Inputs[1]))
+            {
+                var w = model.Graph.GetInitializerInfo(node.Inputs[1]).Shape;
+                if (w.Length == 3)
+                {
+                    input = w[2];
+                    hidden = hidden == 0 ? w[1] / gates : hidden;
+                }
+            }
+
+            layers.Add(new RecurrentLayer(node.Name, node.OpType, layers.Count, hidden, input, directions,
+                node.GetString("direction", "forward"), node.Inputs.Count > 3 && node.Inputs[3].Length > 0));
+        }
+
+        return layers;
+    }
+
+    /// <summary>The compressible weight matrices, in graph order (recurrent ones split per direction).</summary>
+    public static IReadOnlyList<CompressibleWeight> FindWeights(OnnxModel model)
+    {
+        var graph = model.Graph;
+        var found = new List<CompressibleWeight>();
+        bool IsFloatMatrix(string name, int rank) =>
+            name.Length > 0 && graph.HasInitializer(name) && graph.GetInitializerInfo(name) is var info
+            && info.Type == TensorElementType.Float && info.Shape.Length == rank;
+
+        foreach (var node in graph.Nodes)
+        {
+            if (IsRecurrent(node))
+            {
+                foreach (var (index, role) in new[] { (1, WeightRole.RecurrentInput), (2, WeightRole.RecurrentHidden) })
+                {
+                    if (node.Inputs.Count > index && IsFloatMatrix(node.Inputs[index], 3))
+                    {
+                        var shape = graph.GetInitializerInfo(node.Inputs[index]).Shape;
+                        for (var d = 0; d < shape[0]; d++)
+                        {
+                            found.Add(new CompressibleWeight(node.Inputs[index], node.Name, node.OpType, role, d,
+                                shape[1], shape[2], (long)shape[1] * shape[2] * sizeof(float)));
+                        }
+                    }
+                }
+            }
+            else if (node.OpType == "MatMul" && node.Inputs.Count == 2 && IsFloatMatrix(node.Inputs[1], 2))
+            {
+                // MatMul(X, B) computes X·B, i.e. y = Bᵀx: B [in, out].
+                var shape = graph.GetInitializerInfo(node.Inputs[1]).Shape;
+                found.Add(new CompressibleWeight(node.Inputs[1], node.Name, "MatMul", WeightRole.MatMul, 0, shape[1], shape[0], Bytes(shape)));
+            }
+            else if (node.OpType == "Gemm" && node.Inputs.Count >= 2 && IsFloatMatrix(node.Inputs[1], 2))
+            {
+                var shape = graph.GetInitializerInfo(node.Inputs[1]).Shape;
+                var transB = node.GetInt("transB", 0) != 0;
+                var (rows, cols) = transB ? (shape[0], shape[1]) : (shape[1], shape[0]);
+                found.Add(new CompressibleWeight(node.Inputs[1], node.Name, "Gemm", WeightRole.Gemm, 0, rows, cols, Bytes(shape)));
+            }
+            else if (node.OpType == "Gather" && node.Inputs.Count == 2 && node.GetInt("axis", 0) == 0 && IsFloatMatrix(node.Inputs[0], 2))
+            {
+                var shape = graph.GetInitializerInfo(node.Inputs[0]).Shape;
+                found.Add(new CompressibleWeight(node.Inputs[0], node.Name, "Gather", WeightRole.Embedding, 0, shape[0], shape[1], Bytes(shape)));
+            }
+        }
+
+        return found;
+    }
+
+    private static long Bytes(int[] shape) => (long)shape[0] * shape[1] * sizeof(float);
+
+    private static bool IsRecurrent(OnnxNode node) => node.Domain is "" or "ai.onnx" && node.OpType is "LSTM" or "GRU" or "RNN";
+
+    private static int Gates(string opType) => opType switch { "LSTM" => 4, "GRU" => 3, _ => 1 };
+}
