@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# The project's test command (README and .ci/run both call exactly this): builds every project in Release, runs the
+# test suite, then prints the ONNX conformance summary (cases run and passed per operator).
+# Needs ../shared/onnx-node-tests beside the clone (or DIRNET_ONNX_NODE_TESTS pointing at it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dotnet build DirNet.sln -c Release
+dotnet test tests/Microsoft.ML.DirNet.Tests -c Release --no-build
+cat tests/Microsoft.ML.DirNet.Tests/bin/Release/net10.0/conformance-summary.txt

@@ -1,0 +1,110 @@
+using System.Text.Json;
+using Microsoft.ML.DirNet.Onnx;
+using Microsoft.ML.DirNet.Tensors;
+
+namespace Microsoft.ML.DirNet.Tests;
+
+/// <summary>Console redirection is process-wide, so the CLI tests never run in parallel with each other.</summary>
+[CollectionDefinition(nameof(CliCollection), DisableParallelization = true)]
+public sealed class CliCollection;
+
+/// <summary>The dirnet verbs as scripts use them: exit codes, JSON fields, one-line errors.</summary>
+[Collection(nameof(CliCollection))]
+public sealed class CliTests
+{
+    private static readonly string Fixture = Path.Combine(TestPaths.Fixtures, "lm_embedding_lstm_linear");
+
+    [Fact]
+    public void InspectJsonDescribesLayersAndWeights()
+    {
+        var (code, stdout, _) = Dirnet("inspect", Path.Combine(Fixture, "model.onnx"), "--json");
+        Assert.Equal(0, code);
+        var json = JsonDocument.Parse(stdout).RootElement;
+        Assert.Equal(14, json.GetProperty("opset").GetInt32());
+        Assert.Equal(2, json.GetProperty("recurrent_layers").GetArrayLength());
+        Assert.Equal(16, json.GetProperty("recurrent_layers")[0].GetProperty("hidden_size").GetInt32());
+        Assert.Equal(6, json.GetProperty("weights").GetArrayLength());
+        Assert.Empty(json.GetProperty("unsupported_operators").EnumerateArray());
+        var share = json.GetProperty("compressible_share").GetDouble();
+        Assert.InRange(share, 0.5, 1.0);
+    }
+
+    [Fact]
+    public void RunComparesWithExpectedOutputsAndFailsAboveTolerance()
+    {
+        var model = Path.Combine(Fixture, "model.onnx");
+        var data = Path.Combine(Fixture, "test_data_set_0");
+        var (ok, stdout, _) = Dirnet("run", model, "--data", data);
+        Assert.Equal(0, ok);
+        Assert.Contains("log_probs: Float[9, 3, 50]", stdout);
+        Assert.Equal(0, Dirnet("run", model, "--data", data, "--ort").Code);
+
+        // The same inputs against a perturbed expected output: exit code 1.
+        var folder = TestPaths.NewTemporaryFolder();
+        foreach (var file in Directory.GetFiles(data))
+        {
+            File.Copy(file, Path.Combine(folder, Path.GetFileName(file)));
+        }
+
+        var expected = TensorFile.Read(Path.Combine(folder, "output_0.pb")).As<float>();
+        expected.Data[0] += 0.01f;
+        TensorFile.Write(Path.Combine(folder, "output_0.pb"), expected);
+        var (failed, _, stderr) = Dirnet("run", model, "--data", folder);
+        Assert.Equal(1, failed);
+        Assert.Contains("differ", stderr);
+    }
+
+    [Fact]
+    public void BenchJsonHasTheContractFields()
+    {
+        var (code, stdout, _) = Dirnet("bench", Path.Combine(Fixture, "model.onnx"), "--json", "--runs", "3", "--steps", "4");
+        Assert.Equal(0, code);
+        var json = JsonDocument.Parse(stdout).RootElement;
+        var native = json.GetProperty("native_ms").GetDouble();
+        var ort = json.GetProperty("ort_ms").GetDouble();
+        Assert.True(native > 0 && ort > 0);
+        Assert.Equal(ort / native, json.GetProperty("speedup").GetDouble(), 6);
+    }
+
+    [Fact]
+    public void BadInputGivesOneLineErrorAndExitCodeTwo()
+    {
+        var folder = TestPaths.NewTemporaryFolder();
+        var notOnnx = Path.Combine(folder, "readme.onnx");
+        File.WriteAllText(notOnnx, "hello");
+        foreach (var args in new[]
+        {
+            new[] { "inspect", notOnnx },
+            ["run", notOnnx, "--data", folder],
+            ["bench", Path.Combine(folder, "missing.onnx")],
+            ["run", Path.Combine(Fixture, "model.onnx"), "--data", folder],
+        })
+        {
+            var (code, _, stderr) = Dirnet(args);
+            Assert.Equal(2, code);
+            Assert.StartsWith("error: ", stderr);
+            Assert.Single(stderr.Trim().Split('\n'));
+            Assert.DoesNotContain("   at ", stderr);
+        }
+    }
+
+    private static (int Code, string Stdout, string Stderr) Dirnet(params string[] args)
+    {
+        var originalOut = Console.Out;
+        var originalError = Console.Error;
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+        Console.SetOut(stdout);
+        Console.SetError(stderr);
+        try
+        {
+            var code = Cli.Program.Main(args);
+            return (code, stdout.ToString(), stderr.ToString());
+        }
+        finally
+        {
+            Console.SetOut(originalOut);
+            Console.SetError(originalError);
+        }
+    }
+}
