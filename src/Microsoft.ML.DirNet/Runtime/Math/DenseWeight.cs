@@ -11,6 +11,9 @@ internal sealed class DenseWeight(float[] data, int offset, int rows, int column
     /// <summary>Up to this many rows of A use the packed kernel.</summary>
     private const int PackedRowLimit = 4;
 
+    // Looked up once per instance (an instance serves one direction for one run), not at every step.
+    private PackedMatrix? _packed;
+
     /// <summary>Outputs.</summary>
     public int Rows => rows;
 
@@ -25,7 +28,8 @@ internal sealed class DenseWeight(float[] data, int offset, int rows, int column
     {
         if (m <= PackedRowLimit && PackedMatrix.IsSupported)
         {
-            PackedMatrix.For(data, offset, rows, columns).Multiply(a, m, c, accumulate);
+            _packed ??= PackedMatrix.For(data, offset, rows, columns);
+            _packed.Multiply(a, m, c, accumulate);
         }
         else
         {

@@ -50,9 +50,9 @@ internal sealed class PackedMatrix
     /// made once per array and range: constant weights are packed on first use and reused by every later run and thread.
     /// </summary>
     public static PackedMatrix For(float[] data, int offset, int rows, int columns) =>
-        Cache.GetValue(data, _ => new()).GetOrAdd((offset, rows, columns), key => new PackedMatrix(
-            data.AsSpan(key.Offset, key.Rows * key.Columns), key.Rows, key.Columns,
-            Vector512.IsHardwareAccelerated ? Vector512<float>.Count : Vector256<float>.Count));
+        Cache.GetValue(data, static _ => new()).GetOrAdd((offset, rows, columns), static (key, source) => new PackedMatrix(
+            source.AsSpan(key.Offset, key.Rows * key.Columns), key.Rows, key.Columns,
+            Vector512.IsHardwareAccelerated ? Vector512<float>.Count : Vector256<float>.Count), data);
 
     /// <summary>C[m×Rows] = A[m×Columns]·Wᵀ, or C += when <paramref name="accumulate"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
