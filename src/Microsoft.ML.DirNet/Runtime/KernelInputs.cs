@@ -33,6 +33,23 @@ internal static class KernelInputs
             $"input '{name}' must be int64 or int32 but is {tensor.ElementType}{TensorShape.Format(tensor.Shape)}."),
     };
 
+    /// <summary>
+    /// Inputs 0 and 1 of an elementwise binary operator, checked to share an element type and broadcast to their
+    /// common shape (numpy rules).
+    /// </summary>
+    public static (Tensor Left, Tensor Right) BroadcastPair(ReadOnlySpan<Tensor?> inputs)
+    {
+        var a = Required(inputs, 0, "A");
+        var b = Required(inputs, 1, "B");
+        if (a.ElementType != b.ElementType)
+        {
+            throw new ArgumentException($"inputs 'A' ({a.ElementType}) and 'B' ({b.ElementType}) must have the same element type.");
+        }
+
+        var shape = TensorShape.Broadcast(a.Shape, b.Shape);
+        return (Kernels.StridedCopy.Broadcast(a, shape), Kernels.StridedCopy.Broadcast(b, shape));
+    }
+
     /// <summary>Checks a tensor's shape, naming the input and both shapes when they differ.</summary>
     public static void ExpectShape(Tensor tensor, string name, params int[] expected)
     {

@@ -17,15 +17,8 @@ internal sealed class BinaryArithmeticKernel(ArithmeticOperator op) : IKernel
 {
     public void Execute(ReadOnlySpan<Tensor?> inputs, Span<Tensor?> outputs)
     {
-        var a = KernelInputs.Required(inputs, 0, "A");
-        var b = KernelInputs.Required(inputs, 1, "B");
-        if (a.ElementType != b.ElementType)
-        {
-            throw new ArgumentException($"inputs 'A' ({a.ElementType}) and 'B' ({b.ElementType}) must have the same element type.");
-        }
-
-        var shape = TensorShape.Broadcast(a.Shape, b.Shape);
-        outputs[0] = NumericDispatch.Invoke(StridedCopy.Broadcast(a, shape), new Apply(op, StridedCopy.Broadcast(b, shape)), "input 'A'");
+        var (left, right) = KernelInputs.BroadcastPair(inputs);
+        outputs[0] = NumericDispatch.Invoke(left, new Apply(op, right), "input 'A'");
     }
 
     private readonly struct Apply(ArithmeticOperator op, Tensor right) : INumericFunction<Tensor>

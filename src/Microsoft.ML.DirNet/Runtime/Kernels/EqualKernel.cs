@@ -8,18 +8,9 @@ internal sealed class EqualKernel : IKernel
 {
     public void Execute(ReadOnlySpan<Tensor?> inputs, Span<Tensor?> outputs)
     {
-        var a = KernelInputs.Required(inputs, 0, "A");
-        var b = KernelInputs.Required(inputs, 1, "B");
-        if (a.ElementType != b.ElementType)
-        {
-            throw new ArgumentException($"inputs 'A' ({a.ElementType}) and 'B' ({b.ElementType}) must have the same element type.");
-        }
-
-        var shape = TensorShape.Broadcast(a.Shape, b.Shape);
-        var left = StridedCopy.Broadcast(a, shape);
-        var right = StridedCopy.Broadcast(b, shape);
+        var (left, right) = KernelInputs.BroadcastPair(inputs);
         outputs[0] = left is Tensor<bool> l
-            ? Compare(l.Data, right.As<bool>().Data, shape, (x, y) => x == y)
+            ? Compare(l.Data, right.As<bool>().Data, l.Shape, (x, y) => x == y)
             : NumericDispatch.Invoke(left, new Apply(right), "input 'A'");
     }
 
