@@ -12,7 +12,7 @@ namespace Microsoft.ML.DirNet.Runtime;
 /// Thread-safe: one instance may be run from many threads at once. Kernels keep no state between calls and inputs,
 /// initializers and outputs are never written after they are produced.
 /// </remarks>
-public sealed class NativeModel
+public sealed class NativeModel : ITensorModel
 {
     private readonly CompiledNode[] _nodes;
     private readonly Tensor?[] _constants;

@@ -10,7 +10,7 @@ namespace Microsoft.ML.DirNet.Runtime;
 /// the reference the native engine is checked and timed against.
 /// </summary>
 /// <remarks>Owns an <see cref="InferenceSession"/>; dispose it. <see cref="Run(Tensor[])"/> may be called from many threads.</remarks>
-public sealed class OnnxRuntimeModel : IDisposable
+public sealed class OnnxRuntimeModel : ITensorModel, IDisposable
 {
     private readonly InferenceSession _session;
     private readonly string[] _inputNames;

@@ -1,0 +1,13 @@
+using Microsoft.ML.DirNet.Tensors;
+
+namespace Microsoft.ML.DirNet.Runtime;
+
+/// <summary>
+/// A model that maps input tensors (in the model's input order) to output tensors: the native engine or ONNX Runtime.
+/// Evaluations and benchmarks take this, so one procedure runs on either engine.
+/// </summary>
+public interface ITensorModel
+{
+    /// <summary>Runs the model on inputs in the model's order; returns the outputs in the model's order.</summary>
+    Tensor[] Run(params Tensor[] inputs);
+}
