@@ -1,16 +1,12 @@
 namespace Microsoft.ML.DirNet.Runtime.Math;
 
 /// <summary>
-/// A dense weight matrix W [rows, columns] stored row-major at <c>offset</c> in an array, applied as C = A·Wᵀ. Few
-/// input rows (a recurrent step at small batch) go through the panel-packed kernel, which streams W once per row;
-/// many rows (the input projection of a whole sequence) through the blocked row kernel, which keeps W in cache
-/// across rows.
+/// A dense weight matrix W [rows, columns] stored row-major at <c>offset</c> in an array, applied as C = A·Wᵀ through
+/// its panel-packed form (<see cref="PackedMatrix"/>), or through the row-major kernel where the machine lacks the
+/// SIMD width the packed kernels need.
 /// </summary>
 internal sealed class DenseWeight(float[] data, int offset, int rows, int columns)
 {
-    /// <summary>Up to this many rows of A use the packed kernel.</summary>
-    private const int PackedRowLimit = 4;
-
     // Looked up once per instance (an instance serves one direction for one run), not at every step.
     private PackedMatrix? _packed;
 
@@ -26,7 +22,7 @@ internal sealed class DenseWeight(float[] data, int offset, int rows, int column
     /// <summary>C[m×rows] = A[m×columns]·Wᵀ, or C += when <paramref name="accumulate"/>.</summary>
     public void Multiply(ReadOnlySpan<float> a, int m, Span<float> c, bool accumulate)
     {
-        if (m <= PackedRowLimit && PackedMatrix.IsSupported)
+        if (PackedMatrix.IsSupported)
         {
             _packed ??= PackedMatrix.For(data, offset, rows, columns);
             _packed.Multiply(a, m, c, accumulate);
