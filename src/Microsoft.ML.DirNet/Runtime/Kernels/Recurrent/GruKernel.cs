@@ -61,7 +61,7 @@ internal sealed class GruKernel : RecurrentKernel
             var rows = 3 * hidden;
             var recurrentRows = kernel._linearBeforeReset ? rows : 2 * hidden;
             var recurrent = _recurrent.AsSpan(0, batch * recurrentRows);
-            (kernel._linearBeforeReset ? Recurrent : _updateReset).Multiply(hPrev, batch, recurrent, accumulate: false);
+            MultiplyHidden(kernel._linearBeforeReset ? Recurrent : _updateReset, hPrev, batch, recurrent, accumulate: false);
 
             for (var b = 0; b < batch; b++)
             {
@@ -93,7 +93,7 @@ internal sealed class GruKernel : RecurrentKernel
             {
                 // h̃ = g(x·W_hᵀ + (r ⊙ h)·R_hᵀ + Wb_h + Rb_h): the product needs r first, so it runs after the gates.
                 var candidates = _recurrent.AsSpan(0, batch * hidden);
-                _candidate.Multiply(_resetHidden, batch, candidates, accumulate: false);
+                MultiplyHidden(_candidate, _resetHidden, batch, candidates, accumulate: false);
                 for (var b = 0; b < batch; b++)
                 {
                     var candidate = gates.Slice(b * rows + 2 * hidden, hidden);

@@ -52,7 +52,7 @@ internal sealed class LstmKernel : RecurrentKernel
 
         public override void Step(int d, Span<float> gates, ReadOnlySpan<float> hPrev, Span<float> hNext, int batch, int hidden)
         {
-            Recurrent.Multiply(hPrev, batch, gates, accumulate: true);
+            MultiplyHidden(Recurrent, hPrev, batch, gates, accumulate: true);
             var f = kernel.Activation(d, 0);
             var g = kernel.Activation(d, 1);
             var h = kernel.Activation(d, 2);

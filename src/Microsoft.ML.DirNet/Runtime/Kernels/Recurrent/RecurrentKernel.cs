@@ -152,6 +152,7 @@ internal abstract class RecurrentKernel : IKernel
                     }
                 }
 
+                run.PreviousStateIsZero = t == 0 && initialH is null;
                 run.Step(d, stepGates, hPrev, hNext, batch, hidden);
 
                 for (var bi = 0; bi < batch; bi++)
@@ -297,6 +298,25 @@ internal abstract class RecurrentKernel : IKernel
     {
         /// <summary>This direction's recurrent weights R, set by <see cref="BeginDirection"/>.</summary>
         protected DenseWeight Recurrent { get; private set; } = null!;
+
+        /// <summary>True at the first step when no initial_h was given: the previous hidden state is all zeros.</summary>
+        public bool PreviousStateIsZero { get; set; }
+
+        /// <summary>
+        /// result (+)= h·Wᵀ for a matrix that multiplies the previous hidden state (or a gated copy of it); skipped when
+        /// that state is zero, which saves one recurrent product per sequence.
+        /// </summary>
+        protected void MultiplyHidden(DenseWeight weight, ReadOnlySpan<float> h, int batch, Span<float> result, bool accumulate)
+        {
+            if (!PreviousStateIsZero)
+            {
+                weight.Multiply(h, batch, result, accumulate);
+            }
+            else if (!accumulate)
+            {
+                result[..(batch * weight.Rows)].Clear();
+            }
+        }
 
         /// <summary>
         /// Prepares direction <paramref name="d"/> (e.g. loads its initial cell state); <paramref name="r"/> is its R.

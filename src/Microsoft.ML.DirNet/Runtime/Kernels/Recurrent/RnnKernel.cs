@@ -24,7 +24,7 @@ internal sealed class RnnKernel : RecurrentKernel
     {
         public override void Step(int d, Span<float> gates, ReadOnlySpan<float> hPrev, Span<float> hNext, int batch, int hidden)
         {
-            Recurrent.Multiply(hPrev, batch, gates, accumulate: true);
+            MultiplyHidden(Recurrent, hPrev, batch, gates, accumulate: true);
             kernel.ApplyClip(gates);
             kernel.Activation(d, 0).Apply(gates);
             gates.CopyTo(hNext);
