@@ -220,7 +220,7 @@ def main():
     ap.add_argument("--lr", type=float, default=0.002)
     ap.add_argument("--anneal", type=float, default=2.0, help="divide lr by this when valid ppl does not improve")
     ap.add_argument("--clip", type=float, default=0.25)
-    ap.add_argument("--epochs", type=int, default=14)
+    ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (see module doc)")
     ap.add_argument("--max-batches", type=int, default=0, help="debug: batches per epoch (0: all)")
