@@ -32,7 +32,9 @@ internal sealed class GemmKernel(OnnxNode node) : IKernel
         var y = new Tensor<float>([m, n]);
         if (_transB)
         {
-            MatrixMultiply.MultiplyByTransposed(aData, m, k, b.Data, n, y.Data, accumulate: false);
+            // B is [outputs, inputs], the layout of a linear layer's weight: the packed kernels apply (packed once per
+            // weight array, so a constant weight is packed once per model).
+            new DenseWeight(b.Data, 0, n, k).Multiply(aData, m, y.Data, accumulate: false);
         }
         else
         {
