@@ -6,4 +6,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 dotnet build DirNet.sln -c Release
 dotnet test tests/Microsoft.ML.DirNet.Tests -c Release --no-build
+# The kernels have AVX-512, AVX2 and portable paths; whatever this CPU has, run the suite again with the wider
+# instruction sets switched off so every path is checked.
+echo "== again without AVX-512 =="
+DOTNET_EnableAVX512F=0 dotnet test tests/Microsoft.ML.DirNet.Tests -c Release --no-build
+echo "== again without AVX =="
+DOTNET_EnableAVX=0 dotnet test tests/Microsoft.ML.DirNet.Tests -c Release --no-build
 cat tests/Microsoft.ML.DirNet.Tests/bin/Release/net10.0/conformance-summary.txt
