@@ -16,7 +16,7 @@ Reproducible: every random choice comes from numpy's PCG64 seeded with
 (--seed, purpose, split, utterance index), so the output does not depend on --jobs
 (tools: espeak-ng 1.51, sox 14.4.2 with -R; other versions may differ slightly).
 
-Text (kjv_text.py): each verse's words are cut, in order, into chunks of
+Text (samples/common/kjv_text.py, transcript_words below): each verse's words are cut, in order, into chunks of
 --min-words..--max-words words (lengths drawn uniformly; a remainder shorter than
 --min-words is merged into the chunk before it; verses shorter than --min-words are
 skipped). Chunks come from the verses of the requested split only (the verse-block
@@ -51,8 +51,8 @@ import wave
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-import kjv_text  # noqa: E402
+sys.path.insert(0, os.path.join(HERE, "..", "..", "common"))
+import kjv_text  # noqa: E402  (samples/common: the text both samples share)
 
 SR = 8000
 SPLITS = {"train": 0, "valid": 1, "test": 2}
@@ -89,12 +89,35 @@ TRAIL_S = (0.05, 0.20)
 PEAK_DBFS = (-20.0, -1.0)
 
 
+
+# ASR transcripts: the LM tokens with the split-off possessive 's glued back to its word ("king 's" -> "king's") and
+# internal hyphens replaced by a space ("loving-kindness" -> "loving kindness"): only a-z, apostrophe and space remain.
+ALLOWED = set("abcdefghijklmnopqrstuvwxyz' ")
+
+
+def transcript_words(line):
+    """Words of one verse for ASR (see module doc); None if anything falls outside a-z/'."""
+    words = []
+    for t in kjv_text.tokenize(line):
+        if t == "'s":
+            if not words:
+                continue
+            words[-1] += "'s"
+        elif t == "N":
+            return None
+        else:
+            words.extend(t.split("-"))
+    words = [w for w in words if w]
+    if any(c not in ALLOWED for w in words for c in w):
+        return None
+    return words
+
 def make_chunks(seed, min_words, max_words):
     """All chunks of the whole book, in verse order: list of (split, text)."""
     rng = np.random.default_rng([seed, 0])
     chunks = []
     for vi, line in enumerate(kjv_text.read_verses()):
-        words = kjv_text.transcript_words(line)
+        words = transcript_words(line)
         if words is None or len(words) < min_words:
             continue
         split = kjv_text.split_of(vi)

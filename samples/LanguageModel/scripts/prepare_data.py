@@ -37,57 +37,12 @@ import argparse
 import collections
 import json
 import os
-import re
-import subprocess
 import sys
 
 
-def find_data_file():
-    out = subprocess.run(["dpkg", "-L", "bible-kjv-text"], check=True,
-                         capture_output=True, text=True).stdout.split("\n")
-    for p in out:
-        if p.endswith("/bible.data"):
-            return p
-    sys.exit("bible.data not found in `dpkg -L bible-kjv-text`")
-
-
-def package_version(pkg):
-    try:
-        return subprocess.run(["dpkg-query", "-W", "-f=${Version}", pkg], check=True,
-                              capture_output=True, text=True).stdout.strip()
-    except Exception:
-        return "unknown"
-
-
-def read_verses(data_file, bible_exe):
-    d, name = os.path.split(data_file)
-    # -f toggles pretty printing OFF: one verse per line, "Ge1:1 text".
-    cmd = [bible_exe, "-f", "-p", d, "-d", name, "Gen1:1-Rev22:21"]
-    out = subprocess.run(cmd, check=True, capture_output=True,
-                         env=dict(os.environ, LC_ALL="C")).stdout.decode("latin-1")
-    lines = [l for l in out.split("\n") if l.strip()]
-    return lines
-
-
-REF = re.compile(r"^[1-3]?[A-Za-z]+\d+:\d+\s+")
-TOKEN = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*(?:'s\b)?|'s\b")
-
-
-def tokenize(line):
-    m = REF.match(line)
-    if not m:
-        raise ValueError("line without verse reference: %r" % line[:80])
-    text = line[m.end():].lower()
-    toks = []
-    for t in TOKEN.findall(text):
-        if t.endswith("'s"):
-            base = t[:-2]
-            if base:
-                toks.append(base)
-            toks.append("'s")
-        else:
-            toks.append(t)
-    return ["N" if any(c.isdigit() for c in t) else t for t in toks]
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "common"))
+from kjv_text import find_data_file, package_version, read_verses, split_of, tokenize  # noqa: E402
 
 
 def main():
@@ -110,8 +65,7 @@ def main():
         toks = tokenize(v)
         if not toks:
             continue
-        r = (i // args.block) % 20
-        splits["valid" if r == 18 else "test" if r == 19 else "train"].append(toks)
+        splits[split_of(i, args.block)].append(toks)
 
     counts = collections.Counter(t for s in splits["train"] for t in s)
     words = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[: args.vocab - 2]

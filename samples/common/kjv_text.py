@@ -1,20 +1,12 @@
 #!/usr/bin/python3
-"""King James Bible verses and their normalisation, shared by make_data.py.
+"""King James Bible verses as both samples use them: reading, tokenisation and the split rule.
 
-The reading and the tokenisation are copied from
-samples/LanguageModel/scripts/prepare_data.py (``find_data_file``, ``read_verses``,
-``REF``, ``TOKEN``, ``tokenize``), so both samples see the same text and the same
-verse-block split; they are copied rather than imported so that this sample stands
-alone. Source: Debian package ``bible-kjv-text`` (``/usr/lib/bible.data``), decoded
-with the reader ``bible`` from ``bible-kjv``: one verse per line, "Ge1:1 text".
+Source: Debian package ``bible-kjv-text`` (``/usr/lib/bible.data``), decoded with the reader ``bible`` from
+``bible-kjv``: one verse per line, "Ge1:1 text". ``tokenize`` is the language model's PTB-style tokenisation (see
+samples/LanguageModel/README.md); the speech sample derives its transcripts from the same tokens.
 
-ASR transcripts (``transcript_words``): the LM tokens, with the split-off possessive
-``'s`` glued back to its word ("king 's" -> "king's") and internal hyphens replaced
-by a space ("loving-kindness" -> "loving kindness"). The result uses only the
-characters a-z, apostrophe and space (the apostrophe only in "'s").
-
-Split (as prepare_data.py): verses in contiguous blocks of 100; block b goes to
-valid if b % 20 == 18, to test if b % 20 == 19, else to train.
+Split: verses in contiguous blocks of 100; block b goes to valid if b % 20 == 18, to test if b % 20 == 19, else to
+train, so the two samples hold out the same text.
 """
 import os
 import re
@@ -70,27 +62,7 @@ def tokenize(line):
     return ["N" if any(c.isdigit() for c in t) else t for t in toks]
 
 
-ALLOWED = set("abcdefghijklmnopqrstuvwxyz' ")
-
-
-def transcript_words(line):
-    """Words of one verse for ASR (see module doc); None if anything falls outside a-z/'."""
-    words = []
-    for t in tokenize(line):
-        if t == "'s":
-            if not words:
-                continue
-            words[-1] += "'s"
-        elif t == "N":
-            return None
-        else:
-            words.extend(t.split("-"))
-    words = [w for w in words if w]
-    if any(c not in ALLOWED for w in words for c in w):
-        return None
-    return words
-
-
 def split_of(verse_index, block=100):
+    """The split a verse belongs to (see module doc)."""
     r = (verse_index // block) % 20
     return "valid" if r == 18 else "test" if r == 19 else "train"
