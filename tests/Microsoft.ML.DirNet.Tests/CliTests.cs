@@ -78,6 +78,8 @@ public sealed class CliTests
             ["run", notOnnx, "--data", folder],
             ["bench", Path.Combine(folder, "missing.onnx")],
             ["run", Path.Combine(Fixture, "model.onnx"), "--data", folder],
+            ["eval", Path.Combine(Fixture, "model.onnx"), "--task", "asr", "--data", folder],
+            ["eval", Path.Combine(Fixture, "model.onnx"), "--task", "lm", "--data", folder],
         })
         {
             var (code, _, stderr) = Dirnet(args);

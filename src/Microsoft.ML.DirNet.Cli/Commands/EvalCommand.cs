@@ -8,7 +8,7 @@ using Spectre.Console;
 
 namespace Microsoft.ML.DirNet.Cli.Commands;
 
-/// <summary><c>dirnet eval MODEL --task lm --data DIR [--ort] [--json]</c>: the task metric on a test set.</summary>
+/// <summary><c>dirnet eval MODEL --task lm|asr --data DIR [--ort] [--json]</c>: the task metric on a test set.</summary>
 internal static class EvalCommand
 {
     public static Command Create()
@@ -16,36 +16,90 @@ internal static class EvalCommand
         var model = new Argument<FileInfo>("model") { Description = "The ONNX model to evaluate." };
         var task = new Option<string>("--task")
         {
-            Description = "lm: word language-model perplexity (the speech-recognition task, asr, is not available yet).",
+            Description = "lm: word language-model perplexity; asr: character and word error rates of a CTC speech recognizer.",
             Required = true,
         };
         task.AcceptOnlyFromAmong("lm", "asr");
         var data = new Option<DirectoryInfo>("--data")
         {
-            Description = "For lm: the folder with vocab.txt and the split (e.g. samples/LanguageModel/data).",
+            Description = "lm: the folder with vocab.txt and the split (e.g. samples/LanguageModel/data). asr: the folder with manifest.tsv and its WAV files (e.g. samples/Asr/data/test).",
             Required = true,
         };
         var split = new Option<string>("--split") { Description = "The split file inside --data.", DefaultValueFactory = _ => "test.txt" };
         var tokens = new Option<int?>("--tokens") { Description = "Evaluate only the first N tokens of the split (default: all)." };
+        var utterances = new Option<int?>("--utterances") { Description = "asr: evaluate only the first N utterances (default: all)." };
+        var alphabet = new Option<FileInfo?>("--alphabet") { Description = "asr: the CTC alphabet file (default: alphabet.txt in --data or its parent folder)." };
         var ort = new Option<bool>("--ort") { Description = "Run through ONNX Runtime instead of the native engine." };
-        var json = new Option<bool>("--json") { Description = "Print JSON (field perplexity, plus predictions, nll and seconds)." };
+        var json = new Option<bool>("--json") { Description = "Print JSON: lm gives perplexity (plus predictions, nll); asr gives cer and wer (plus error and reference counts); both give seconds." };
         var command = new Command("eval",
-            "Evaluate a model's task metric on a test set. lm: perplexity with batch 1, consecutive 35-step chunks, the recurrent state carried across chunks from zeros, exp(mean NLL) over every predicted token. " + ExitCodes.Help)
+            "Evaluate a model's task metric on a test set. lm: perplexity with batch 1, consecutive 35-step chunks, the recurrent state carried across chunks from zeros, exp(mean NLL) over every predicted token. asr: per utterance log-mel features, one run at batch 1, greedy CTC decoding; CER and WER are edit distances summed over the set divided by the reference length. " + ExitCodes.Help)
         {
-            model, task, data, split, tokens, ort, json,
+            model, task, data, split, tokens, utterances, alphabet, ort, json,
         };
-        command.SetAction(result => CommandAction.Run(() => Execute(result.GetValue(model)!, result.GetValue(task)!,
-            result.GetValue(data)!, result.GetValue(split)!, result.GetValue(tokens), result.GetValue(ort), result.GetValue(json))));
+        command.SetAction(result => CommandAction.Run(() =>
+        {
+            var file = result.GetValue(model)!;
+            var folder = result.GetValue(data)!;
+            var useOrt = result.GetValue(ort);
+            var asJson = result.GetValue(json);
+            return result.GetValue(task) == "lm"
+                ? EvaluateLanguageModel(file, folder, result.GetValue(split)!, result.GetValue(tokens), useOrt, asJson)
+                : EvaluateSpeech(file, folder, result.GetValue(alphabet), result.GetValue(utterances), useOrt, asJson);
+        }));
         return command;
     }
 
-    private static int Execute(FileInfo file, string task, DirectoryInfo data, string split, int? tokens, bool useOrt, bool json)
+    private static int EvaluateSpeech(FileInfo file, DirectoryInfo data, FileInfo? alphabet, int? limit, bool useOrt, bool json)
     {
-        if (task != "lm")
+        var loaded = OnnxModel.Load(CommandAction.ExistingFile(file));
+        var folder = CommandAction.ExistingDirectory(data);
+        var alphabetPath = alphabet?.FullName
+            ?? new[] { Path.Combine(folder, "alphabet.txt"), Path.Combine(folder, "..", "alphabet.txt") }.FirstOrDefault(File.Exists)
+            ?? throw new DirNetException($"No alphabet.txt in '{folder}' or its parent; give one with --alphabet.");
+        var decoder = CtcGreedyDecoder.FromFile(alphabetPath);
+        using var session = useOrt ? new OnnxRuntimeModel(loaded) : null;
+        ITensorModel engine = session is not null ? session : new NativeModel(loaded);
+        var watch = Stopwatch.StartNew();
+        var result = WithProgress(json, "transcribing", progress => SpeechRecognitionEvaluator.Evaluate(engine, folder, decoder, limit, progress));
+        var seconds = watch.Elapsed.TotalSeconds;
+        var rates = result.Rates;
+        if (json)
         {
-            throw new DirNetException("The asr task is not available yet; only --task lm is implemented.");
+            Console.WriteLine(JsonSerializer.Serialize(new
+            {
+                task = "asr", model = file.FullName, engine = useOrt ? "onnxruntime" : "native",
+                cer = rates.Cer, wer = rates.Wer, utterances = result.Utterances.Count,
+                char_errors = rates.CharacterErrors, chars = rates.Characters, word_errors = rates.WordErrors, words = rates.Words, seconds,
+            }, CommandAction.Json));
+        }
+        else
+        {
+            Console.WriteLine($"{(useOrt ? "ONNX Runtime" : "native engine")}: CER {rates.Cer:P2}, WER {rates.Wer:P2} over {result.Utterances.Count:N0} utterances ({seconds:F1} s)");
         }
 
+        return ExitCodes.Success;
+    }
+
+    /// <summary>Runs long work under a progress bar for people, silently for --json.</summary>
+    private static T WithProgress<T>(bool json, string what, Func<IProgress<double>?, T> work)
+    {
+        if (json)
+        {
+            return work(null);
+        }
+
+        T result = default!;
+        AnsiConsole.Progress().Start(context =>
+        {
+            var bar = context.AddTask(what, maxValue: 1.0);
+            result = work(new Progress<double>(f => bar.Value = f));
+            bar.Value = 1.0;
+        });
+        return result;
+    }
+
+    private static int EvaluateLanguageModel(FileInfo file, DirectoryInfo data, string split, int? tokens, bool useOrt, bool json)
+    {
         var loaded = OnnxModel.Load(CommandAction.ExistingFile(file));
         var ids = LanguageModelCorpus.ReadIds(CommandAction.ExistingDirectory(data), split);
         if (tokens is { } limit)
@@ -56,27 +110,14 @@ internal static class EvalCommand
         using var session = useOrt ? new OnnxRuntimeModel(loaded) : null;
         ITensorModel engine = session is not null ? session : new NativeModel(loaded);
         var watch = Stopwatch.StartNew();
-        PerplexityResult result = null!;
-        if (json)
-        {
-            result = PerplexityEvaluator.Evaluate(engine, loaded, ids);
-        }
-        else
-        {
-            AnsiConsole.Progress().Start(context =>
-            {
-                var bar = context.AddTask($"perplexity over {ids.Length:N0} tokens", maxValue: 1.0);
-                result = PerplexityEvaluator.Evaluate(engine, loaded, ids, progress: new Progress<double>(f => bar.Value = f));
-                bar.Value = 1.0;
-            });
-        }
+        var result = WithProgress(json, $"perplexity over {ids.Length:N0} tokens", progress => PerplexityEvaluator.Evaluate(engine, loaded, ids, progress: progress));
 
         var seconds = watch.Elapsed.TotalSeconds;
         if (json)
         {
             Console.WriteLine(JsonSerializer.Serialize(new
             {
-                task, model = file.FullName, engine = useOrt ? "onnxruntime" : "native",
+                task = "lm", model = file.FullName, engine = useOrt ? "onnxruntime" : "native",
                 perplexity = result.Perplexity, predictions = result.Predictions, nll = result.TotalNegativeLogLikelihood, seconds,
             }, CommandAction.Json));
         }
