@@ -67,6 +67,27 @@ public sealed class NativeModel : ITensorModel
         {
             _constants[slot] = graph.GetInitializer(name);
         }
+
+        _nodes = FoldConstants(_nodes, _constants);
+    }
+
+    /// <summary>
+    /// Runs, once at load, every node whose inputs are all constants (Constant nodes and what is computed from them
+    /// and from initializers), keeping its outputs as constants; only the rest runs per call. A node that fails here
+    /// stays in the plan so its error surfaces at run time with the node's name.
+    /// </summary>
+    private static CompiledNode[] FoldConstants(CompiledNode[] nodes, Tensor?[] constants)
+    {
+        var remaining = new List<CompiledNode>(nodes.Length);
+        foreach (var node in nodes)
+        {
+            if (!node.InputsAreAvailable(constants) || !node.TryRun(constants))
+            {
+                remaining.Add(node);
+            }
+        }
+
+        return remaining.ToArray();
     }
 
     /// <summary>The operators the engine implements (default ONNX domain).</summary>
@@ -238,6 +259,30 @@ public sealed class NativeModel : ITensorModel
 
     private sealed class CompiledNode(OnnxNode node, IKernel kernel, int[] inputSlots, int[] outputSlots)
     {
+        /// <summary>True when every input this node reads already has a value in <paramref name="values"/>.</summary>
+        public bool InputsAreAvailable(Tensor?[] values) => inputSlots.All(s => s < 0 || values[s] is not null);
+
+        /// <summary>Runs the node into <paramref name="values"/>; false (and nothing written) when it fails.</summary>
+        public bool TryRun(Tensor?[] values)
+        {
+            var scratch = (Tensor?[])values.Clone();
+            try
+            {
+                Run(scratch);
+            }
+            catch (DirNetException)
+            {
+                return false;
+            }
+
+            foreach (var slot in outputSlots.Where(s => s >= 0))
+            {
+                values[slot] = scratch[slot];
+            }
+
+            return true;
+        }
+
         public void Run(Tensor?[] values)
         {
             var inputs = new Tensor?[inputSlots.Length];
