@@ -16,7 +16,6 @@ public sealed class NativeModel : ITensorModel
 {
     private readonly CompiledNode[] _nodes;
     private readonly Tensor?[] _constants;
-    private readonly Dictionary<string, int> _slots;
     private readonly int[] _inputSlots;
     private readonly int[] _outputSlots;
 
@@ -42,8 +41,8 @@ public sealed class NativeModel : ITensorModel
             }
         }
 
-        _slots = new Dictionary<string, int>(StringComparer.Ordinal);
-        int Slot(string name) => _slots.TryGetValue(name, out var s) ? s : _slots[name] = _slots.Count;
+        var slots = new Dictionary<string, int>(StringComparer.Ordinal);
+        int Slot(string name) => slots.TryGetValue(name, out var s) ? s : slots[name] = slots.Count;
 
         var constants = new List<(int Slot, string Name)>();
         foreach (var name in graph.InitializerNames)
@@ -58,11 +57,11 @@ public sealed class NativeModel : ITensorModel
             node.Inputs.Select(i => i.Length == 0 ? -1 : Slot(i)).ToArray(),
             node.Outputs.Select(o => o.Length == 0 ? -1 : Slot(o)).ToArray())).ToArray();
 
-        _outputSlots = graph.Outputs.Select(o => _slots.TryGetValue(o.Name, out var s)
+        _outputSlots = graph.Outputs.Select(o => slots.TryGetValue(o.Name, out var s)
             ? s
             : throw new OnnxGraphException($"Graph output '{o.Name}' of '{model.SourceName}' is produced by no node, input or initializer.")).ToArray();
 
-        _constants = new Tensor?[_slots.Count];
+        _constants = new Tensor?[slots.Count];
         foreach (var (slot, name) in constants)
         {
             _constants[slot] = graph.GetInitializer(name);
