@@ -48,10 +48,21 @@ internal sealed class GemmKernel(OnnxNode node) : IKernel
 
         if (KernelInputs.Optional(inputs, 2) is { } cInput && _beta != 0f)
         {
-            var c = StridedCopy.Broadcast(KernelInputs.Float(cInput, "C"), [m, n]).As<float>().Data;
-            for (var i = 0; i < y.Length; i++)
+            var c = KernelInputs.Float(cInput, "C");
+            var row = c.Length == n && (c.Rank == 1 || (c.Rank == 2 && c.Shape[0] == 1)) ? c.Data : null;
+            if (row is not null)
             {
-                y.Data[i] += _beta * c[i];
+                // A bias vector (a linear layer): added to each output row without materialising the broadcast.
+                for (var i = 0; i < m; i++)
+                {
+                    var yi = y.Data.AsSpan(i * n, n);
+                    TensorPrimitives.MultiplyAdd(row, _beta, yi, yi);
+                }
+            }
+            else
+            {
+                var full = StridedCopy.Broadcast(c, [m, n]).As<float>().Data;
+                TensorPrimitives.MultiplyAdd(full, _beta, y.Data, y.Data);
             }
         }
 

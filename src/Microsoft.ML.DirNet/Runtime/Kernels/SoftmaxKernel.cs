@@ -39,6 +39,19 @@ internal sealed class SoftmaxKernel : IKernel
             else inner *= x.Shape[d];
         }
 
+        var scratch = new float[length];
+        if (inner == 1)
+        {
+            // The usual case (last axis): each row is contiguous and is normalised in place in the output.
+            x.Data.CopyTo(y.Data, 0);
+            for (var o = 0; o < outer; o++)
+            {
+                Normalize(y.Data.AsSpan(o * length, length), scratch);
+            }
+
+            return;
+        }
+
         var row = new float[length];
         for (var o = 0; o < outer; o++)
         {
@@ -46,13 +59,13 @@ internal sealed class SoftmaxKernel : IKernel
             {
                 var start = o * length * inner + i;
                 for (var k = 0; k < length; k++) row[k] = x.Data[start + k * inner];
-                Normalize(row);
+                Normalize(row, scratch);
                 for (var k = 0; k < length; k++) y.Data[start + k * inner] = row[k];
             }
         }
     }
 
-    private void Normalize(Span<float> row)
+    private void Normalize(Span<float> row, Span<float> exp)
     {
         // Subtracting the maximum keeps exp from overflowing on large logits.
         var max = TensorPrimitives.Max(row);
@@ -60,7 +73,6 @@ internal sealed class SoftmaxKernel : IKernel
         if (_log)
         {
             // log softmax = (x - max) - log Σ exp(x - max), kept in the log domain so tiny probabilities keep precision.
-            Span<float> exp = row.Length <= 1024 ? stackalloc float[row.Length] : new float[row.Length];
             TensorPrimitives.Exp(row, exp);
             TensorPrimitives.Subtract(row, MathF.Log(TensorPrimitives.Sum(exp)), row);
         }
