@@ -57,24 +57,23 @@ internal static class EvalCommand
             ?? new[] { Path.Combine(folder, "alphabet.txt"), Path.Combine(folder, "..", "alphabet.txt") }.FirstOrDefault(File.Exists)
             ?? throw new DirNetException($"No alphabet.txt in '{folder}' or its parent; give one with --alphabet.");
         var decoder = CtcGreedyDecoder.FromFile(alphabetPath);
-        using var session = useOrt ? new OnnxRuntimeModel(loaded) : null;
-        ITensorModel engine = session is not null ? session : new NativeModel(loaded);
+        using var engine = new EngineChoice(loaded, useOrt);
         var watch = Stopwatch.StartNew();
-        var result = WithProgress(json, "transcribing", progress => SpeechRecognitionEvaluator.Evaluate(engine, folder, decoder, limit, progress));
+        var result = WithProgress(json, "transcribing", progress => SpeechRecognitionEvaluator.Evaluate(engine.Model, folder, decoder, limit, progress));
         var seconds = watch.Elapsed.TotalSeconds;
         var rates = result.Rates;
         if (json)
         {
             Console.WriteLine(JsonSerializer.Serialize(new
             {
-                task = "asr", model = file.FullName, engine = useOrt ? "onnxruntime" : "native",
+                task = "asr", model = file.FullName, engine = engine.JsonName,
                 cer = rates.Cer, wer = rates.Wer, utterances = result.Utterances.Count,
                 char_errors = rates.CharacterErrors, chars = rates.Characters, word_errors = rates.WordErrors, words = rates.Words, seconds,
             }, CommandAction.Json));
         }
         else
         {
-            Console.WriteLine($"{(useOrt ? "ONNX Runtime" : "native engine")}: CER {rates.Cer:P2}, WER {rates.Wer:P2} over {result.Utterances.Count:N0} utterances ({seconds:F1} s)");
+            Console.WriteLine($"{engine.DisplayName}: CER {rates.Cer:P2}, WER {rates.Wer:P2} over {result.Utterances.Count:N0} utterances ({seconds:F1} s)");
         }
 
         return ExitCodes.Success;
@@ -107,23 +106,22 @@ internal static class EvalCommand
             ids = limit >= 2 ? ids[..Math.Min(limit, ids.Length)] : throw new DirNetException("--tokens must be at least 2.");
         }
 
-        using var session = useOrt ? new OnnxRuntimeModel(loaded) : null;
-        ITensorModel engine = session is not null ? session : new NativeModel(loaded);
+        using var engine = new EngineChoice(loaded, useOrt);
         var watch = Stopwatch.StartNew();
-        var result = WithProgress(json, $"perplexity over {ids.Length:N0} tokens", progress => PerplexityEvaluator.Evaluate(engine, loaded, ids, progress: progress));
+        var result = WithProgress(json, $"perplexity over {ids.Length:N0} tokens", progress => PerplexityEvaluator.Evaluate(engine.Model, loaded, ids, progress: progress));
 
         var seconds = watch.Elapsed.TotalSeconds;
         if (json)
         {
             Console.WriteLine(JsonSerializer.Serialize(new
             {
-                task = "lm", model = file.FullName, engine = useOrt ? "onnxruntime" : "native",
+                task = "lm", model = file.FullName, engine = engine.JsonName,
                 perplexity = result.Perplexity, predictions = result.Predictions, nll = result.TotalNegativeLogLikelihood, seconds,
             }, CommandAction.Json));
         }
         else
         {
-            Console.WriteLine($"{(useOrt ? "ONNX Runtime" : "native engine")}: perplexity {result.Perplexity:F4} over {result.Predictions:N0} predicted tokens ({seconds:F1} s)");
+            Console.WriteLine($"{engine.DisplayName}: perplexity {result.Perplexity:F4} over {result.Predictions:N0} predicted tokens ({seconds:F1} s)");
         }
 
         return ExitCodes.Success;

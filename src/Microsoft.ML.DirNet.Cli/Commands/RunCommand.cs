@@ -41,14 +41,9 @@ internal static class RunCommand
         }
 
         Tensor[] outputs;
-        if (useOrt)
+        using (var engine = new EngineChoice(loaded, useOrt))
         {
-            using var session = new OnnxRuntimeModel(loaded);
-            outputs = session.Run(inputs);
-        }
-        else
-        {
-            outputs = new NativeModel(loaded).Run(inputs);
+            outputs = engine.Model.Run(inputs);
         }
 
         var expected = TensorFile.ReadSeries(folder, "output");

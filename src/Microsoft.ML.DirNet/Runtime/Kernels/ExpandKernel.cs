@@ -10,6 +10,6 @@ internal sealed class ExpandKernel : IKernel
         var x = KernelInputs.Required(inputs, 0, "input");
         var requested = KernelInputs.Integers(KernelInputs.Required(inputs, 1, "shape"), "shape").Select(d => (int)d).ToArray();
         var shape = TensorShape.Broadcast(x.Shape, requested);
-        outputs[0] = StridedCopy.Copy(x, 0, TensorShape.BroadcastStrides(x.Shape, shape), shape);
+        outputs[0] = StridedCopy.Broadcast(x, shape);
     }
 }

@@ -21,7 +21,7 @@ internal sealed class GemmKernel(OnnxNode node) : IKernel
             throw new ArgumentException($"A and B must be 2-D; got {TensorShape.Format(a.Shape)} and {TensorShape.Format(b.Shape)}.");
         }
 
-        var aData = _transA ? Transposed(a) : a.Data;
+        var aData = _transA ? StridedCopy.Copy(a, 0, [1, a.Shape[1]], [a.Shape[1], a.Shape[0]]).As<float>().Data : a.Data;
         int m = _transA ? a.Shape[1] : a.Shape[0], k = _transA ? a.Shape[0] : a.Shape[1];
         int kb = _transB ? b.Shape[1] : b.Shape[0], n = _transB ? b.Shape[0] : b.Shape[1];
         if (k != kb)
@@ -67,20 +67,5 @@ internal sealed class GemmKernel(OnnxNode node) : IKernel
         }
 
         outputs[0] = y;
-    }
-
-    private static float[] Transposed(Tensor<float> a)
-    {
-        int rows = a.Shape[0], cols = a.Shape[1];
-        var t = new float[a.Length];
-        for (var i = 0; i < rows; i++)
-        {
-            for (var j = 0; j < cols; j++)
-            {
-                t[j * rows + i] = a.Data[i * cols + j];
-            }
-        }
-
-        return t;
     }
 }
