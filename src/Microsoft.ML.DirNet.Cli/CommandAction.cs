@@ -20,6 +20,11 @@ internal static class CommandAction
         {
             return body();
         }
+        catch (OperationCanceledException)
+        {
+            Console.Error.WriteLine("cancelled: nothing was written.");
+            return ExitCodes.Cancelled;
+        }
         catch (DirNetException e)
         {
             Console.Error.WriteLine($"error: {e.Message}");
@@ -33,6 +38,11 @@ internal static class CommandAction
         catch (Exception e)
         {
             Console.Error.WriteLine($"internal error ({e.GetType().Name}): {e.Message}");
+            if (Environment.GetEnvironmentVariable("DIRNET_TRACE") == "1")
+            {
+                Console.Error.WriteLine(e);
+            }
+
             return ExitCodes.InternalError;
         }
     }

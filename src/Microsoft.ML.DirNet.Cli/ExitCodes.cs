@@ -15,6 +15,9 @@ internal static class ExitCodes
     /// <summary>An unexpected internal error (a bug): please report it with the message.</summary>
     public const int InternalError = 3;
 
+    /// <summary>Cancelled by the user (Ctrl+C) before finishing; no output file was written.</summary>
+    public const int Cancelled = 130;
+
     /// <summary>Text for <c>--help</c>.</summary>
-    public const string Help = "Exit codes: 0 success, 1 check failed, 2 invalid input (model, data or options), 3 internal error.";
+    public const string Help = "Exit codes: 0 success, 1 check failed, 2 invalid input (model, data or options), 3 internal error, 130 cancelled (Ctrl+C).";
 }

@@ -9,12 +9,13 @@ public static class Program
     /// <summary>Parses the arguments and runs the chosen verb; returns the exit code.</summary>
     public static int Main(string[] args)
     {
-        var root = new RootCommand("dirnet: inspect, run, benchmark and evaluate recurrent ONNX models (LSTM, GRU, RNN) in a native managed engine. " + ExitCodes.Help)
+        var root = new RootCommand("dirnet: inspect, compress, run, benchmark and evaluate recurrent ONNX models (LSTM, GRU, RNN) in a native managed engine. " + ExitCodes.Help)
         {
             InspectCommand.Create(),
             RunCommand.Create(),
             BenchCommand.Create(),
             EvalCommand.Create(),
+            CompressCommand.Create(),
         };
         return root.Parse(args).Invoke();
     }

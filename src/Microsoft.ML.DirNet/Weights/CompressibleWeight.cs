@@ -12,8 +12,10 @@ namespace Microsoft.ML.DirNet.Weights;
 /// <param name="Rows">Outputs (rows of W as applied).</param>
 /// <param name="Columns">Inputs (columns of W as applied).</param>
 /// <param name="Bytes">Stored bytes of this matrix (one direction's slice for recurrent weights).</param>
+/// <param name="StoredTransposed">Whether the initializer holds Wᵀ [columns, rows] (MatMul's B; Gemm's B without transB).</param>
 public sealed record CompressibleWeight(
-    string Initializer, string NodeName, string OpType, WeightRole Role, int Direction, int Rows, int Columns, long Bytes)
+    string Initializer, string NodeName, string OpType, WeightRole Role, int Direction, int Rows, int Columns, long Bytes,
+    bool StoredTransposed = false)
 {
     /// <summary>A readable name such as <c>LSTM_1.R[backward]</c> or <c>decoder.weight (MatMul)</c>.</summary>
     public string DisplayName => Role switch

@@ -66,14 +66,14 @@ public static class WeightFinder
             {
                 // MatMul(X, B) computes X·B, i.e. y = Bᵀx: B [in, out].
                 var shape = graph.GetInitializerInfo(node.Inputs[1]).Shape;
-                found.Add(new CompressibleWeight(node.Inputs[1], node.Name, "MatMul", WeightRole.MatMul, 0, shape[1], shape[0], Bytes(shape)));
+                found.Add(new CompressibleWeight(node.Inputs[1], node.Name, "MatMul", WeightRole.MatMul, 0, shape[1], shape[0], Bytes(shape), StoredTransposed: true));
             }
             else if (node.OpType == "Gemm" && node.Inputs.Count >= 2 && IsFloatMatrix(node.Inputs[1], 2))
             {
                 var shape = graph.GetInitializerInfo(node.Inputs[1]).Shape;
                 var transB = node.GetInt("transB", 0) != 0;
                 var (rows, cols) = transB ? (shape[0], shape[1]) : (shape[1], shape[0]);
-                found.Add(new CompressibleWeight(node.Inputs[1], node.Name, "Gemm", WeightRole.Gemm, 0, rows, cols, Bytes(shape)));
+                found.Add(new CompressibleWeight(node.Inputs[1], node.Name, "Gemm", WeightRole.Gemm, 0, rows, cols, Bytes(shape), StoredTransposed: !transB));
             }
             else if (node.OpType == "Gather" && node.Inputs.Count == 2 && node.GetInt("axis", 0) == 0 && IsFloatMatrix(node.Inputs[0], 2))
             {

@@ -1,0 +1,177 @@
+using System.CommandLine;
+using System.Text.Json;
+using Microsoft.ML.DirNet.Compression;
+using Microsoft.ML.DirNet.Onnx;
+using Spectre.Console;
+
+namespace Microsoft.ML.DirNet.Cli.Commands;
+
+/// <summary>
+/// <c>dirnet compress MODEL -o OUT --method M --ratio R [--scope model|recurrent] [--allocation A] [--seed S] [--json]</c>:
+/// compresses the model's weight matrices to a target ratio and prints the per-matrix table.
+/// </summary>
+internal static class CompressCommand
+{
+    private static readonly Dictionary<string, CompressionMethod> Methods = new()
+    {
+        ["dirnet"] = CompressionMethod.DirNet,
+        ["hmd"] = CompressionMethod.Hmd,
+        ["lowrank"] = CompressionMethod.LowRank,
+        ["prune"] = CompressionMethod.Prune,
+    };
+
+    private static readonly Dictionary<string, BudgetAllocation> Allocations = new()
+    {
+        ["error-per-byte"] = BudgetAllocation.ErrorPerByte,
+        ["equal-error"] = BudgetAllocation.EqualError,
+        ["uniform"] = BudgetAllocation.Uniform,
+    };
+
+    public static Command Create()
+    {
+        var model = new Argument<FileInfo>("model") { Description = "The ONNX model to compress (never modified)." };
+        var output = new Option<FileInfo>("--output", "-o")
+        {
+            Description = "Where to write the result. For now this is the original graph with every compressed matrix replaced by its rebuilt dense form Ŵ (same size as the input; the compressed ONNX export comes with the export step). Written to a temporary name and renamed when complete.",
+            Required = true,
+        };
+        var method = new Option<string>("--method")
+        {
+            Description = "dirnet: dictionary × sparse codes (SCC, mined atoms, adaptive sparsity); hmd: dense upper rows, rank-1 blocks below; lowrank: truncated SVD; prune: magnitude pruning (CSR, index bytes counted).",
+            DefaultValueFactory = _ => "dirnet",
+        };
+        method.AcceptOnlyFromAmong([.. Methods.Keys]);
+        var ratio = new Option<double>("--ratio") { Description = "Target compression ratio (bytes before / after) over --scope; above 1.", DefaultValueFactory = _ => 8 };
+        var scope = new Option<string>("--scope")
+        {
+            Description = "model: the ratio is over the whole file and every compressible matrix (recurrent W/R, linear layers, embeddings) may be compressed; recurrent: over the recurrent layers' W and R only, the rest stays dense.",
+            DefaultValueFactory = _ => "model",
+        };
+        scope.AcceptOnlyFromAmong("model", "recurrent");
+        var allocation = new Option<string>("--allocation")
+        {
+            Description = "How the byte budget is split over matrices. error-per-byte: spend bytes where the measured error falls most per byte; equal-error: the same relative error for every matrix (DirNet's error equalisation); uniform: the same ratio for every matrix.",
+            DefaultValueFactory = _ => "error-per-byte",
+        };
+        allocation.AcceptOnlyFromAmong([.. Allocations.Keys]);
+        var seed = new Option<int>("--seed") { Description = "Seed of every random choice: the same input, options and seed give byte-identical output.", DefaultValueFactory = _ => 0 };
+        var json = new Option<bool>("--json") { Description = "Print JSON: bytes_before, bytes_after, ratio (over --scope), file_ratio, matrix_ratio, seconds, output, and matrices (one row per matrix: name, initializer, role, rows, columns, method, params, bytes_before, bytes, ratio, relative_error)." };
+        var command = new Command("compress", "Compress a recurrent model's weight matrices to a target ratio with one method, and print size and reconstruction error per matrix. " + ExitCodes.Help)
+        {
+            model, output, method, ratio, scope, allocation, seed, json,
+        };
+        command.SetAction(result => CommandAction.Run(() =>
+        {
+            var input = CommandAction.ExistingFile(result.GetValue(model)!);
+            var outputPath = result.GetValue(output)!.FullName;
+            if (string.Equals(Path.GetFullPath(input), outputPath, StringComparison.Ordinal))
+            {
+                throw new DirNetException($"The output '{outputPath}' is the input model; choose another path (the input is never modified).");
+            }
+
+            var options = new CompressionOptions
+            {
+                Method = Methods[result.GetValue(method)!],
+                Ratio = result.GetValue(ratio),
+                Scope = result.GetValue(scope) == "recurrent" ? CompressionScope.Recurrent : CompressionScope.Model,
+                Allocation = Allocations[result.GetValue(allocation)!],
+                Seed = result.GetValue(seed),
+            };
+            var asJson = result.GetValue(json);
+            var loaded = OnnxModel.Load(input);
+            using var cancel = new CancellationTokenSource();
+            ConsoleCancelEventHandler onCancel = (_, e) =>
+            {
+                e.Cancel = true;
+                cancel.Cancel();
+            };
+            Console.CancelKeyPress += onCancel;
+            try
+            {
+                var compressed = Compress(loaded, options, asJson, cancel.Token);
+                cancel.Token.ThrowIfCancellationRequested();
+                compressed.ToDenseModel().Save(outputPath);
+                Report(compressed, outputPath, asJson);
+            }
+            finally
+            {
+                Console.CancelKeyPress -= onCancel;
+            }
+
+            return ExitCodes.Success;
+        }));
+        return command;
+    }
+
+    private static CompressionResult Compress(OnnxModel model, CompressionOptions options, bool json, CancellationToken cancel)
+    {
+        if (json)
+        {
+            return RnnCompressor.Compress(model, options, null, cancel);
+        }
+
+        CompressionResult result = null!;
+        AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new ElapsedTimeColumn()).Start(context =>
+        {
+            var analyse = context.AddTask("measuring size/error per matrix", maxValue: 1);
+            var build = context.AddTask("fitting at the planned sizes", maxValue: 1);
+            result = RnnCompressor.Compress(model, options, new SynchronousProgress(p =>
+            {
+                var task = p.Stage == "analyse" ? analyse : build;
+                task.Value = p.Total == 0 ? 1 : (double)p.Done / p.Total;
+                task.Description = p.Current.Length > 0 ? $"{p.Stage}: {Markup.Escape(p.Current)}" : task.Description;
+                if (p.Stage == "build")
+                {
+                    analyse.Value = 1;
+                }
+            }), cancel);
+            analyse.Value = build.Value = 1;
+        });
+        return result;
+    }
+
+    private static void Report(CompressionResult result, string output, bool json)
+    {
+        var rows = result.Weights.Select(w => new
+        {
+            name = w.Weight.DisplayName, initializer = w.Weight.Initializer, role = w.Weight.Role.ToString(),
+            rows = w.Weight.Rows, columns = w.Weight.Columns, method = w.Matrix.Method, @params = w.Matrix.Parameters,
+            bytes_before = w.Weight.Bytes, bytes = w.Matrix.StorageBytes, ratio = w.Ratio, relative_error = w.RelativeError,
+        }).ToArray();
+        if (json)
+        {
+            Console.WriteLine(JsonSerializer.Serialize(new
+            {
+                method = result.Options.Method.ToString().ToLowerInvariant(), scope = result.Options.Scope.ToString().ToLowerInvariant(),
+                target_ratio = result.Options.Ratio, bytes_before = result.Options.Scope == CompressionScope.Model ? result.FileBytesBefore : result.MatrixBytesBefore,
+                bytes_after = result.Options.Scope == CompressionScope.Model ? result.FileBytesAfter : result.MatrixBytesAfter,
+                ratio = result.AchievedRatio, file_bytes_before = result.FileBytesBefore, file_bytes_after = result.FileBytesAfter,
+                file_ratio = result.FileRatio, matrix_ratio = result.MatrixRatio, seconds = result.Seconds, output,
+                matrices = rows,
+            }, CommandAction.Json));
+            return;
+        }
+
+        var table = new Table().Title($"{result.Options.Method} at ratio {result.Options.Ratio:0.##} over the {result.Options.Scope.ToString().ToLowerInvariant()}");
+        foreach (var column in new[] { "matrix", "rows × cols", "method", "params", "bytes", "ratio", "rel. error" })
+        {
+            table.AddColumn(column == "matrix" || column == "method" ? new TableColumn(column) : new TableColumn(column).RightAligned());
+        }
+
+        foreach (var r in rows)
+        {
+            table.AddRow(Markup.Escape(r.name), $"{r.rows} × {r.columns}", r.method, $"{r.@params:N0}", $"{r.bytes:N0}", $"{r.ratio:0.00}x", $"{r.relative_error:0.0000}");
+        }
+
+        AnsiConsole.Write(table);
+        Console.WriteLine($"Matrices: {result.MatrixBytesBefore:N0} -> {result.MatrixBytesAfter:N0} bytes ({result.MatrixRatio:0.00}x). " +
+            $"Model: {result.FileBytesBefore:N0} -> {result.FileBytesAfter:N0} bytes ({result.FileRatio:0.00}x). {result.Seconds:0.0} s.");
+        Console.WriteLine($"Wrote {output} (rebuilt dense weights; the compressed ONNX export is a later step).");
+    }
+
+    /// <summary>Reports on the calling thread (Progress&lt;T&gt; would post to the thread pool and lag behind).</summary>
+    private sealed class SynchronousProgress(Action<CompressionProgress> report) : IProgress<CompressionProgress>
+    {
+        public void Report(CompressionProgress value) => report(value);
+    }
+}

@@ -1,0 +1,65 @@
+namespace Microsoft.ML.DirNet.Compression;
+
+/// <summary>The compression methods.</summary>
+public enum CompressionMethod
+{
+    /// <summary>DirNet: mined dictionary × adaptive sparse codes, learned by SCC (Zhang et al. 2018).</summary>
+    DirNet,
+
+    /// <summary>Hybrid matrix decomposition: dense upper rows, rank-1 blocks below (Thakker et al. 2019).</summary>
+    Hmd,
+
+    /// <summary>Truncated SVD, W ≈ U·V.</summary>
+    LowRank,
+
+    /// <summary>Magnitude pruning, CSR storage with index bytes counted.</summary>
+    Prune,
+
+    /// <summary>LSTM-ODL baseline: dictionary × sparse codes by Mairal's online dictionary learning, one k and one λ for every matrix.</summary>
+    Odl,
+}
+
+/// <summary>What the target ratio applies to.</summary>
+public enum CompressionScope
+{
+    /// <summary>The whole model file: every compressible matrix may be compressed; ratio = file bytes before / after.</summary>
+    Model,
+
+    /// <summary>Only the recurrent layers' W and R; ratio = their bytes before / after. Other matrices stay dense.</summary>
+    Recurrent,
+}
+
+/// <summary>How the planner splits the byte budget over the matrices.</summary>
+public enum BudgetAllocation
+{
+    /// <summary>Spend bytes where the measured error falls most per byte (minimises the size-weighted relative squared error).</summary>
+    ErrorPerByte,
+
+    /// <summary>Give every matrix the same relative error, the smallest that fits the budget (DirNet's error equalisation).</summary>
+    EqualError,
+
+    /// <summary>The same ratio for every matrix.</summary>
+    Uniform,
+}
+
+/// <summary>Options of <see cref="RnnCompressor"/>.</summary>
+public sealed record CompressionOptions
+{
+    /// <summary>The method. Default DirNet.</summary>
+    public CompressionMethod Method { get; init; } = CompressionMethod.DirNet;
+
+    /// <summary>Target compression ratio (bytes before / after) over <see cref="Scope"/>; must exceed 1. Default 8.</summary>
+    public double Ratio { get; init; } = 8;
+
+    /// <summary>What <see cref="Ratio"/> applies to. Default the whole model.</summary>
+    public CompressionScope Scope { get; init; } = CompressionScope.Model;
+
+    /// <summary>How the budget is split over matrices. Default: error per byte.</summary>
+    public BudgetAllocation Allocation { get; init; } = BudgetAllocation.ErrorPerByte;
+
+    /// <summary>Seed of every random choice; the same input, options and seed give the same result. Default 0.</summary>
+    public int Seed { get; init; }
+
+    /// <summary>DirNet's learner settings.</summary>
+    public DictionaryOptions Dictionary { get; init; } = new();
+}

@@ -1,0 +1,77 @@
+using Microsoft.ML.DirNet.Onnx;
+using Microsoft.ML.DirNet.Tensors;
+using Microsoft.ML.DirNet.Weights;
+
+namespace Microsoft.ML.DirNet.Compression;
+
+/// <summary>
+/// What <see cref="RnnCompressor.Compress"/> produced: every targeted matrix in its compressed form, with sizes and
+/// errors. Byte counts are exact operator bytes; the file size after compression is the file size before minus the
+/// dense bytes replaced plus the operator bytes (the export adds a few KB of graph on top).
+/// </summary>
+public sealed class CompressionResult
+{
+    private readonly OnnxModel _source;
+
+    internal CompressionResult(OnnxModel source, CompressionOptions options, long fileBytes, IReadOnlyList<CompressedWeight> weights,
+        double seconds)
+    {
+        _source = source;
+        Options = options;
+        FileBytesBefore = fileBytes;
+        Weights = weights;
+        Seconds = seconds;
+    }
+
+    /// <summary>The options used.</summary>
+    public CompressionOptions Options { get; }
+
+    /// <summary>The targeted matrices, in graph order.</summary>
+    public IReadOnlyList<CompressedWeight> Weights { get; }
+
+    /// <summary>Wall-clock seconds the compression took.</summary>
+    public double Seconds { get; }
+
+    /// <summary>Bytes of the model file before.</summary>
+    public long FileBytesBefore { get; }
+
+    /// <summary>Dense bytes of the targeted matrices.</summary>
+    public long MatrixBytesBefore => Weights.Sum(w => w.Weight.Bytes);
+
+    /// <summary>Stored bytes of the targeted matrices after compression.</summary>
+    public long MatrixBytesAfter => Weights.Sum(w => w.Matrix.StorageBytes);
+
+    /// <summary>Model bytes after: the file before, less the dense matrices replaced, plus their compressed forms.</summary>
+    public long FileBytesAfter => FileBytesBefore - MatrixBytesBefore + MatrixBytesAfter;
+
+    /// <summary>Ratio over the targeted matrices.</summary>
+    public double MatrixRatio => (double)MatrixBytesBefore / MatrixBytesAfter;
+
+    /// <summary>Ratio over the whole file.</summary>
+    public double FileRatio => (double)FileBytesBefore / FileBytesAfter;
+
+    /// <summary>The ratio the options asked for, measured over their scope.</summary>
+    public double AchievedRatio => Options.Scope == CompressionScope.Model ? FileRatio : MatrixRatio;
+
+    /// <summary>
+    /// A copy of the source model whose compressed initializers hold the rebuilt dense matrices Ŵ (the original
+    /// graph, so any runtime can run it; what the compressed ONNX export computes at load time).
+    /// </summary>
+    public OnnxModel ToDenseModel()
+    {
+        var model = OnnxModel.Parse(_source.ToBytes(), _source.SourceName);
+        foreach (var group in Weights.GroupBy(w => w.Weight.Initializer))
+        {
+            var original = _source.Graph.GetInitializer(group.Key).As<float>();
+            var data = (float[])original.Data.Clone();
+            foreach (var weight in group)
+            {
+                WeightLayout.Write(weight.Weight, weight.Matrix.ToDense(), data);
+            }
+
+            model.ReplaceInitializer(group.Key, new Tensor<float>(original.Shape, data));
+        }
+
+        return model;
+    }
+}

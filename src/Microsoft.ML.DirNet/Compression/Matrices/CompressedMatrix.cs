@@ -1,0 +1,110 @@
+using Microsoft.ML.DirNet.Tensors;
+
+namespace Microsoft.ML.DirNet.Compression;
+
+/// <summary>
+/// A weight matrix W [<see cref="Rows"/> × <see cref="Columns"/>], applied as y = W·x, in the stored form of one
+/// compression method: dense, dictionary (DirNet), hybrid (HMD), low-rank or sparse (pruned). Reports, tests and the
+/// exporter all go through this contract, so the sizes they print are the sizes of the factors written.
+/// </summary>
+/// <remarks>Instances are immutable after construction and safe to use from many threads at once.</remarks>
+public abstract class CompressedMatrix
+{
+    private long _storageBytes = -1;
+
+    /// <summary>Creates the base with the matrix's shape.</summary>
+    protected CompressedMatrix(int rows, int columns)
+    {
+        if (rows <= 0 || columns <= 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(rows), $"A matrix needs positive dimensions, got [{rows} × {columns}].");
+        }
+
+        Rows = rows;
+        Columns = columns;
+    }
+
+    /// <summary>Outputs (rows of W).</summary>
+    public int Rows { get; }
+
+    /// <summary>Inputs (columns of W).</summary>
+    public int Columns { get; }
+
+    /// <summary>The method's short name as the command line spells it: dense, dirnet, odl, hmd, lowrank or prune.</summary>
+    public abstract string Method { get; }
+
+    /// <summary>Stored numbers that are weights (factor values), not indices or offsets.</summary>
+    public abstract long Parameters { get; }
+
+    /// <summary>
+    /// The arrays this matrix is stored as, in a fixed order, each named for its role (e.g. <c>dictionary</c>,
+    /// <c>code_values</c>). They are exactly what <see cref="WriteTo"/> writes and what the exporter stores.
+    /// </summary>
+    public abstract IReadOnlyList<MatrixFactor> Factors { get; }
+
+    /// <summary>Exact storage in bytes: the sum of the factors' bytes.</summary>
+    public long StorageBytes
+    {
+        get
+        {
+            if (_storageBytes < 0)
+            {
+                _storageBytes = Factors.Sum(f => f.Tensor.ByteCount);
+            }
+
+            return _storageBytes;
+        }
+    }
+
+    /// <summary>y = W·x for one vector (<paramref name="x"/> of <see cref="Columns"/>, <paramref name="y"/> of <see cref="Rows"/>).</summary>
+    public abstract void Multiply(ReadOnlySpan<float> x, Span<float> y);
+
+    /// <summary>C[m × Rows] = A[m × Columns]·Wᵀ: every row of A multiplied.</summary>
+    public virtual void Multiply(ReadOnlySpan<float> a, int m, Span<float> c)
+    {
+        CheckBatch(a, m, c);
+        for (var i = 0; i < m; i++)
+        {
+            Multiply(a.Slice(i * Columns, Columns), c.Slice(i * Rows, Rows));
+        }
+    }
+
+    /// <summary>The dense matrix this stored form represents, row-major [Rows × Columns].</summary>
+    public abstract float[] ToDense();
+
+    /// <summary>Writes the factors' little-endian bytes in order; exactly <see cref="StorageBytes"/> bytes.</summary>
+    public void WriteTo(Stream stream)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        foreach (var factor in Factors)
+        {
+            stream.Write(factor.Tensor.AsBytes());
+        }
+    }
+
+    /// <summary>Checks that a vector pair fits this matrix.</summary>
+    protected void CheckVector(ReadOnlySpan<float> x, Span<float> y)
+    {
+        if (x.Length < Columns || y.Length < Rows)
+        {
+            throw new ArgumentException($"A [{Rows} × {Columns}] matrix needs an input of {Columns} and an output of {Rows}, got {x.Length} and {y.Length}.");
+        }
+    }
+
+    /// <summary>Checks that a batch fits this matrix.</summary>
+    protected void CheckBatch(ReadOnlySpan<float> a, int m, Span<float> c)
+    {
+        if (m < 0 || a.Length < (long)m * Columns || c.Length < (long)m * Rows)
+        {
+            throw new ArgumentException($"A batch of {m} rows for a [{Rows} × {Columns}] matrix needs inputs of {(long)m * Columns} and outputs of {(long)m * Rows}, got {a.Length} and {c.Length}.");
+        }
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => $"{Method} [{Rows} × {Columns}], {StorageBytes} bytes";
+}
+
+/// <summary>One stored array of a <see cref="CompressedMatrix"/>.</summary>
+/// <param name="Name">Its role, e.g. <c>dictionary</c>, <c>code_values</c>, <c>code_columns</c>, <c>row_starts</c>.</param>
+/// <param name="Tensor">The array with its shape and element type.</param>
+public sealed record MatrixFactor(string Name, Tensor Tensor);

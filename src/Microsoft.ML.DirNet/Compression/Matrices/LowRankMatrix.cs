@@ -1,0 +1,69 @@
+using Microsoft.ML.DirNet.Tensors;
+
+namespace Microsoft.ML.DirNet.Compression;
+
+/// <summary>W ≈ U·V with U [rows × rank] and V [rank × columns] (truncated SVD): y = U·(V·x), two thin products.</summary>
+public sealed class LowRankMatrix : CompressedMatrix
+{
+    private readonly float[] _left;
+    private readonly float[] _right;
+
+    /// <summary>Wraps the factors, row-major (not copied).</summary>
+    public LowRankMatrix(float[] left, float[] right, int rows, int columns, int rank)
+        : base(rows, columns)
+    {
+        if (rank <= 0 || left.Length != (long)rows * rank || right.Length != (long)rank * columns)
+        {
+            throw new ArgumentException($"Low-rank factors for [{rows} × {columns}] at rank {rank} need {(long)rows * rank} and {(long)rank * columns} values, got {left.Length} and {right.Length}.");
+        }
+
+        _left = left;
+        _right = right;
+        Rank = rank;
+    }
+
+    /// <summary>The inner dimension.</summary>
+    public int Rank { get; }
+
+    /// <inheritdoc/>
+    public override string Method => "lowrank";
+
+    /// <inheritdoc/>
+    public override long Parameters => _left.Length + (long)_right.Length;
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<MatrixFactor> Factors =>
+        [new("left", new Tensor<float>([Rows, Rank], _left)), new("right", new Tensor<float>([Rank, Columns], _right))];
+
+    /// <inheritdoc/>
+    public override void Multiply(ReadOnlySpan<float> x, Span<float> y)
+    {
+        CheckVector(x, y);
+        Span<float> inner = Rank <= 1024 ? stackalloc float[Rank] : new float[Rank];
+        for (var k = 0; k < Rank; k++)
+        {
+            inner[k] = TensorPrimitives.Dot(_right.AsSpan(k * Columns, Columns), x[..Columns]);
+        }
+
+        for (var r = 0; r < Rows; r++)
+        {
+            y[r] = TensorPrimitives.Dot(_left.AsSpan(r * Rank, Rank), inner);
+        }
+    }
+
+    /// <inheritdoc/>
+    public override float[] ToDense()
+    {
+        var dense = new float[(long)Rows * Columns];
+        for (var r = 0; r < Rows; r++)
+        {
+            var row = dense.AsSpan(r * Columns, Columns);
+            for (var k = 0; k < Rank; k++)
+            {
+                TensorPrimitives.MultiplyAdd(_right.AsSpan(k * Columns, Columns), _left[r * Rank + k], row, row);
+            }
+        }
+
+        return dense;
+    }
+}

@@ -1,0 +1,35 @@
+namespace Microsoft.ML.DirNet.Compression;
+
+/// <summary>A pruned matrix: only the kept weights, in compressed sparse rows (values, narrow column indices, row starts).</summary>
+public sealed class SparseMatrix : CompressedMatrix
+{
+    internal SparseMatrix(SparseRows rows)
+        : base(rows.Rows, rows.Columns)
+    {
+        Storage = rows;
+    }
+
+    internal SparseRows Storage { get; }
+
+    /// <summary>Kept weights.</summary>
+    public int NonZeros => Storage.NonZeros;
+
+    /// <inheritdoc/>
+    public override string Method => "prune";
+
+    /// <inheritdoc/>
+    public override long Parameters => Storage.NonZeros;
+
+    /// <inheritdoc/>
+    public override IReadOnlyList<MatrixFactor> Factors => Storage.Factors("weight_").ToArray();
+
+    /// <inheritdoc/>
+    public override void Multiply(ReadOnlySpan<float> x, Span<float> y)
+    {
+        CheckVector(x, y);
+        Storage.Multiply(x, y);
+    }
+
+    /// <inheritdoc/>
+    public override float[] ToDense() => Storage.ToDense();
+}

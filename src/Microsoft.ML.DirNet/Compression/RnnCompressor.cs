@@ -1,0 +1,154 @@
+using System.Diagnostics;
+using Microsoft.ML.DirNet.Onnx;
+using Microsoft.ML.DirNet.Weights;
+
+namespace Microsoft.ML.DirNet.Compression;
+
+/// <summary>
+/// Compresses the weight matrices of a recurrent ONNX model to a target ratio: finds the matrices
+/// (<see cref="WeightFinder"/>), measures each method's size/error trade-off per matrix group, splits the byte budget
+/// (<see cref="BudgetAllocation"/>), and fits every group at its budget. The input model is never modified.
+/// </summary>
+public static class RnnCompressor
+{
+    /// <summary>Compresses <paramref name="model"/> as <paramref name="options"/> say.</summary>
+    /// <exception cref="DirNetException">The ratio is not above 1 or cannot be reached, a weight is NaN or infinite,
+    /// or the model has no compressible matrix in the chosen scope.</exception>
+    public static CompressionResult Compress(OnnxModel model, CompressionOptions options,
+        IProgress<CompressionProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(options);
+        if (!(options.Ratio > 1) || double.IsInfinity(options.Ratio))
+        {
+            throw new DirNetException($"The target ratio must be a finite number above 1, got {options.Ratio}.");
+        }
+
+        var clock = Stopwatch.StartNew();
+        var fileBytes = model.ToBytes().LongLength;
+        var weights = Targets(model, options.Scope);
+        var values = weights.ToDictionary(w => w, w => ReadChecked(model, w));
+        var groups = Group(model, weights, values, options);
+
+        var fits = new List<GroupFit>();
+        foreach (var group in groups)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            progress?.Report(new CompressionProgress("analyse", fits.Count, groups.Count, group.DisplayName));
+            fits.Add(Analyse(group, options));
+        }
+
+        var denseBytes = groups.Sum(g => g.DenseBytes);
+        var budget = options.Scope == CompressionScope.Model
+            ? (long)Math.Floor(fileBytes / options.Ratio) - (fileBytes - denseBytes)
+            : (long)Math.Floor(denseBytes / options.Ratio);
+        var smallest = fits.Sum(f => Math.Min(f.MinimumBytes, f.Group.DenseBytes));
+        if (smallest > budget)
+        {
+            var best = options.Scope == CompressionScope.Model
+                ? (double)fileBytes / (fileBytes - denseBytes + smallest)
+                : (double)denseBytes / smallest;
+            throw new DirNetException(
+                $"Ratio {options.Ratio:0.##} over the {(options.Scope == CompressionScope.Model ? "model" : "recurrent weights")} " +
+                $"is out of reach for {options.Method}: the smallest it can make is ratio {best:0.##}" +
+                (options.Scope == CompressionScope.Model ? $" ({fileBytes - denseBytes:N0} bytes of the file are not compressible matrices)." : "."));
+        }
+
+        var budgets = BudgetPlanner.Allocate(fits, budget, options.Allocation);
+        var result = new List<CompressedWeight>();
+        for (var g = 0; g < fits.Count; g++)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var group = fits[g].Group;
+            progress?.Report(new CompressionProgress("build", g, fits.Count, group.DisplayName));
+            var matrices = budgets[g] >= group.DenseBytes ? group.SplitDense(group.Values) : fits[g].Build(budgets[g]);
+            for (var m = 0; m < group.Members.Count; m++)
+            {
+                var (weight, original) = group.Members[m];
+                result.Add(new CompressedWeight(weight, matrices[m], RelativeError(original, matrices[m].ToDense())));
+            }
+        }
+
+        progress?.Report(new CompressionProgress("build", fits.Count, fits.Count, ""));
+        var order = weights.Select((w, i) => (w, i)).ToDictionary(p => p.w, p => p.i);
+        return new CompressionResult(model, options, fileBytes, result.OrderBy(r => order[r.Weight]).ToArray(), clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>‖W − Ŵ‖_F / ‖W‖_F (0 when both are zero).</summary>
+    public static double RelativeError(ReadOnlySpan<float> original, ReadOnlySpan<float> approximation)
+    {
+        double error = 0, energy = 0;
+        for (var i = 0; i < original.Length; i++)
+        {
+            double d = original[i] - approximation[i];
+            error += d * d;
+            energy += (double)original[i] * original[i];
+        }
+
+        return energy > 0 ? Math.Sqrt(error / energy) : Math.Sqrt(error);
+    }
+
+    /// <summary>The matrices in scope, each initializer slice once (a tied table read by two nodes is one matrix).</summary>
+    private static List<CompressibleWeight> Targets(OnnxModel model, CompressionScope scope)
+    {
+        var seen = new HashSet<(string, int)>();
+        var targets = WeightFinder.FindWeights(model)
+            .Where(w => scope == CompressionScope.Model || w.Role is WeightRole.RecurrentInput or WeightRole.RecurrentHidden)
+            .Where(w => seen.Add((w.Initializer, w.Direction)))
+            .ToList();
+        if (targets.Count == 0)
+        {
+            throw new DirNetException(
+                $"{model.SourceName} has no compressible matrix{(scope == CompressionScope.Recurrent ? " in recurrent layers" : "")}: " +
+                "expected constant float LSTM/GRU/RNN W or R, MatMul/Gemm weights or Gather tables.");
+        }
+
+        return targets;
+    }
+
+    private static float[] ReadChecked(OnnxModel model, CompressibleWeight weight)
+    {
+        var values = WeightLayout.Read(weight, model.Graph.GetInitializer(weight.Initializer).As<float>().Data);
+        var bad = Array.FindIndex(values, v => !float.IsFinite(v));
+        if (bad >= 0)
+        {
+            throw new DirNetException(
+                $"{model.SourceName}: weight '{weight.Initializer}' ({weight.DisplayName}) holds {values[bad]} at row {bad / weight.Columns}, column {bad % weight.Columns}; compression needs finite weights.");
+        }
+
+        return values;
+    }
+
+    private static List<MatrixGroup> Group(OnnxModel model, List<CompressibleWeight> weights,
+        Dictionary<CompressibleWeight, float[]> values, CompressionOptions options)
+    {
+        var grouped = new HashSet<CompressibleWeight>();
+        var groups = new List<MatrixGroup>();
+        if (options.Method == CompressionMethod.DirNet && options.Dictionary.ShareProjection)
+        {
+            foreach (var (recurrentNode, nextNode) in ProjectionSharing.FindPairs(model))
+            {
+                var r = weights.FirstOrDefault(w => w.NodeName == recurrentNode && w.Role == WeightRole.RecurrentHidden);
+                var w = weights.FirstOrDefault(x => x.NodeName == nextNode && x.Role == WeightRole.RecurrentInput);
+                if (r is not null && w is not null && r.Columns == w.Columns && !grouped.Contains(r) && !grouped.Contains(w))
+                {
+                    groups.Add(new MatrixGroup([(r, values[r]), (w, values[w])]));
+                    grouped.Add(r);
+                    grouped.Add(w);
+                }
+            }
+        }
+
+        groups.AddRange(weights.Where(w => !grouped.Contains(w)).Select(w => new MatrixGroup([(w, values[w])])));
+        return groups;
+    }
+
+    private static GroupFit Analyse(MatrixGroup group, CompressionOptions options) => options.Method switch
+    {
+        CompressionMethod.DirNet => new DictionaryFit(group, options.Dictionary, options.Seed),
+        CompressionMethod.Hmd => new HybridFit(group),
+        CompressionMethod.LowRank => new LowRankFit(group),
+        CompressionMethod.Prune => new PruningFit(group),
+        _ => throw new DirNetException($"Method {options.Method} is not implemented yet."),
+    };
+}
