@@ -90,6 +90,55 @@ public sealed class CliTests
         }
     }
 
+    [Fact]
+    public void CompressJsonHasTheContractFieldsAndWritesARunnableModel()
+    {
+        var folder = TestPaths.NewTemporaryFolder();
+        var input = Path.Combine(Fixture, "model.onnx");
+        var before = File.ReadAllBytes(input);
+        var output = Path.Combine(folder, "small.onnx");
+        var (code, stdout, stderr) = Dirnet("compress", input, "-o", output, "--method", "lowrank", "--ratio", "3", "--scope", "recurrent", "--json");
+        Assert.True(code == 0, stderr);
+        var json = JsonDocument.Parse(stdout).RootElement;
+        var bytesBefore = json.GetProperty("bytes_before").GetInt64();
+        var bytesAfter = json.GetProperty("bytes_after").GetInt64();
+        Assert.Equal((double)bytesBefore / bytesAfter, json.GetProperty("ratio").GetDouble(), 6);
+        Assert.InRange(json.GetProperty("ratio").GetDouble(), 2.94, 3.06);
+        Assert.True(json.GetProperty("seconds").GetDouble() >= 0);
+        var rows = json.GetProperty("matrices").EnumerateArray().ToArray();
+        Assert.NotEmpty(rows);
+        Assert.Equal(bytesAfter, rows.Sum(r => r.GetProperty("bytes").GetInt64()));
+        Assert.All(rows, r => Assert.Equal("lowrank", r.GetProperty("method").GetString()));
+        Assert.Equal(before, File.ReadAllBytes(input));
+        Assert.NotNull(new Runtime.NativeModel(OnnxModel.Load(output)));
+        Assert.Equal([output], Directory.GetFiles(folder));
+    }
+
+    [Fact]
+    public void CompressRefusesBadRequestsWithoutWritingAnything()
+    {
+        var folder = TestPaths.NewTemporaryFolder();
+        var input = Path.Combine(Fixture, "model.onnx");
+        var before = File.ReadAllBytes(input);
+        var output = Path.Combine(folder, "out.onnx");
+        foreach (var args in new[]
+        {
+            new[] { "compress", input, "-o", output, "--ratio", "0.5" },
+            ["compress", input, "-o", output, "--ratio", "100000", "--method", "lowrank"],
+            ["compress", input, "-o", input, "--ratio", "2"],
+            ["compress", Path.Combine(folder, "missing.onnx"), "-o", output],
+        })
+        {
+            var (code, _, stderr) = Dirnet(args);
+            Assert.Equal(2, code);
+            Assert.StartsWith("error: ", stderr);
+            Assert.Single(stderr.Trim().Split('\n'));
+            Assert.Empty(Directory.GetFiles(folder));
+        }
+
+        Assert.Equal(before, File.ReadAllBytes(input));
+    }
+
     private static (int Code, string Stdout, string Stderr) Dirnet(params string[] args)
     {
         var originalOut = Console.Out;

@@ -55,17 +55,40 @@ public static class RnnCompressor
         }
 
         var budgets = BudgetPlanner.Allocate(fits, budget, options.Allocation);
-        var result = new List<CompressedWeight>();
+        var built = new IReadOnlyList<CompressedMatrix>[fits.Count];
+        long Bytes(int g) => built[g].Sum(m => m.StorageBytes);
+
+        // A group's form comes in steps (a rank, a row, an atom), so it rarely fills its budget exactly: what it leaves
+        // passes to the next group, and one pass back over the groups offers what is still left.
+        long carry = 0;
         for (var g = 0; g < fits.Count; g++)
         {
             cancellationToken.ThrowIfCancellationRequested();
+            progress?.Report(new CompressionProgress("build", g, fits.Count, fits[g].Group.DisplayName));
+            built[g] = Build(fits[g], budgets[g] + carry);
+            carry = budgets[g] + carry - Bytes(g);
+        }
+
+        for (var g = fits.Count - 1; g >= 0 && carry > budget / 200; g--)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var larger = Build(fits[g], Bytes(g) + carry);
+            var grown = larger.Sum(m => m.StorageBytes) - Bytes(g);
+            if (grown > 0 && grown <= carry)
+            {
+                built[g] = larger;
+                carry -= grown;
+            }
+        }
+
+        var result = new List<CompressedWeight>();
+        for (var g = 0; g < fits.Count; g++)
+        {
             var group = fits[g].Group;
-            progress?.Report(new CompressionProgress("build", g, fits.Count, group.DisplayName));
-            var matrices = budgets[g] >= group.DenseBytes ? group.SplitDense(group.Values) : fits[g].Build(budgets[g]);
             for (var m = 0; m < group.Members.Count; m++)
             {
                 var (weight, original) = group.Members[m];
-                result.Add(new CompressedWeight(weight, matrices[m], RelativeError(original, matrices[m].ToDense())));
+                result.Add(new CompressedWeight(weight, built[g][m], RelativeError(original, built[g][m].ToDense())));
             }
         }
 
@@ -73,6 +96,10 @@ public static class RnnCompressor
         var order = weights.Select((w, i) => (w, i)).ToDictionary(p => p.w, p => p.i);
         return new CompressionResult(model, options, fileBytes, result.OrderBy(r => order[r.Weight]).ToArray(), clock.Elapsed.TotalSeconds);
     }
+
+    /// <summary>The group's matrices at a budget: dense where the budget covers the dense form.</summary>
+    private static IReadOnlyList<CompressedMatrix> Build(GroupFit fit, long budget) =>
+        budget >= fit.Group.DenseBytes ? fit.Group.SplitDense(fit.Group.Values) : fit.Build(budget);
 
     /// <summary>‖W − Ŵ‖_F / ‖W‖_F (0 when both are zero).</summary>
     public static double RelativeError(ReadOnlySpan<float> original, ReadOnlySpan<float> approximation)

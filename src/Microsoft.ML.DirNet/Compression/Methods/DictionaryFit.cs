@@ -62,7 +62,8 @@ internal sealed class DictionaryFit : GroupFit
 
     private int IndexBytes(int atoms) => SparseRows.NarrowIndices([], atoms).ElementSize;
 
-    private long FixedBytes(int atoms) => ((long)atoms * Group.Columns + Group.Rows + 1) * sizeof(float);
+    // The dictionary, and one row-start array per member (rows + 1 entries each).
+    private long FixedBytes(int atoms) => ((long)atoms * Group.Columns + Group.Rows + Group.Members.Count) * sizeof(float);
 
     private long BytesAt(int atoms, long nonZeros) => FixedBytes(atoms) + nonZeros * (sizeof(float) + IndexBytes(atoms));
 
@@ -97,7 +98,14 @@ internal sealed class DictionaryFit : GroupFit
             learner.Epoch(lambda);
         }
 
+        // After the final epochs the codes at λ may number fewer than the budget allows: lower λ until they fill it.
         var codes = Encode(learner.Dictionary, learner.Atoms, lambda, out var coder, out var correlations);
+        for (var tries = 0; tries < 8 && codes.Count(v => v != 0) < limit; tries++)
+        {
+            lambda *= PathStep;
+            codes = Encode(learner.Dictionary, learner.Atoms, lambda, out coder, out correlations);
+        }
+
         KeepLargest(codes, learner.Atoms, limit);
         if (_options.Debias)
         {

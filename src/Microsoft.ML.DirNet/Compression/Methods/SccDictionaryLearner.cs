@@ -154,18 +154,23 @@ internal sealed class SccDictionaryLearner
         }
     }
 
-    /// <summary>The exact coordinate minimiser for a unit-norm atom: z_a ← S_λ(z_a − p_aᵀr), residual kept in step.</summary>
-    private void Step(int a, Span<float> z, Span<float> residual, float lambda)
+    private void Step(int a, Span<float> z, Span<float> residual, float lambda) =>
+        z[a] = CoordinateStep(Dictionary.AsSpan(a * Dimension, Dimension), z[a], residual, lambda);
+
+    /// <summary>
+    /// The exact Lasso coordinate minimiser for a unit-norm atom p: with r = Pᵀz − w, returns S_λ(z_a − pᵀr) and
+    /// updates r for the change.
+    /// </summary>
+    internal static float CoordinateStep(ReadOnlySpan<float> atom, float current, Span<float> residual, float lambda)
     {
-        var atom = Dictionary.AsSpan(a * Dimension, Dimension);
-        var target = z[a] - TensorPrimitives.Dot(atom, residual);
-        var next = SoftThreshold(target, lambda);
-        var delta = next - z[a];
+        var next = SoftThreshold(current - TensorPrimitives.Dot(atom, residual), lambda);
+        var delta = next - current;
         if (delta != 0)
         {
-            z[a] = next;
             TensorPrimitives.MultiplyAdd(atom, delta, residual, residual);
         }
+
+        return next;
     }
 
     internal static float SoftThreshold(float x, float lambda) => x > lambda ? x - lambda : x < -lambda ? x + lambda : 0f;
