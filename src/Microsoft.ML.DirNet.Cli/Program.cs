@@ -16,6 +16,7 @@ public static class Program
             BenchCommand.Create(),
             EvalCommand.Create(),
             CompressCommand.Create(),
+            CompareCommand.Create(),
         };
         return root.Parse(args).Invoke();
     }

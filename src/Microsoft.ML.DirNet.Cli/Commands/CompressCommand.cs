@@ -12,14 +12,6 @@ namespace Microsoft.ML.DirNet.Cli.Commands;
 /// </summary>
 internal static class CompressCommand
 {
-    private static readonly Dictionary<string, CompressionMethod> Methods = new()
-    {
-        ["dirnet"] = CompressionMethod.DirNet,
-        ["hmd"] = CompressionMethod.Hmd,
-        ["lowrank"] = CompressionMethod.LowRank,
-        ["prune"] = CompressionMethod.Prune,
-    };
-
     private static readonly Dictionary<string, BudgetAllocation> Allocations = new()
     {
         ["error-per-byte"] = BudgetAllocation.ErrorPerByte,
@@ -40,7 +32,7 @@ internal static class CompressCommand
             Description = "dirnet: dictionary × sparse codes (SCC, mined atoms, adaptive sparsity); hmd: dense upper rows, rank-1 blocks below; lowrank: truncated SVD; prune: magnitude pruning (CSR, index bytes counted).",
             DefaultValueFactory = _ => "dirnet",
         };
-        method.AcceptOnlyFromAmong([.. Methods.Keys]);
+        method.AcceptOnlyFromAmong([.. MethodNames.All.Keys]);
         var ratio = new Option<double>("--ratio") { Description = "Target compression ratio (bytes before / after) over --scope; above 1.", DefaultValueFactory = _ => 8 };
         var scope = new Option<string>("--scope")
         {
@@ -71,7 +63,7 @@ internal static class CompressCommand
 
             var options = new CompressionOptions
             {
-                Method = Methods[result.GetValue(method)!],
+                Method = MethodNames.All[result.GetValue(method)!],
                 Ratio = result.GetValue(ratio),
                 Scope = result.GetValue(scope) == "recurrent" ? CompressionScope.Recurrent : CompressionScope.Model,
                 Allocation = Allocations[result.GetValue(allocation)!],

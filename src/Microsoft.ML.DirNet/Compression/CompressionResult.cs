@@ -44,6 +44,16 @@ public sealed class CompressionResult
     /// <summary>Model bytes after: the file before, less the dense matrices replaced, plus their compressed forms.</summary>
     public long FileBytesAfter => FileBytesBefore - MatrixBytesBefore + MatrixBytesAfter;
 
+    /// <summary>Relative reconstruction error over all targeted matrices together: √(Σ‖W − Ŵ‖² / Σ‖W‖²).</summary>
+    public double RelativeError
+    {
+        get
+        {
+            var energy = Weights.Sum(w => w.SquaredNorm);
+            return energy > 0 ? Math.Sqrt(Weights.Sum(w => w.RelativeError * w.RelativeError * w.SquaredNorm) / energy) : 0;
+        }
+    }
+
     /// <summary>Ratio over the targeted matrices.</summary>
     public double MatrixRatio => (double)MatrixBytesBefore / MatrixBytesAfter;
 

@@ -88,7 +88,8 @@ public static class RnnCompressor
             for (var m = 0; m < group.Members.Count; m++)
             {
                 var (weight, original) = group.Members[m];
-                result.Add(new CompressedWeight(weight, built[g][m], RelativeError(original, built[g][m].ToDense())));
+                result.Add(new CompressedWeight(weight, built[g][m], RelativeError(original, built[g][m].ToDense()),
+                    original.Sum(v => (double)v * v)));
             }
         }
 

@@ -80,7 +80,7 @@ public static class PerplexityEvaluator
         return new PerplexityResult(Math.Exp(total / predictions), predictions, total);
     }
 
-    private static int[][] StateShapes(OnnxModel model)
+    internal static int[][] StateShapes(OnnxModel model)
     {
         var inputs = model.Graph.Inputs;
         if (inputs.Count == 0 || inputs[0].ElementType != TensorElementType.Int64)

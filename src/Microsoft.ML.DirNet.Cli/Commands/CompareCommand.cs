@@ -1,0 +1,140 @@
+using System.CommandLine;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Microsoft.ML.DirNet.Compression;
+using Microsoft.ML.DirNet.Evaluation;
+using Microsoft.ML.DirNet.Onnx;
+using Spectre.Console;
+
+namespace Microsoft.ML.DirNet.Cli.Commands;
+
+/// <summary>
+/// <c>dirnet compare MODEL --task lm|asr --data DIR [--methods …] [--ratios …] [--scope …] [--markdown FILE] [--json]</c>:
+/// every method at every ratio, measured on the task.
+/// </summary>
+internal static class CompareCommand
+{
+    public static Command Create()
+    {
+        var model = new Argument<FileInfo>("model") { Description = "The ONNX model to compress and evaluate (never modified)." };
+        var task = new Option<string>("--task") { Description = "lm: perplexity; asr: CER and WER (as in `dirnet eval`).", Required = true };
+        task.AcceptOnlyFromAmong("lm", "asr");
+        var data = new Option<DirectoryInfo>("--data") { Description = "The evaluation data, as for `dirnet eval`.", Required = true };
+        var split = new Option<string>("--split") { Description = "lm: the split file inside --data.", DefaultValueFactory = _ => "test.txt" };
+        var tokens = new Option<int?>("--tokens") { Description = "lm: only the first N tokens (default: all)." };
+        var utterances = new Option<int?>("--utterances") { Description = "asr: only the first N utterances (default: all)." };
+        var alphabet = new Option<FileInfo?>("--alphabet") { Description = "asr: the CTC alphabet (default: alphabet.txt in --data or its parent)." };
+        var methods = new Option<string>("--methods") { Description = $"Comma-separated methods among {string.Join(", ", MethodNames.All.Keys)}.", DefaultValueFactory = _ => string.Join(",", MethodNames.All.Keys) };
+        var ratios = new Option<string>("--ratios") { Description = "Comma-separated target ratios, each above 1.", DefaultValueFactory = _ => "2,4,8,12" };
+        var scope = new Option<string>("--scope") { Description = "What the ratios apply to: recurrent (the recurrent layers' W and R; the rest stays dense) or model (the whole file).", DefaultValueFactory = _ => "recurrent" };
+        scope.AcceptOnlyFromAmong("recurrent", "model");
+        var seed = new Option<int>("--seed") { Description = "Seed of every random choice.", DefaultValueFactory = _ => 0 };
+        var markdown = new Option<FileInfo?>("--markdown") { Description = "Also write the table as Markdown to this file, with the command that made it." };
+        var json = new Option<bool>("--json") { Description = "Print JSON: task, metric_names, and rows (method, target_ratio, matrix_ratio, file_ratio, matrix_bytes, file_bytes, reconstruction_error, output_error, metrics, seconds, problem)." };
+        var command = new Command("compare",
+            "Compress a model with each method at each ratio and measure every result with the native engine on the rebuilt weights: size, reconstruction error, output error against the original on probe inputs, and the task metric. " + ExitCodes.Help)
+        {
+            model, task, data, split, tokens, utterances, alphabet, methods, ratios, scope, seed, markdown, json,
+        };
+        command.SetAction(result => CommandAction.Run(() =>
+        {
+            var file = CommandAction.ExistingFile(result.GetValue(model)!);
+            var folder = CommandAction.ExistingDirectory(result.GetValue(data)!);
+            var evaluation = result.GetValue(task) == "lm"
+                ? TaskEvaluation.LanguageModel(folder, result.GetValue(split)!, result.GetValue(tokens))
+                : TaskEvaluation.SpeechRecognition(folder, AlphabetPath(folder, result.GetValue(alphabet)), result.GetValue(utterances));
+            var chosen = result.GetValue(methods)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Select(m => MethodNames.All.TryGetValue(m, out var method) ? method : throw new DirNetException($"Unknown method '{m}' in --methods; choose among {string.Join(", ", MethodNames.All.Keys)}."))
+                .ToArray();
+            var targets = result.GetValue(ratios)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Select(r => double.TryParse(r, CultureInfo.InvariantCulture, out var v) && v > 1 ? v : throw new DirNetException($"Ratio '{r}' in --ratios is not a number above 1."))
+                .ToArray();
+            var options = new CompressionOptions
+            {
+                Scope = result.GetValue(scope) == "model" ? CompressionScope.Model : CompressionScope.Recurrent,
+                Seed = result.GetValue(seed),
+            };
+            var loaded = OnnxModel.Load(file);
+            var asJson = result.GetValue(json);
+            IReadOnlyList<ComparisonRow> rows = [];
+            if (asJson)
+            {
+                rows = MethodComparison.Run(loaded, evaluation, chosen, targets, options);
+            }
+            else
+            {
+                AnsiConsole.Status().Start("original", context =>
+                    rows = MethodComparison.Run(loaded, evaluation, chosen, targets, options, new SynchronousProgress(s => context.Status($"compressing and evaluating: {s}"))));
+            }
+
+            var text = Markdown(rows, evaluation, options, Environment.GetCommandLineArgs());
+            if (result.GetValue(markdown) is { } path)
+            {
+                File.WriteAllText(path.FullName, text);
+            }
+
+            Console.WriteLine(asJson
+                ? JsonSerializer.Serialize(new { task = evaluation.Task, metric_names = evaluation.MetricNames, rows }, CommandAction.Json)
+                : text);
+            return ExitCodes.Success;
+        }));
+        return command;
+    }
+
+    private static string AlphabetPath(string folder, FileInfo? alphabet) =>
+        alphabet?.FullName
+        ?? new[] { Path.Combine(folder, "alphabet.txt"), Path.Combine(folder, "..", "alphabet.txt") }.FirstOrDefault(File.Exists)
+        ?? throw new DirNetException($"No alphabet.txt in '{folder}' or its parent; give one with --alphabet.");
+
+    private static string Markdown(IReadOnlyList<ComparisonRow> rows, TaskEvaluation task, CompressionOptions options, string[] commandLine)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var original = rows[0].Metrics;
+        var text = new StringBuilder();
+        text.AppendLine($"Ratios over the {options.Scope.ToString().ToLowerInvariant()} weights; seed {options.Seed}; metrics by the native engine on the rebuilt weights. Change = relative to the original.");
+        text.AppendLine();
+        var header = new List<string> { "method", "target", "ratio", "file ratio", "bytes", "rel. recon. error", "output error" };
+        header.AddRange(task.MetricNames.SelectMany(m => new[] { m, $"{m} change" }));
+        header.Add("seconds");
+        text.AppendLine("| " + string.Join(" | ", header) + " |");
+        text.AppendLine("|" + string.Concat(header.Select(_ => "---|")));
+        foreach (var row in rows)
+        {
+            var cells = new List<string>
+            {
+                row.Method,
+                row.Method == "original" ? "" : row.TargetRatio.ToString("0.##", inv) + "x",
+            };
+            if (row.Problem is not null)
+            {
+                cells.Add($"not reached: {row.Problem.Replace("|", "/")}");
+                text.AppendLine("| " + string.Join(" | ", cells) + " |");
+                continue;
+            }
+
+            cells.Add(row.MatrixRatio.ToString("0.00", inv) + "x");
+            cells.Add(row.FileRatio.ToString("0.00", inv) + "x");
+            cells.Add(row.Method == "original" ? "" : row.MatrixBytes.ToString("N0", inv));
+            cells.Add(row.ReconstructionError.ToString("0.0000", inv));
+            cells.Add(row.OutputError.ToString("0.0000", inv));
+            for (var m = 0; m < row.Metrics.Length; m++)
+            {
+                cells.Add(row.Metrics[m].ToString(task.Task == "lm" ? "0.00" : "0.0000", inv));
+                cells.Add(row.Method == "original" ? "" : ((row.Metrics[m] / original[m] - 1) * 100).ToString("+0.0;-0.0", inv) + " %");
+            }
+
+            cells.Add(row.Seconds.ToString("0.0", inv));
+            text.AppendLine("| " + string.Join(" | ", cells) + " |");
+        }
+
+        text.AppendLine();
+        text.AppendLine($"Made by: `dirnet {string.Join(" ", commandLine.Skip(1))}`");
+        return text.ToString();
+    }
+
+    private sealed class SynchronousProgress(Action<string> report) : IProgress<string>
+    {
+        public void Report(string value) => report(value);
+    }
+}

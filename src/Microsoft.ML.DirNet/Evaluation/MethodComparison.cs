@@ -1,0 +1,88 @@
+using Microsoft.ML.DirNet.Compression;
+using Microsoft.ML.DirNet.Onnx;
+using Microsoft.ML.DirNet.Runtime;
+
+namespace Microsoft.ML.DirNet.Evaluation;
+
+/// <summary>One model evaluated: the original, or one method at one target ratio.</summary>
+/// <param name="Method">"original", or the method's command-line name.</param>
+/// <param name="TargetRatio">The requested ratio (1 for the original).</param>
+/// <param name="MatrixRatio">Achieved ratio over the targeted matrices.</param>
+/// <param name="FileRatio">Achieved ratio over the whole model.</param>
+/// <param name="MatrixBytes">Stored bytes of the targeted matrices.</param>
+/// <param name="FileBytes">Model bytes (file before, less dense matrices replaced, plus their stored forms).</param>
+/// <param name="ReconstructionError">√(Σ‖W − Ŵ‖² / Σ‖W‖²) over the targeted matrices.</param>
+/// <param name="OutputError">‖y − ŷ‖ / ‖y‖ of the first output on the task's probe inputs.</param>
+/// <param name="Metrics">The task's metrics (<see cref="TaskEvaluation.MetricNames"/>).</param>
+/// <param name="Seconds">Compression time.</param>
+/// <param name="Problem">Why the row has no result (e.g. an unreachable ratio); null otherwise.</param>
+public sealed record ComparisonRow(string Method, double TargetRatio, double MatrixRatio, double FileRatio, long MatrixBytes,
+    long FileBytes, double ReconstructionError, double OutputError, double[] Metrics, double Seconds, string? Problem = null);
+
+/// <summary>
+/// Compresses a model with several methods at several ratios and measures each result with the native engine on the
+/// rebuilt weights: sizes, reconstruction error, output error against the original, and the task metric.
+/// </summary>
+public static class MethodComparison
+{
+    /// <summary>Runs every method at every ratio; the first row is the original model.</summary>
+    public static IReadOnlyList<ComparisonRow> Run(OnnxModel model, TaskEvaluation task, IReadOnlyList<CompressionMethod> methods,
+        IReadOnlyList<double> ratios, CompressionOptions baseOptions, IProgress<string>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var probes = task.ProbeInputs(model);
+        var original = new NativeModel(model);
+        var reference = probes.Select(p => original.Run(p)[0].As<float>().Data).ToArray();
+        progress?.Report("original");
+        var fileBytes = model.ToBytes().LongLength;
+        var rows = new List<ComparisonRow>
+        {
+            new("original", 1, 1, 1, 0, fileBytes, 0, 0, task.Evaluate(original, model), 0),
+        };
+        foreach (var method in methods)
+        {
+            foreach (var ratio in ratios)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                var name = method.ToString().ToLowerInvariant();
+                progress?.Report($"{name} at {ratio:0.##}x");
+                var options = baseOptions with { Method = method, Ratio = ratio };
+                CompressionResult result;
+                try
+                {
+                    result = RnnCompressor.Compress(model, options, cancellationToken: cancellationToken);
+                }
+                catch (DirNetException e)
+                {
+                    rows.Add(new ComparisonRow(name, ratio, double.NaN, double.NaN, 0, 0, double.NaN, double.NaN,
+                        task.MetricNames.Select(_ => double.NaN).ToArray(), 0, e.Message));
+                    continue;
+                }
+
+                var rebuilt = result.ToDenseModel();
+                var engine = new NativeModel(rebuilt);
+                var outputError = OutputError(reference, probes.Select(p => engine.Run(p)[0].As<float>().Data).ToArray());
+                rows.Add(new ComparisonRow(name, ratio, result.MatrixRatio, result.FileRatio, result.MatrixBytesAfter, result.FileBytesAfter,
+                    result.RelativeError, outputError, task.Evaluate(engine, rebuilt), result.Seconds));
+            }
+        }
+
+        rows[0] = rows[0] with { MatrixBytes = rows.Skip(1).FirstOrDefault(r => r.Problem is null) is { } any ? (long)Math.Round(any.MatrixBytes * any.MatrixRatio) : 0 };
+        return rows;
+    }
+
+    private static double OutputError(float[][] reference, float[][] outputs)
+    {
+        double error = 0, energy = 0;
+        for (var p = 0; p < reference.Length; p++)
+        {
+            for (var i = 0; i < reference[p].Length; i++)
+            {
+                double d = reference[p][i] - outputs[p][i];
+                error += d * d;
+                energy += (double)reference[p][i] * reference[p][i];
+            }
+        }
+
+        return energy > 0 ? Math.Sqrt(error / energy) : Math.Sqrt(error);
+    }
+}
