@@ -30,12 +30,14 @@ internal static class CompareCommand
         var scope = new Option<string>("--scope") { Description = "What the ratios apply to: recurrent (the recurrent layers' W and R; the rest stays dense) or model (the whole file).", DefaultValueFactory = _ => "recurrent" };
         scope.AcceptOnlyFromAmong("recurrent", "model");
         var seed = new Option<int>("--seed") { Description = "Seed of every random choice.", DefaultValueFactory = _ => 0 };
+        var calibrate = new Option<bool>("--calibrate") { Description = "Also run every method in the data-aware norm ‖(W − Ŵ)X‖, with X captured by running the model natively on calibration data (a second row per method and ratio)." };
+        var calibrationData = new Option<string?>("--calibration-data") { Description = "With --calibrate: lm: the split file in --data (default valid.txt, first 4,000 tokens); asr: a manifest folder (default: the valid folder beside --data, first 40 utterances). Never the evaluated split." };
         var markdown = new Option<FileInfo?>("--markdown") { Description = "Also write the table as Markdown to this file, with the command that made it." };
-        var json = new Option<bool>("--json") { Description = "Print JSON: task, metric_names, and rows (method, target_ratio, matrix_ratio, file_ratio, matrix_bytes, file_bytes, reconstruction_error, output_error, metrics, seconds, problem)." };
+        var json = new Option<bool>("--json") { Description = "Print JSON: task, metric_names, and rows (method, calibrated, target_ratio, matrix_ratio, file_ratio, matrix_bytes, file_bytes, reconstruction_error, output_error, metrics, seconds, problem)." };
         var command = new Command("compare",
             "Compress a model with each method at each ratio and measure every result with the native engine on the rebuilt weights: size, reconstruction error, output error against the original on probe inputs, and the task metric. " + ExitCodes.Help)
         {
-            model, task, data, split, tokens, utterances, alphabet, methods, ratios, scope, seed, markdown, json,
+            model, task, data, split, tokens, utterances, alphabet, methods, ratios, scope, seed, calibrate, calibrationData, markdown, json,
         };
         command.SetAction(result => CommandAction.Run(() =>
         {
@@ -57,15 +59,19 @@ internal static class CompareCommand
             };
             var loaded = OnnxModel.Load(file);
             var asJson = result.GetValue(json);
+            var calibration = !result.GetValue(calibrate) ? null
+                : result.GetValue(task) == "lm"
+                    ? CalibrationInputs.LanguageModel(loaded, folder, result.GetValue(calibrationData) ?? "valid.txt")
+                    : CalibrationInputs.Speech(CommandAction.ExistingDirectory(new DirectoryInfo(result.GetValue(calibrationData) ?? Path.Combine(folder, "..", "valid"))));
             IReadOnlyList<ComparisonRow> rows = [];
             if (asJson)
             {
-                rows = MethodComparison.Run(loaded, evaluation, chosen, targets, options);
+                rows = MethodComparison.Run(loaded, evaluation, chosen, targets, options, calibration);
             }
             else
             {
                 AnsiConsole.Status().Start("original", context =>
-                    rows = MethodComparison.Run(loaded, evaluation, chosen, targets, options, new SynchronousProgress(s => context.Status($"compressing and evaluating: {s}"))));
+                    rows = MethodComparison.Run(loaded, evaluation, chosen, targets, options, calibration, new SynchronousProgress(s => context.Status($"compressing and evaluating: {s}"))));
             }
 
             var text = Markdown(rows, evaluation, options, Environment.GetCommandLineArgs());
@@ -94,7 +100,7 @@ internal static class CompareCommand
         var text = new StringBuilder();
         text.AppendLine($"Ratios over the {options.Scope.ToString().ToLowerInvariant()} weights; seed {options.Seed}; metrics by the native engine on the rebuilt weights. Change = relative to the original.");
         text.AppendLine();
-        var header = new List<string> { "method", "target", "ratio", "file ratio", "bytes", "rel. recon. error", "output error" };
+        var header = new List<string> { "method", "calibrated", "target", "ratio", "file ratio", "bytes", "rel. recon. error", "output error" };
         header.AddRange(task.MetricNames.SelectMany(m => new[] { m, $"{m} change" }));
         header.Add("seconds");
         text.AppendLine("| " + string.Join(" | ", header) + " |");
@@ -104,6 +110,7 @@ internal static class CompareCommand
             var cells = new List<string>
             {
                 row.Method,
+                row.Calibrated ? "yes" : row.Method == "original" ? "" : "no",
                 row.Method == "original" ? "" : row.TargetRatio.ToString("0.##", inv) + "x",
             };
             if (row.Problem is not null)

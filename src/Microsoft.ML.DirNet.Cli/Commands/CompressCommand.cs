@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using Microsoft.ML.DirNet.Compression;
+using Microsoft.ML.DirNet.Evaluation;
 using Microsoft.ML.DirNet.Onnx;
 using Spectre.Console;
 
@@ -46,11 +47,12 @@ internal static class CompressCommand
             DefaultValueFactory = _ => "error-per-byte",
         };
         allocation.AcceptOnlyFromAmong([.. Allocations.Keys]);
+        var calibration = new Option<DirectoryInfo?>("--calibration") { Description = "A folder of model inputs (input_0.pb, input_1.pb, … as ONNX TensorProto files, or one such set per subfolder) to run the model on natively: every matrix is then fitted in the data-aware norm ‖(W − Ŵ)X‖ over the vectors it really multiplies." };
         var seed = new Option<int>("--seed") { Description = "Seed of every random choice: the same input, options and seed give byte-identical output.", DefaultValueFactory = _ => 0 };
         var json = new Option<bool>("--json") { Description = "Print JSON: bytes_before, bytes_after, ratio (over --scope), file_ratio, matrix_ratio, seconds, output, and matrices (one row per matrix: name, initializer, role, rows, columns, method, params, bytes_before, bytes, ratio, relative_error)." };
         var command = new Command("compress", "Compress a recurrent model's weight matrices to a target ratio with one method, and print size and reconstruction error per matrix. " + ExitCodes.Help)
         {
-            model, output, method, ratio, scope, allocation, seed, json,
+            model, output, method, ratio, scope, allocation, calibration, seed, json,
         };
         command.SetAction(result => CommandAction.Run(() =>
         {
@@ -71,6 +73,11 @@ internal static class CompressCommand
             };
             var asJson = result.GetValue(json);
             var loaded = OnnxModel.Load(input);
+            if (result.GetValue(calibration) is { } folder)
+            {
+                options = options with { Calibration = CalibrationStatistics.Capture(loaded, CalibrationInputs.FromFolder(folder.FullName)) };
+            }
+
             using var cancel = new CancellationTokenSource();
             ConsoleCancelEventHandler onCancel = (_, e) =>
             {

@@ -60,6 +60,12 @@ public sealed record CompressionOptions
     /// <summary>Seed of every random choice; the same input, options and seed give the same result. Default 0.</summary>
     public int Seed { get; init; }
 
+    /// <summary>
+    /// Inputs each matrix really multiplies (<see cref="CalibrationStatistics.Capture"/>); when given, every method fits
+    /// in the data-aware norm ‖(W − Ŵ)·X‖ and the planner measures error in it. Default none (plain ‖W − Ŵ‖).
+    /// </summary>
+    public CalibrationStatistics? Calibration { get; init; }
+
     /// <summary>DirNet's learner settings.</summary>
     public DictionaryOptions Dictionary { get; init; } = new();
 }

@@ -8,7 +8,7 @@ namespace Microsoft.ML.DirNet.Compression;
 /// </summary>
 internal sealed class MatrixGroup
 {
-    public MatrixGroup(IReadOnlyList<(CompressibleWeight Weight, float[] Values)> members)
+    public MatrixGroup(IReadOnlyList<(CompressibleWeight Weight, float[] Values)> members, InputTransform? transform = null)
     {
         if (members.Count == 0 || members.Any(m => m.Weight.Columns != members[0].Weight.Columns))
         {
@@ -18,7 +18,9 @@ internal sealed class MatrixGroup
         Members = members;
         Columns = members[0].Weight.Columns;
         Rows = members.Sum(m => m.Weight.Rows);
-        Values = members.Count == 1 ? members[0].Values : members.SelectMany(m => m.Values).ToArray();
+        var stacked = members.Count == 1 ? members[0].Values : members.SelectMany(m => m.Values).ToArray();
+        Transform = transform;
+        Values = transform is null ? stacked : transform.Apply(stacked, Rows);
         Energy = Values.Sum(v => (double)v * v);
     }
 
@@ -28,28 +30,32 @@ internal sealed class MatrixGroup
 
     public int Columns { get; }
 
-    /// <summary>The members' rows stacked, row-major [Rows × Columns].</summary>
+    /// <summary>The data-aware change of input basis the fit works in, if any (see <see cref="InputTransform"/>).</summary>
+    public InputTransform? Transform { get; }
+
+    /// <summary>What the methods fit: the members' rows stacked, row-major [Rows × Columns], times T when transformed.</summary>
     public float[] Values { get; }
 
     /// <summary>Dense float32 bytes.</summary>
     public long DenseBytes => (long)Rows * Columns * sizeof(float);
 
-    /// <summary>‖W‖²_F of the stacked rows.</summary>
+    /// <summary>‖W‖²_F of <see cref="Values"/>.</summary>
     public double Energy { get; }
 
     public string DisplayName => string.Join(" + ", Members.Select(m => m.Weight.DisplayName));
 
-    /// <summary>Splits a stacked [Rows × Columns] dense result back into the members' matrices.</summary>
-    public IReadOnlyList<CompressedMatrix> SplitDense(float[] stacked)
+    /// <summary>The members kept dense (exact).</summary>
+    public IReadOnlyList<CompressedMatrix> Dense() => Members.Select(m => (CompressedMatrix)new DenseMatrix(m.Values, m.Weight.Rows, Columns)).ToArray();
+
+    /// <summary>Maps fitted matrices back from the transformed basis (no-op without a transform).</summary>
+    public IReadOnlyList<CompressedMatrix> MapBack(IReadOnlyList<CompressedMatrix> fitted)
     {
-        var parts = new List<CompressedMatrix>();
-        var offset = 0;
-        foreach (var (weight, _) in Members)
+        if (Transform is null)
         {
-            parts.Add(new DenseMatrix(stacked.AsSpan(offset, weight.Rows * Columns).ToArray(), weight.Rows, Columns));
-            offset += weight.Rows * Columns;
+            return fitted;
         }
 
-        return parts;
+        var shared = new Dictionary<float[], float[]>(ReferenceEqualityComparer.Instance);
+        return fitted.Select(m => m.UndoInputTransform(Transform, shared)).ToArray();
     }
 }

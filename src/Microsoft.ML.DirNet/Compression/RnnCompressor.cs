@@ -100,7 +100,7 @@ public static class RnnCompressor
 
     /// <summary>The group's matrices at a budget: dense where the budget covers the dense form.</summary>
     private static IReadOnlyList<CompressedMatrix> Build(GroupFit fit, long budget) =>
-        budget >= fit.Group.DenseBytes ? fit.Group.SplitDense(fit.Group.Values) : fit.Build(budget);
+        budget >= fit.Group.DenseBytes ? fit.Group.Dense() : fit.Group.MapBack(fit.Build(budget));
 
     /// <summary>‖W − Ŵ‖_F / ‖W‖_F (0 when both are zero).</summary>
     public static double RelativeError(ReadOnlySpan<float> original, ReadOnlySpan<float> approximation)
@@ -160,16 +160,25 @@ public static class RnnCompressor
                 var w = weights.FirstOrDefault(x => x.NodeName == nextNode && x.Role == WeightRole.RecurrentInput);
                 if (r is not null && w is not null && r.Columns == w.Columns && !grouped.Contains(r) && !grouped.Contains(w))
                 {
-                    groups.Add(new MatrixGroup([(r, values[r]), (w, values[w])]));
+                    groups.Add(new MatrixGroup([(r, values[r]), (w, values[w])], Transform(r, options)));
                     grouped.Add(r);
                     grouped.Add(w);
                 }
             }
         }
 
-        groups.AddRange(weights.Where(w => !grouped.Contains(w)).Select(w => new MatrixGroup([(w, values[w])])));
+        groups.AddRange(weights.Where(w => !grouped.Contains(w)).Select(w => new MatrixGroup([(w, values[w])], Transform(w, options))));
         return groups;
     }
+
+    /// <summary>
+    /// The data-aware basis for a matrix with calibration data: full whitening where the method's structure survives
+    /// it (DirNet's dictionary, low-rank's right factor), per-column scaling otherwise (HMD, pruning).
+    /// </summary>
+    private static InputTransform? Transform(CompressibleWeight weight, CompressionOptions options) =>
+        options.Calibration?.Moment(weight) is { } moment
+            ? InputTransform.Create(moment, weight.Columns, diagonal: options.Method is CompressionMethod.Hmd or CompressionMethod.Prune)
+            : null;
 
     private static GroupFit Analyse(MatrixGroup group, CompressionOptions options) => options.Method switch
     {

@@ -1,11 +1,13 @@
 using Microsoft.ML.DirNet.Compression;
 using Microsoft.ML.DirNet.Onnx;
 using Microsoft.ML.DirNet.Runtime;
+using Microsoft.ML.DirNet.Tensors;
 
 namespace Microsoft.ML.DirNet.Evaluation;
 
 /// <summary>One model evaluated: the original, or one method at one target ratio.</summary>
 /// <param name="Method">"original", or the method's command-line name.</param>
+/// <param name="Calibrated">Whether the method fitted in the data-aware norm (calibration inputs given).</param>
 /// <param name="TargetRatio">The requested ratio (1 for the original).</param>
 /// <param name="MatrixRatio">Achieved ratio over the targeted matrices.</param>
 /// <param name="FileRatio">Achieved ratio over the whole model.</param>
@@ -16,7 +18,7 @@ namespace Microsoft.ML.DirNet.Evaluation;
 /// <param name="Metrics">The task's metrics (<see cref="TaskEvaluation.MetricNames"/>).</param>
 /// <param name="Seconds">Compression time.</param>
 /// <param name="Problem">Why the row has no result (e.g. an unreachable ratio); null otherwise.</param>
-public sealed record ComparisonRow(string Method, double TargetRatio, double MatrixRatio, double FileRatio, long MatrixBytes,
+public sealed record ComparisonRow(string Method, bool Calibrated, double TargetRatio, double MatrixRatio, double FileRatio, long MatrixBytes,
     long FileBytes, double ReconstructionError, double OutputError, double[] Metrics, double Seconds, string? Problem = null);
 
 /// <summary>
@@ -25,10 +27,16 @@ public sealed record ComparisonRow(string Method, double TargetRatio, double Mat
 /// </summary>
 public static class MethodComparison
 {
-    /// <summary>Runs every method at every ratio; the first row is the original model.</summary>
+    /// <summary>
+    /// Runs every method at every ratio, plain and (when <paramref name="calibrationInputs"/> are given) data-aware;
+    /// the first row is the original model.
+    /// </summary>
     public static IReadOnlyList<ComparisonRow> Run(OnnxModel model, TaskEvaluation task, IReadOnlyList<CompressionMethod> methods,
-        IReadOnlyList<double> ratios, CompressionOptions baseOptions, IProgress<string>? progress = null, CancellationToken cancellationToken = default)
+        IReadOnlyList<double> ratios, CompressionOptions baseOptions, IReadOnlyList<Tensor[]>? calibrationInputs = null,
+        IProgress<string>? progress = null, CancellationToken cancellationToken = default)
     {
+        var calibration = calibrationInputs is null ? null : CalibrationStatistics.Capture(model, calibrationInputs, cancellationToken);
+        CalibrationStatistics?[] variants = calibration is null ? [null] : [null, calibration];
         var probes = task.ProbeInputs(model);
         var original = new NativeModel(model);
         var reference = probes.Select(p => original.Run(p)[0].As<float>().Data).ToArray();
@@ -36,38 +44,47 @@ public static class MethodComparison
         var fileBytes = model.ToBytes().LongLength;
         var rows = new List<ComparisonRow>
         {
-            new("original", 1, 1, 1, 0, fileBytes, 0, 0, task.Evaluate(original, model), 0),
+            new("original", false, 1, 1, 1, 0, fileBytes, 0, 0, task.Evaluate(original, model), 0),
         };
         foreach (var method in methods)
         {
             foreach (var ratio in ratios)
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                var name = method.ToString().ToLowerInvariant();
-                progress?.Report($"{name} at {ratio:0.##}x");
-                var options = baseOptions with { Method = method, Ratio = ratio };
-                CompressionResult result;
-                try
+                foreach (var variant in variants)
                 {
-                    result = RnnCompressor.Compress(model, options, cancellationToken: cancellationToken);
+                    cancellationToken.ThrowIfCancellationRequested();
+                    var name = method.ToString().ToLowerInvariant();
+                    progress?.Report($"{name} at {ratio:0.##}x{(variant is null ? "" : ", calibrated")}");
+                    rows.Add(Measure(model, task, probes, reference, baseOptions with { Method = method, Ratio = ratio, Calibration = variant }, cancellationToken));
                 }
-                catch (DirNetException e)
-                {
-                    rows.Add(new ComparisonRow(name, ratio, double.NaN, double.NaN, 0, 0, double.NaN, double.NaN,
-                        task.MetricNames.Select(_ => double.NaN).ToArray(), 0, e.Message));
-                    continue;
-                }
-
-                var rebuilt = result.ToDenseModel();
-                var engine = new NativeModel(rebuilt);
-                var outputError = OutputError(reference, probes.Select(p => engine.Run(p)[0].As<float>().Data).ToArray());
-                rows.Add(new ComparisonRow(name, ratio, result.MatrixRatio, result.FileRatio, result.MatrixBytesAfter, result.FileBytesAfter,
-                    result.RelativeError, outputError, task.Evaluate(engine, rebuilt), result.Seconds));
             }
         }
 
         rows[0] = rows[0] with { MatrixBytes = rows.Skip(1).FirstOrDefault(r => r.Problem is null) is { } any ? (long)Math.Round(any.MatrixBytes * any.MatrixRatio) : 0 };
         return rows;
+    }
+
+    private static ComparisonRow Measure(OnnxModel model, TaskEvaluation task, IReadOnlyList<Tensor[]> probes, float[][] reference,
+        CompressionOptions options, CancellationToken cancellationToken)
+    {
+        var name = options.Method.ToString().ToLowerInvariant();
+        var calibrated = options.Calibration is not null;
+        CompressionResult result;
+        try
+        {
+            result = RnnCompressor.Compress(model, options, cancellationToken: cancellationToken);
+        }
+        catch (DirNetException e)
+        {
+            return new ComparisonRow(name, calibrated, options.Ratio, double.NaN, double.NaN, 0, 0, double.NaN, double.NaN,
+                task.MetricNames.Select(_ => double.NaN).ToArray(), 0, e.Message);
+        }
+
+        var rebuilt = result.ToDenseModel();
+        var engine = new NativeModel(rebuilt);
+        var outputError = OutputError(reference, probes.Select(p => engine.Run(p)[0].As<float>().Data).ToArray());
+        return new ComparisonRow(name, calibrated, options.Ratio, result.MatrixRatio, result.FileRatio, result.MatrixBytesAfter,
+            result.FileBytesAfter, result.RelativeError, outputError, task.Evaluate(engine, rebuilt), result.Seconds);
     }
 
     private static double OutputError(float[][] reference, float[][] outputs)

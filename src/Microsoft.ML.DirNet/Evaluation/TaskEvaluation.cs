@@ -62,12 +62,6 @@ public abstract class TaskEvaluation
             return [rates.Cer, rates.Wer];
         }
 
-        public override IReadOnlyList<Tensor[]> ProbeInputs(OnnxModel description) =>
-            SpeechRecognitionEvaluator.ReadManifest(directory).Take(3).Select(item =>
-            {
-                var (samples, _) = WaveFile.ReadPcm16Mono(Path.Combine(directory, item.File));
-                var features = LogMelFeatures.Compute(samples, out var frames);
-                return new Tensor[] { new Tensor<float>([1, frames, LogMelFeatures.Mels], features) };
-            }).ToArray();
+        public override IReadOnlyList<Tensor[]> ProbeInputs(OnnxModel description) => CalibrationInputs.Speech(directory, utterances: 3);
     }
 }

@@ -102,6 +102,12 @@ public abstract class CompressedMatrix
 
     /// <inheritdoc/>
     public override string ToString() => $"{Method} [{Rows} × {Columns}], {StorageBytes} bytes";
+
+    /// <summary>
+    /// The same structure fitted to W·T, mapped back to W's inputs (input side multiplied by T⁻¹). Matrices sharing
+    /// a dictionary map it once through <paramref name="shared"/> and keep sharing it.
+    /// </summary>
+    internal abstract CompressedMatrix UndoInputTransform(InputTransform transform, Dictionary<float[], float[]> shared);
 }
 
 /// <summary>One stored array of a <see cref="CompressedMatrix"/>.</summary>

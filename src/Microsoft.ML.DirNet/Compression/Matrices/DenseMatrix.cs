@@ -44,4 +44,7 @@ public sealed class DenseMatrix : CompressedMatrix
 
     /// <inheritdoc/>
     public override float[] ToDense() => (float[])_data.Clone();
+
+    internal override CompressedMatrix UndoInputTransform(InputTransform transform, Dictionary<float[], float[]> shared) =>
+        new DenseMatrix(transform.Undo(_data, Rows), Rows, Columns);
 }

@@ -3,7 +3,8 @@ using Microsoft.ML.DirNet.Tensors;
 namespace Microsoft.ML.DirNet.Compression;
 
 /// <summary>
-/// DirNet's factorisation W ≈ C·P: a dictionary P [atoms × columns] of unit-norm atoms and sparse codes C [rows × atoms]
+/// DirNet's factorisation W ≈ C·P: a dictionary P [atoms × columns] (atoms of unit norm in the basis they were learned
+/// in: the plain one, or the data-aware one mapped back) and sparse codes C [rows × atoms]
 /// (compressed sparse rows; atom indices 8-bit up to 256 atoms, else 16-bit). y = C·(P·x): the projection is computed
 /// once, then the codes. Matrices that multiply the same vector can share one dictionary; the first of them stores it
 /// (<see cref="OwnsDictionary"/>) and the others count only their codes, so totals count it once.
@@ -120,5 +121,16 @@ public sealed class DictionaryMatrix : CompressedMatrix
         }
 
         return parts;
+    }
+
+    internal override CompressedMatrix UndoInputTransform(InputTransform transform, Dictionary<float[], float[]> shared)
+    {
+        if (!shared.TryGetValue(_dictionary, out var mapped))
+        {
+            mapped = transform.Undo(_dictionary, Atoms);
+            shared[_dictionary] = mapped;
+        }
+
+        return new DictionaryMatrix(Method, mapped, Atoms, Codes, OwnsDictionary);
     }
 }

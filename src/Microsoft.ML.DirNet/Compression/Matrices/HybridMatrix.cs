@@ -108,4 +108,11 @@ public sealed class HybridMatrix : CompressedMatrix
 
         return dense;
     }
+
+    internal override CompressedMatrix UndoInputTransform(InputTransform transform, Dictionary<float[], float[]> shared)
+    {
+        // A diagonal change scales the dense rows' and every block's v columns; u is untouched, blocks stay rank-1.
+        _ = transform.InverseScales();
+        return new HybridMatrix(Rows, Columns, DenseRows, BlockRows, BlockColumns, transform.Undo(_top, DenseRows), _u, transform.Undo(_v, BlockRows));
+    }
 }

@@ -66,4 +66,7 @@ public sealed class LowRankMatrix : CompressedMatrix
 
         return dense;
     }
+
+    internal override CompressedMatrix UndoInputTransform(InputTransform transform, Dictionary<float[], float[]> shared) =>
+        new LowRankMatrix(_left, transform.Undo(_right, Rank), Rows, Columns, Rank);
 }

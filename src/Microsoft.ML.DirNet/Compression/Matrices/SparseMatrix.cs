@@ -32,4 +32,12 @@ public sealed class SparseMatrix : CompressedMatrix
 
     /// <inheritdoc/>
     public override float[] ToDense() => Storage.ToDense();
+
+    internal override CompressedMatrix UndoInputTransform(InputTransform transform, Dictionary<float[], float[]> shared)
+    {
+        // Only a diagonal change keeps the pattern: each kept weight is scaled by its column's factor.
+        var scales = transform.InverseScales();
+        var values = Storage.Values.Select((v, i) => v * scales[Storage.ColumnIndices[i]]).ToArray();
+        return new SparseMatrix(new SparseRows(Rows, Columns, Storage.RowStarts, Storage.ColumnIndices, values));
+    }
 }

@@ -1,0 +1,138 @@
+using Microsoft.ML.DirNet.Onnx;
+using Microsoft.ML.DirNet.Runtime;
+using Microsoft.ML.DirNet.Tensors;
+using Microsoft.ML.DirNet.Weights;
+
+namespace Microsoft.ML.DirNet.Compression;
+
+/// <summary>
+/// What each compressible matrix really multiplies, summarised as the second-moment matrix C = (1/N)·Σ x·xᵀ of its input
+/// vectors, captured by running the model natively on calibration inputs. With C, every method can fit in the
+/// data-aware norm ‖(W − Ŵ)·X‖ instead of ‖W − Ŵ‖. Captured inputs: a recurrent layer's X for its W; its output
+/// states h_t (every step of Y, per direction) for its R (R multiplies h_{t−1}: the same vectors but the last, plus
+/// the initial state); the A input of MatMul and Gemm (without transA). Embedding tables (Gather) are not calibrated.
+/// </summary>
+public sealed class CalibrationStatistics
+{
+    private readonly Dictionary<(string Initializer, int Direction), (double[] Moment, long Count)> _moments;
+
+    private CalibrationStatistics(Dictionary<(string, int), (double[], long)> moments) => _moments = moments;
+
+    /// <summary>Input vectors seen per matrix (by initializer and direction).</summary>
+    public long VectorCount(CompressibleWeight weight) => _moments.TryGetValue((weight.Initializer, weight.Direction), out var m) ? m.Count : 0;
+
+    /// <summary>Runs <paramref name="model"/> natively on each input set and accumulates the moments of every matrix's inputs.</summary>
+    /// <exception cref="DirNetException">An input set does not fit the model (its message names the input).</exception>
+    public static CalibrationStatistics Capture(OnnxModel model, IEnumerable<Tensor[]> inputs, CancellationToken cancellationToken = default)
+    {
+        var sources = new List<(CompressibleWeight Weight, string Value, int Direction, bool IsState)>();
+        foreach (var weight in WeightFinder.FindWeights(model))
+        {
+            var node = model.Graph.Nodes.First(n => n.Name == weight.NodeName);
+            switch (weight.Role)
+            {
+                case WeightRole.RecurrentInput:
+                    sources.Add((weight, node.Inputs[0], weight.Direction, false));
+                    break;
+                case WeightRole.RecurrentHidden when node.Outputs.Count > 0 && node.Outputs[0].Length > 0:
+                    sources.Add((weight, node.Outputs[0], weight.Direction, true));
+                    break;
+                case WeightRole.MatMul:
+                case WeightRole.Gemm when node.GetInt("transA", 0) == 0:
+                    sources.Add((weight, node.Inputs[0], 0, false));
+                    break;
+            }
+        }
+
+        var values = sources.Select(s => s.Value).Distinct().ToArray();
+        var graphOutputs = model.Graph.Outputs.Count;
+        var engine = new NativeModel(model.WithExtraFloatOutputs(values.Where(v => model.Graph.Outputs.All(o => o.Name != v))));
+        var slot = values.ToDictionary(v => v, v =>
+        {
+            var index = model.Graph.Outputs.Select(o => o.Name).ToList().IndexOf(v);
+            return index >= 0 ? index : graphOutputs + values.Where(x => model.Graph.Outputs.All(o => o.Name != x)).ToList().IndexOf(v);
+        });
+        var moments = new Dictionary<(string, int), (double[], long)>();
+        var layouts = model.Graph.Nodes.Where(n => n.OpType is "LSTM" or "GRU" or "RNN").ToDictionary(n => n.Name, n => n.GetInt("layout", 0));
+        foreach (var set in inputs)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var outputs = engine.Run(set);
+            foreach (var (weight, value, direction, isState) in sources)
+            {
+                var tensor = outputs[slot[value]].As<float>();
+                var key = (weight.Initializer, weight.Direction);
+                if (!moments.TryGetValue(key, out var entry))
+                {
+                    entry = (new double[weight.Columns * weight.Columns], 0);
+                }
+
+                var count = entry.Item2;
+                foreach (var vector in Vectors(tensor, weight.Columns, isState ? direction : -1, isState ? layouts[weight.NodeName] : 0))
+                {
+                    Accumulate(entry.Item1, vector);
+                    count++;
+                }
+
+                moments[key] = (entry.Item1, count);
+            }
+        }
+
+        foreach (var key in moments.Keys.ToArray())
+        {
+            var (moment, count) = moments[key];
+            for (var i = 0; i < moment.Length && count > 0; i++)
+            {
+                moment[i] /= count;
+            }
+        }
+
+        return new CalibrationStatistics(moments);
+    }
+
+    /// <summary>C for <paramref name="weight"/> [columns × columns], or null when nothing was captured for it.</summary>
+    internal double[]? Moment(CompressibleWeight weight) =>
+        _moments.TryGetValue((weight.Initializer, weight.Direction), out var m) && m.Count > 0 ? m.Moment : null;
+
+    /// <summary>
+    /// The vectors of length <paramref name="width"/> in a tensor: all of them (last axis), or for a recurrent Y
+    /// [seq, dirs, batch, hidden] (layout 0) or [batch, seq, dirs, hidden] (layout 1) only direction <paramref name="direction"/>'s.
+    /// </summary>
+    private static IEnumerable<float[]> Vectors(Tensor<float> tensor, int width, int direction, long layout)
+    {
+        if (tensor.Shape.Length == 0 || tensor.Shape[^1] != width)
+        {
+            throw new DirNetException($"A captured calibration value has shape {TensorShape.Format(tensor.Shape)}; expected a last dimension of {width}.");
+        }
+
+        var count = tensor.Length / width;
+        for (var v = 0; v < count; v++)
+        {
+            if (direction >= 0 && tensor.Rank == 4)
+            {
+                var directionAxis = layout == 0 ? 1 : 2;
+                var inner = layout == 0 ? tensor.Shape[2] : 1;
+                if (v / inner % tensor.Shape[directionAxis] != direction)
+                {
+                    continue;
+                }
+            }
+
+            yield return tensor.Data.AsSpan(v * width, width).ToArray();
+        }
+    }
+
+    private static void Accumulate(double[] moment, float[] x)
+    {
+        var n = x.Length;
+        var xd = Array.ConvertAll(x, v => (double)v);
+        for (var i = 0; i < n; i++)
+        {
+            if (xd[i] != 0)
+            {
+                var row = moment.AsSpan(i * n, n);
+                TensorPrimitives.MultiplyAdd(xd, xd[i], row, row);
+            }
+        }
+    }
+}
