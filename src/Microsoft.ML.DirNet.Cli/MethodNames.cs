@@ -11,5 +11,6 @@ internal static class MethodNames
         ["hmd"] = CompressionMethod.Hmd,
         ["lowrank"] = CompressionMethod.LowRank,
         ["prune"] = CompressionMethod.Prune,
+        ["odl"] = CompressionMethod.Odl,
     };
 }

@@ -12,7 +12,7 @@ public sealed class CompressionPlannerTests
     private static readonly OnnxModel Lstm = SyntheticRecurrentModel.Create(RecurrentCellType.Lstm, layers: 2, inputSize: 24, hiddenSize: 40, seed: 3);
 
     public static IEnumerable<object[]> Methods() =>
-        from method in new[] { CompressionMethod.DirNet, CompressionMethod.Hmd, CompressionMethod.LowRank, CompressionMethod.Prune }
+        from method in new[] { CompressionMethod.DirNet, CompressionMethod.Hmd, CompressionMethod.LowRank, CompressionMethod.Prune, CompressionMethod.Odl }
         from allocation in new[] { BudgetAllocation.ErrorPerByte, BudgetAllocation.EqualError, BudgetAllocation.Uniform }
         select new object[] { method, allocation };
 

@@ -30,7 +30,7 @@ internal static class CompressCommand
         };
         var method = new Option<string>("--method")
         {
-            Description = "dirnet: dictionary × sparse codes (SCC, mined atoms, adaptive sparsity); hmd: dense upper rows, rank-1 blocks below; lowrank: truncated SVD; prune: magnitude pruning (CSR, index bytes counted).",
+            Description = "dirnet: dictionary × sparse codes (SCC, mined atoms, adaptive sparsity); hmd: dense upper rows, rank-1 blocks below; lowrank: truncated SVD; prune: magnitude pruning (CSR, index bytes counted); odl: the LSTM-ODL baseline (online dictionary learning, one atom count and one λ for every matrix).",
             DefaultValueFactory = _ => "dirnet",
         };
         method.AcceptOnlyFromAmong([.. MethodNames.All.Keys]);

@@ -30,6 +30,30 @@ public static class RnnCompressor
         var values = weights.ToDictionary(w => w, w => ReadChecked(model, w));
         var groups = Group(model, weights, values, options);
 
+        var budget = Budget(options, fileBytes, groups.Sum(g => g.DenseBytes));
+        var built = options.Method == CompressionMethod.Odl
+            ? BuildOdl(groups, budget, options, progress, cancellationToken)
+            : BuildPlanned(groups, budget, fileBytes, options, progress, cancellationToken);
+
+        var result = new List<CompressedWeight>();
+        for (var g = 0; g < groups.Count; g++)
+        {
+            for (var m = 0; m < groups[g].Members.Count; m++)
+            {
+                var (weight, original) = groups[g].Members[m];
+                result.Add(new CompressedWeight(weight, built[g][m], RelativeError(original, built[g][m].ToDense()),
+                    original.Sum(v => (double)v * v)));
+            }
+        }
+
+        var order = weights.Select((w, i) => (w, i)).ToDictionary(p => p.w, p => p.i);
+        return new CompressionResult(model, options, fileBytes, result.OrderBy(r => order[r.Weight]).ToArray(), clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>Measures every group's ladder, splits the budget, and fits each group at its share.</summary>
+    private static IReadOnlyList<CompressedMatrix>[] BuildPlanned(List<MatrixGroup> groups, long budget, long fileBytes,
+        CompressionOptions options, IProgress<CompressionProgress>? progress, CancellationToken cancellationToken)
+    {
         var fits = new List<GroupFit>();
         foreach (var group in groups)
         {
@@ -39,9 +63,6 @@ public static class RnnCompressor
         }
 
         var denseBytes = groups.Sum(g => g.DenseBytes);
-        var budget = options.Scope == CompressionScope.Model
-            ? (long)Math.Floor(fileBytes / options.Ratio) - (fileBytes - denseBytes)
-            : (long)Math.Floor(denseBytes / options.Ratio);
         var smallest = fits.Sum(f => Math.Min(f.MinimumBytes, f.Group.DenseBytes));
         if (smallest > budget)
         {
@@ -81,22 +102,23 @@ public static class RnnCompressor
             }
         }
 
-        var result = new List<CompressedWeight>();
-        for (var g = 0; g < fits.Count; g++)
-        {
-            var group = fits[g].Group;
-            for (var m = 0; m < group.Members.Count; m++)
-            {
-                var (weight, original) = group.Members[m];
-                result.Add(new CompressedWeight(weight, built[g][m], RelativeError(original, built[g][m].ToDense()),
-                    original.Sum(v => (double)v * v)));
-            }
-        }
-
         progress?.Report(new CompressionProgress("build", fits.Count, fits.Count, ""));
-        var order = weights.Select((w, i) => (w, i)).ToDictionary(p => p.w, p => p.i);
-        return new CompressionResult(model, options, fileBytes, result.OrderBy(r => order[r.Weight]).ToArray(), clock.Elapsed.TotalSeconds);
+        return built;
     }
+
+    private static IReadOnlyList<CompressedMatrix>[] BuildOdl(List<MatrixGroup> groups, long budget, CompressionOptions options,
+        IProgress<CompressionProgress>? progress, CancellationToken cancellationToken)
+    {
+        progress?.Report(new CompressionProgress("build", 0, 1, "one k and one λ for every matrix"));
+        var built = OdlPlan.Build(groups, budget, options.Seed, cancellationToken).Select((m, g) => groups[g].MapBack(m)).ToArray();
+        progress?.Report(new CompressionProgress("build", 1, 1, ""));
+        return built;
+    }
+
+    /// <summary>Bytes the targeted matrices may take: the scope's bytes over the ratio, less what stays as it is.</summary>
+    private static long Budget(CompressionOptions options, long fileBytes, long denseBytes) => options.Scope == CompressionScope.Model
+        ? (long)Math.Floor(fileBytes / options.Ratio) - (fileBytes - denseBytes)
+        : (long)Math.Floor(denseBytes / options.Ratio);
 
     /// <summary>The group's matrices at a budget: dense where the budget covers the dense form.</summary>
     private static IReadOnlyList<CompressedMatrix> Build(GroupFit fit, long budget) =>
@@ -186,6 +208,6 @@ public static class RnnCompressor
         CompressionMethod.Hmd => new HybridFit(group),
         CompressionMethod.LowRank => new LowRankFit(group),
         CompressionMethod.Prune => new PruningFit(group),
-        _ => throw new DirNetException($"Method {options.Method} is not implemented yet."),
+        _ => throw new ArgumentOutOfRangeException(nameof(options), options.Method, "Unknown compression method."),
     };
 }

@@ -1,0 +1,115 @@
+namespace Microsoft.ML.DirNet.Compression;
+
+/// <summary>
+/// The LSTM-ODL baseline's plan: one atom count k and one λ for every matrix (no mining, no per-layer sparsity, no
+/// shared projection). For each candidate k, dictionaries are learned by <see cref="OnlineDictionaryLearner"/> at a
+/// starting λ, the common λ meeting the byte budget is found by bisection, the dictionaries are learned again at that
+/// λ and λ is refined; the k with the least size-weighted relative squared error wins.
+/// </summary>
+internal static class OdlPlan
+{
+    private const int Epochs = 2;
+    private const int BatchSize = 128;
+    private const float StartLambda = 0.1f;
+
+    public static IReadOnlyList<IReadOnlyList<CompressedMatrix>> Build(IReadOnlyList<MatrixGroup> groups, long budget, int seed,
+        CancellationToken cancellationToken)
+    {
+        var rows = groups.Select(g => new NormalizedRows(g.Values, g.Rows, g.Columns)).ToArray();
+        var smallest = groups.Min(g => Math.Min(g.Rows, g.Columns));
+        var candidates = new[] { 16, 32, 64, 128, 256 }.Where(k => k <= smallest).DefaultIfEmpty(smallest).ToArray();
+        (double Error, int Atoms, float Lambda, float[][] Dictionaries)? best = null;
+        foreach (var atoms in candidates)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            if (groups.Sum(g => FixedBytes(g, atoms)) >= budget)
+            {
+                continue;
+            }
+
+            var dictionaries = Learn(rows, atoms, StartLambda, seed);
+            var lambda = LambdaForBudget(groups, rows, dictionaries, atoms, budget);
+            dictionaries = Learn(rows, atoms, lambda, seed);
+            lambda = LambdaForBudget(groups, rows, dictionaries, atoms, budget);
+            var error = groups.Select((g, i) => WeightedError(g, rows[i], dictionaries[i], atoms, lambda)).Sum();
+            if (best is null || error < best.Value.Error)
+            {
+                best = (error, atoms, lambda, dictionaries);
+            }
+        }
+
+        if (best is not { } chosen)
+        {
+            throw new DirNetException($"LSTM-ODL cannot meet the budget of {budget:N0} bytes: even {candidates[0]} atoms per matrix with no codes exceed it.");
+        }
+
+        return groups.Select((g, i) =>
+        {
+            var codes = Encode(rows[i], chosen.Dictionaries[i], chosen.Atoms, chosen.Lambda);
+            return DictionaryFit.ToMatrices(g, "odl", chosen.Dictionaries[i], chosen.Atoms, codes, rows[i].Scales);
+        }).ToArray();
+    }
+
+    private static float[][] Learn(NormalizedRows[] rows, int atoms, float lambda, int seed) =>
+        rows.Select((r, i) => OnlineDictionaryLearner.Learn(r, atoms, lambda, Epochs, BatchSize, new Random(unchecked(seed * 7919 + i)))).ToArray();
+
+    private static long FixedBytes(MatrixGroup group, int atoms) => ((long)atoms * group.Columns + group.Rows + 1) * sizeof(float);
+
+    private static long Bytes(MatrixGroup group, int atoms, long nonZeros) =>
+        FixedBytes(group, atoms) + nonZeros * (sizeof(float) + SparseRows.NarrowIndices([], atoms).ElementSize);
+
+    /// <summary>The smallest common λ (bisection on log λ) whose codes fit the budget.</summary>
+    private static float LambdaForBudget(IReadOnlyList<MatrixGroup> groups, NormalizedRows[] rows, float[][] dictionaries, int atoms, long budget)
+    {
+        long BytesAt(float lambda) => groups.Select((g, i) =>
+            Bytes(g, atoms, Encode(rows[i], dictionaries[i], atoms, lambda).Count(v => v != 0))).Sum();
+        double low = Math.Log(1e-4), high = Math.Log(2.0);
+        for (var i = 0; i < 20; i++)
+        {
+            var mid = (low + high) / 2;
+            if (BytesAt((float)Math.Exp(mid)) <= budget)
+            {
+                high = mid;
+            }
+            else
+            {
+                low = mid;
+            }
+        }
+
+        return (float)Math.Exp(high);
+    }
+
+    private static float[] Encode(NormalizedRows rows, float[] dictionary, int atoms, float lambda)
+    {
+        var coder = new SparseCoder(dictionary, atoms, rows.Columns);
+        var codes = new float[rows.Rows * atoms];
+        Parallel.For(0, rows.Rows, () => new float[atoms], (j, _, correlation) =>
+        {
+            if (rows.Scales[j] > 0)
+            {
+                coder.Correlate(rows.Signals.AsSpan(j * rows.Columns, rows.Columns), correlation);
+                coder.Encode(correlation, codes.AsSpan(j * atoms, atoms), lambda);
+            }
+
+            return correlation;
+        }, _ => { });
+        return codes;
+    }
+
+    /// <summary>Relative squared error × parameters, the planner's weighting.</summary>
+    private static double WeightedError(MatrixGroup group, NormalizedRows rows, float[] dictionary, int atoms, float lambda)
+    {
+        var codes = Encode(rows, dictionary, atoms, lambda);
+        var matrix = DictionaryFit.ToMatrices(group, "odl", dictionary, atoms, codes, rows.Scales)[0];
+        var dense = matrix.ToDense();
+        double error = 0;
+        for (var i = 0; i < dense.Length; i++)
+        {
+            double e = group.Values[i] - dense[i];
+            error += e * e;
+        }
+
+        return group.Energy > 0 ? error / group.Energy * group.Rows * group.Columns : 0;
+    }
+}
