@@ -204,7 +204,8 @@ public static class RnnCompressor
 
     private static GroupFit Analyse(MatrixGroup group, CompressionOptions options) => options.Method switch
     {
-        CompressionMethod.DirNet => new DictionaryFit(group, options.Dictionary, options.Seed),
+        // Beyond about three times its even share a group's ladder is not worth measuring (see DictionaryFit).
+        CompressionMethod.DirNet => new DictionaryFit(group, options.Dictionary, options.Seed, (long)(group.DenseBytes * 3 / options.Ratio)),
         CompressionMethod.Hmd => new HybridFit(group),
         CompressionMethod.LowRank => new LowRankFit(group),
         CompressionMethod.Prune => new PruningFit(group),

@@ -17,11 +17,18 @@ internal sealed class DictionaryFit : GroupFit
     private readonly int _seed;
     private readonly List<Snapshot> _snapshots = [];
     private readonly IReadOnlyList<FitPoint> _ladder;
+    private readonly long _largestUsefulBytes;
 
-    public DictionaryFit(MatrixGroup group, DictionaryOptions options, int seed)
+    /// <param name="group">The matrices.</param>
+    /// <param name="options">Learner settings.</param>
+    /// <param name="seed">Seed of the initialisation and visiting orders.</param>
+    /// <param name="largestUsefulBytes">Where the ladder may stop: sizes above it are not measured (the planner can
+    /// still give more, up to dense). Long λ paths into dense codes are the costliest part of the analysis.</param>
+    public DictionaryFit(MatrixGroup group, DictionaryOptions options, int seed, long largestUsefulBytes = long.MaxValue)
         : base(group)
     {
         _options = options;
+        _largestUsefulBytes = Math.Min(largestUsefulBytes, group.DenseBytes);
         _seed = seed;
         _rows = new NormalizedRows(group.Values, group.Rows, group.Columns);
         var random = new Random(seed);
@@ -198,7 +205,7 @@ internal sealed class DictionaryFit : GroupFit
             long nonZeros = counts.Sum(x => (long)x);
             var bytes = BytesAt(atoms, nonZeros);
             path.Add(new PathPoint(l, nonZeros, bytes, residuals.Sum()));
-            if (bytes >= Group.DenseBytes)
+            if (bytes >= _largestUsefulBytes)
             {
                 break;
             }
