@@ -17,30 +17,6 @@ internal abstract class GroupFit(MatrixGroup group)
     /// <summary>The smallest size the method can produce.</summary>
     public long MinimumBytes => Ladder[0].Bytes;
 
-    /// <summary>The largest useful size (where error stops falling).</summary>
-    public long MaximumBytes => Ladder[^1].Bytes;
-
-    /// <summary>Squared error at a budget, interpolated linearly between ladder points.</summary>
-    public double SquaredErrorAt(long bytes)
-    {
-        var ladder = Ladder;
-        if (bytes <= ladder[0].Bytes)
-        {
-            return ladder[0].SquaredError;
-        }
-
-        for (var i = 1; i < ladder.Count; i++)
-        {
-            if (bytes <= ladder[i].Bytes)
-            {
-                var t = (double)(bytes - ladder[i - 1].Bytes) / Math.Max(1, ladder[i].Bytes - ladder[i - 1].Bytes);
-                return ladder[i - 1].SquaredError + t * (ladder[i].SquaredError - ladder[i - 1].SquaredError);
-            }
-        }
-
-        return ladder[^1].SquaredError;
-    }
-
     /// <summary>Keeps the points that lower the error as bytes grow (a monotone ladder).</summary>
     protected static IReadOnlyList<FitPoint> Monotone(IEnumerable<FitPoint> points)
     {

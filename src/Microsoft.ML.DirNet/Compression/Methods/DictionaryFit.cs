@@ -64,9 +64,6 @@ internal sealed class DictionaryFit : GroupFit
 
     public override IReadOnlyList<FitPoint> Ladder => _ladder;
 
-    /// <summary>Atom counts of the kept snapshots (largest first).</summary>
-    public IEnumerable<int> SnapshotAtoms => _snapshots.Select(s => s.Atoms);
-
     private int IndexBytes(int atoms) => SparseRows.NarrowIndices([], atoms).ElementSize;
 
     // The dictionary, and one row-start array per member (rows + 1 entries each).
