@@ -194,12 +194,16 @@ public static class RnnCompressor
     }
 
     /// <summary>
-    /// The data-aware basis for a matrix with calibration data: full whitening where the method's structure survives
-    /// it (DirNet's dictionary, low-rank's right factor), per-column scaling otherwise (HMD, pruning).
+    /// The data-aware basis for a matrix with calibration data: full whitening for low-rank (whose right factor absorbs
+    /// it and whose truncation is then optimal in ‖(W − Ŵ)X‖), per-column scaling for the others. HMD's blocks and
+    /// pruning's pattern survive only a diagonal change; dictionary learning could absorb full whitening too, but
+    /// measured on the language-model sample it lost perplexity against no calibration (8x: +30.6 % against +20.2 %),
+    /// while column scaling gained (+20.7 % against +22.7 % on 10,000 tokens): whitened rows are dominated by a few
+    /// directions of the state vectors, which unit-norm atoms then over-serve.
     /// </summary>
     private static InputTransform? Transform(CompressibleWeight weight, CompressionOptions options) =>
         options.Calibration?.Moment(weight) is { } moment
-            ? InputTransform.Create(moment, weight.Columns, diagonal: options.Method is CompressionMethod.Hmd or CompressionMethod.Prune)
+            ? InputTransform.Create(moment, weight.Columns, diagonal: options.Method != CompressionMethod.LowRank)
             : null;
 
     private static GroupFit Analyse(MatrixGroup group, CompressionOptions options) => options.Method switch
