@@ -55,6 +55,25 @@ public sealed class CompressionPlannerTests
     }
 
     [Fact]
+    public void ReportsProgressPerGroupAndStopsWhenCancelled()
+    {
+        var reports = new List<CompressionProgress>();
+        RnnCompressor.Compress(Lstm, new CompressionOptions { Method = CompressionMethod.LowRank, Ratio = 2, Scope = CompressionScope.Recurrent },
+            new SynchronousProgress(reports.Add));
+        Assert.Equal(4, reports.Count(r => r.Stage == "analyse"));
+        Assert.Contains(reports, r => r.Stage == "build" && r.Done == r.Total);
+
+        using var cancelled = new CancellationTokenSource();
+        cancelled.Cancel();
+        Assert.ThrowsAny<OperationCanceledException>(() => RnnCompressor.Compress(Lstm, new CompressionOptions { Ratio = 2 }, cancellationToken: cancelled.Token));
+    }
+
+    private sealed class SynchronousProgress(Action<CompressionProgress> report) : IProgress<CompressionProgress>
+    {
+        public void Report(CompressionProgress value) => report(value);
+    }
+
+    [Fact]
     public void UnreachableRatioSaysWhatIsReachable()
     {
         var error = Assert.Throws<DirNetException>(() => RnnCompressor.Compress(Lstm,
