@@ -31,7 +31,7 @@ internal static class CompareCommand
         scope.AcceptOnlyFromAmong("recurrent", "model");
         var seed = new Option<int>("--seed") { Description = "Seed of every random choice.", DefaultValueFactory = _ => 0 };
         var calibrate = new Option<bool>("--calibrate") { Description = "Also run every method in the data-aware norm ‖(W − Ŵ)X‖, with X captured by running the model natively on calibration data (a second row per method and ratio)." };
-        var calibrationData = new Option<string?>("--calibration-data") { Description = "With --calibrate: lm: the split file in --data (default valid.txt, first 4,000 tokens); asr: a manifest folder (default: the valid folder beside --data, first 40 utterances). Never the evaluated split." };
+        var calibrationData = new Option<string?>("--calibration-data") { Description = "With --calibrate: lm: the split file in --data (default valid.txt, first 4,000 tokens); asr: a manifest folder (default: the calibration folder beside --data, as samples/Asr/data/calibration holds 40 valid utterances). Never the evaluated split." };
         var markdown = new Option<FileInfo?>("--markdown") { Description = "Also write the table as Markdown to this file, with the command that made it." };
         var json = new Option<bool>("--json") { Description = "Print JSON: task, metric_names, and rows (method, calibrated, target_ratio, matrix_ratio, file_ratio, matrix_bytes, file_bytes, reconstruction_error, output_error, metrics, seconds, problem)." };
         var command = new Command("compare",
@@ -62,7 +62,7 @@ internal static class CompareCommand
             var calibration = !result.GetValue(calibrate) ? null
                 : result.GetValue(task) == "lm"
                     ? CalibrationInputs.LanguageModel(loaded, folder, result.GetValue(calibrationData) ?? "valid.txt")
-                    : CalibrationInputs.Speech(CommandAction.ExistingDirectory(new DirectoryInfo(result.GetValue(calibrationData) ?? Path.Combine(folder, "..", "valid"))));
+                    : CalibrationInputs.Speech(CommandAction.ExistingDirectory(new DirectoryInfo(result.GetValue(calibrationData) ?? Path.Combine(folder, "..", "calibration"))));
             IReadOnlyList<ComparisonRow> rows = [];
             if (asJson)
             {
