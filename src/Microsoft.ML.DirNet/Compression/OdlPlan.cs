@@ -16,8 +16,9 @@ internal static class OdlPlan
         CancellationToken cancellationToken)
     {
         var rows = groups.Select(g => new NormalizedRows(g.Values, g.Rows, g.Columns)).ToArray();
-        var smallest = groups.Min(g => Math.Min(g.Rows, g.Columns));
-        var candidates = new[] { 16, 32, 64, 128, 256 }.Where(k => k <= smallest).DefaultIfEmpty(smallest).ToArray();
+        // One k for every matrix: up to the largest matrix's rank (smaller matrices then get an overcomplete dictionary).
+        var largest = groups.Max(g => Math.Min(g.Rows, g.Columns));
+        var candidates = new[] { 16, 32, 64, 128, 256 }.Where(k => k <= largest).DefaultIfEmpty(largest).ToArray();
         (double Error, int Atoms, float Lambda, float[][] Dictionaries)? best = null;
         foreach (var atoms in candidates)
         {
@@ -41,6 +42,14 @@ internal static class OdlPlan
         if (best is not { } chosen)
         {
             throw new DirNetException($"LSTM-ODL cannot meet the budget of {budget:N0} bytes: even {candidates[0]} atoms per matrix with no codes exceed it.");
+        }
+
+        // Dense codes on the largest dictionary may still fall short of a mild target: say so rather than miss it.
+        var used = groups.Select((g, i) => Bytes(g, chosen.Atoms, Encode(rows[i], chosen.Dictionaries[i], chosen.Atoms, chosen.Lambda).Count(v => v != 0))).Sum();
+        if (used < budget * 0.98)
+        {
+            throw new DirNetException(
+                $"LSTM-ODL cannot use the budget of {budget:N0} bytes: with one atom count (at most {candidates[^1]}) and one λ for every matrix its largest form takes {used:N0} bytes; ask for a higher ratio.");
         }
 
         return groups.Select((g, i) =>
