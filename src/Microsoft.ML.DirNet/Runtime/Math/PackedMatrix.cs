@@ -73,7 +73,7 @@ internal sealed class PackedMatrix
         var panelCount = (Rows + _width - 1) / _width;
         var panel = 0;
         Span<float> blockBuffer = stackalloc float[BlockRows * 2 * Vector512<float>.Count];
-        if (_width == Vector512<float>.Count && m >= BlockRows)
+        if (m >= BlockRows)
         {
             // Many rows (a whole sequence's input projection): two panels at a time stay in L2 while every block of
             // four rows of A passes, so W is read from memory once.
@@ -82,7 +82,14 @@ internal sealed class PackedMatrix
                 var i = 0;
                 for (; i + BlockRows <= m; i += BlockRows)
                 {
-                    Block4x2(a, i, panel, c, accumulate, blockBuffer);
+                    if (_width == Vector512<float>.Count)
+                    {
+                        Block4x2(a, i, panel, c, accumulate, blockBuffer);
+                    }
+                    else
+                    {
+                        Block4x2Narrow(a, i, panel, c, accumulate, blockBuffer);
+                    }
                 }
 
                 for (; i < m; i++)
@@ -187,6 +194,58 @@ internal sealed class PackedMatrix
         s21.StoreUnsafe(ref block, 80);
         s30.StoreUnsafe(ref block, 96);
         s31.StoreUnsafe(ref block, 112);
+        for (var row = 0; row < BlockRows; row++)
+        {
+            Store(blockBuffer.Slice(row * 2 * width, width), c, i + row, panel, accumulate);
+            Store(blockBuffer.Slice(row * 2 * width + width, width), c, i + row, panel + 1, accumulate);
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Block4x2"/> for machines without 512-bit vectors: four rows of A against two 8-row panels, eight
+    /// 256-bit accumulators (with two loads and four broadcasts, 14 of AVX2's 16 registers).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void Block4x2Narrow(ReadOnlySpan<float> a, int i, int panel, Span<float> c, bool accumulate, Span<float> blockBuffer)
+    {
+        const int width = 8;
+        ref var w0 = ref _panels[panel * Columns * width];
+        ref var w1 = ref Unsafe.Add(ref w0, Columns * width);
+        ref var x0 = ref Unsafe.Add(ref MemoryMarshal.GetReference(a), i * Columns);
+        ref var x1 = ref Unsafe.Add(ref x0, Columns);
+        ref var x2 = ref Unsafe.Add(ref x1, Columns);
+        ref var x3 = ref Unsafe.Add(ref x2, Columns);
+        Vector256<float> s00 = default, s01 = default, s10 = default, s11 = default;
+        Vector256<float> s20 = default, s21 = default, s30 = default, s31 = default;
+        for (var k = 0; k < Columns; k++)
+        {
+            var o = (nuint)(k * width);
+            var p0 = Vector256.LoadUnsafe(ref w0, o);
+            var p1 = Vector256.LoadUnsafe(ref w1, o);
+            var b0 = Vector256.Create(Unsafe.Add(ref x0, k));
+            var b1 = Vector256.Create(Unsafe.Add(ref x1, k));
+            var b2 = Vector256.Create(Unsafe.Add(ref x2, k));
+            var b3 = Vector256.Create(Unsafe.Add(ref x3, k));
+            s00 = Vector256.FusedMultiplyAdd(p0, b0, s00);
+            s01 = Vector256.FusedMultiplyAdd(p1, b0, s01);
+            s10 = Vector256.FusedMultiplyAdd(p0, b1, s10);
+            s11 = Vector256.FusedMultiplyAdd(p1, b1, s11);
+            s20 = Vector256.FusedMultiplyAdd(p0, b2, s20);
+            s21 = Vector256.FusedMultiplyAdd(p1, b2, s21);
+            s30 = Vector256.FusedMultiplyAdd(p0, b3, s30);
+            s31 = Vector256.FusedMultiplyAdd(p1, b3, s31);
+        }
+
+        // As in Block4x2: every accumulator reaches the stack before any call.
+        ref var block = ref MemoryMarshal.GetReference(blockBuffer);
+        s00.StoreUnsafe(ref block, 0);
+        s01.StoreUnsafe(ref block, 8);
+        s10.StoreUnsafe(ref block, 16);
+        s11.StoreUnsafe(ref block, 24);
+        s20.StoreUnsafe(ref block, 32);
+        s21.StoreUnsafe(ref block, 40);
+        s30.StoreUnsafe(ref block, 48);
+        s31.StoreUnsafe(ref block, 56);
         for (var row = 0; row < BlockRows; row++)
         {
             Store(blockBuffer.Slice(row * 2 * width, width), c, i + row, panel, accumulate);
