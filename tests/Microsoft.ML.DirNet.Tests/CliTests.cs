@@ -139,6 +139,31 @@ public sealed class CliTests
         Assert.Equal(before, File.ReadAllBytes(input));
     }
 
+    [Fact]
+    public void CompareJsonHasARowPerMethodRatioAndCalibration()
+    {
+        var lm = Path.Combine(TestPaths.RepositoryRoot, "samples", "LanguageModel");
+        var folder = TestPaths.NewTemporaryFolder();
+        var markdown = Path.Combine(folder, "table.md");
+        var (code, stdout, stderr) = Dirnet("compare", Path.Combine(lm, "model.onnx"), "--task", "lm", "--data", Path.Combine(lm, "data"),
+            "--tokens", "300", "--methods", "prune", "--ratios", "3", "--calibrate", "--json", "--markdown", markdown);
+        Assert.True(code == 0, stderr);
+        var json = JsonDocument.Parse(stdout).RootElement;
+        Assert.Equal(["perplexity"], json.GetProperty("metric_names").EnumerateArray().Select(e => e.GetString()));
+        var rows = json.GetProperty("rows").EnumerateArray().ToArray();
+        Assert.Equal(["original", "prune", "prune"], rows.Select(r => r.GetProperty("method").GetString()));
+        Assert.Equal([false, false, true], rows.Select(r => r.GetProperty("calibrated").GetBoolean()));
+        Assert.Equal(13_631_488, rows[0].GetProperty("matrix_bytes").GetInt64());
+        foreach (var row in rows.Skip(1))
+        {
+            Assert.InRange(row.GetProperty("matrix_ratio").GetDouble(), 2.94, 3.06);
+            Assert.True(row.GetProperty("metrics")[0].GetDouble() > rows[0].GetProperty("metrics")[0].GetDouble());
+            Assert.InRange(row.GetProperty("output_error").GetDouble(), 1e-6, 1);
+        }
+
+        Assert.Contains("| prune | yes | 3x |", File.ReadAllText(markdown));
+    }
+
     private static (int Code, string Stdout, string Stderr) Dirnet(params string[] args)
     {
         var originalOut = Console.Out;

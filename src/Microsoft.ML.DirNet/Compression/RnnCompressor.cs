@@ -139,7 +139,7 @@ public static class RnnCompressor
     }
 
     /// <summary>The matrices in scope, each initializer slice once (a tied table read by two nodes is one matrix).</summary>
-    private static List<CompressibleWeight> Targets(OnnxModel model, CompressionScope scope)
+    internal static List<CompressibleWeight> Targets(OnnxModel model, CompressionScope scope)
     {
         var seen = new HashSet<(string, int)>();
         var targets = WeightFinder.FindWeights(model)

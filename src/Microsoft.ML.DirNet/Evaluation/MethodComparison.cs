@@ -44,7 +44,7 @@ public static class MethodComparison
         var fileBytes = model.ToBytes().LongLength;
         var rows = new List<ComparisonRow>
         {
-            new("original", false, 1, 1, 1, 0, fileBytes, 0, 0, task.Evaluate(original, model), 0),
+            new("original", false, 1, 1, 1, RnnCompressor.Targets(model, baseOptions.Scope).Sum(w => w.Bytes), fileBytes, 0, 0, task.Evaluate(original, model), 0),
         };
         foreach (var method in methods)
         {
@@ -60,7 +60,6 @@ public static class MethodComparison
             }
         }
 
-        rows[0] = rows[0] with { MatrixBytes = rows.Skip(1).FirstOrDefault(r => r.Problem is null) is { } any ? (long)Math.Round(any.MatrixBytes * any.MatrixRatio) : 0 };
         return rows;
     }
 
