@@ -1,9 +1,6 @@
 #!/usr/bin/python3
-"""Independent check of model.onnx without onnxruntime: a small numpy interpreter for
-the ops the ASR export produces (Shape, Constant, Gather, Div, Cast, Mul, Unsqueeze,
-Slice, Concat, Reshape, ConstantOfShape, Transpose, GRU, MatMul, Add, LogSoftmax),
-following the ONNX operator specs (GRU gates z, r, h; linear_before_reset; reverse
-direction reads the sequence backwards and writes Y at the original positions).
+"""Independent check of model.onnx without onnxruntime, with the numpy interpreter of
+samples/common/onnx_numpy.py (written from the ONNX operator specs).
 
   /usr/bin/python3 scripts/onnx_numpy_eval.py [--model model.onnx] [--data data/test] [--count 5]
 
@@ -15,133 +12,17 @@ import os
 import sys
 
 import numpy as np
-import onnx
-from onnx import numpy_helper
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, ".."))
-
-
-def sigmoid(x):
-    return 1.0 / (1.0 + np.exp(-x))
-
-
-def gru(X, W, R, B, h0, hidden, direction, linear_before_reset):
-    """X [seq, batch, in]; W [dirs, 3H, in]; R [dirs, 3H, H]; B [dirs, 6H]; gates z, r, h."""
-    dirs = W.shape[0]
-    seq, batch = X.shape[0], X.shape[1]
-    H = hidden
-    Y = np.zeros((seq, dirs, batch, H), dtype=np.float32)
-    Yh = np.zeros((dirs, batch, H), dtype=np.float32)
-    for d in range(dirs):
-        reverse = direction == "reverse" or d == 1
-        b = B[d] if B is not None else np.zeros(6 * H, dtype=np.float32)
-        wb, rb = b[:3 * H], b[3 * H:]
-        xw = X @ W[d].T + wb  # [seq, batch, 3H]
-        h = h0[d] if h0 is not None else np.zeros((batch, H), dtype=np.float32)
-        steps = range(seq - 1, -1, -1) if reverse else range(seq)
-        Rz, Rr, Rh = R[d][:H], R[d][H:2 * H], R[d][2 * H:]
-        for t in steps:
-            z = sigmoid(xw[t][:, :H] + h @ Rz.T + rb[:H])
-            r = sigmoid(xw[t][:, H:2 * H] + h @ Rr.T + rb[H:2 * H])
-            if linear_before_reset:
-                c = np.tanh(xw[t][:, 2 * H:] + r * (h @ Rh.T + rb[2 * H:]))
-            else:
-                c = np.tanh(xw[t][:, 2 * H:] + (r * h) @ Rh.T + rb[2 * H:])
-            h = ((1 - z) * c + z * h).astype(np.float32)
-            Y[t, d] = h
-        Yh[d] = h
-    return Y, Yh
-
-
-def np_dtype(onnx_type):
-    if hasattr(onnx.helper, "tensor_dtype_to_np_dtype"):
-        return onnx.helper.tensor_dtype_to_np_dtype(onnx_type)
-    return onnx.mapping.TENSOR_TYPE_TO_NP_TYPE[onnx_type]  # onnx < 1.13
-
-
-def attrs(node):
-    out = {}
-    for a in node.attribute:
-        v = onnx.helper.get_attribute_value(a)
-        out[a.name] = v.decode() if isinstance(v, bytes) else v
-    return out
-
-
-def run(graph, inits, feeds):
-    env = dict(inits)
-    env.update(feeds)
-    env[""] = None
-    for n in graph.node:
-        a = attrs(n)
-        x = [env[i] for i in n.input]
-        op = n.op_type
-        if op == "Constant":
-            y = [numpy_helper.to_array(a["value"])]
-        elif op == "Shape":
-            y = [np.array(x[0].shape, dtype=np.int64)]
-        elif op == "Gather":
-            y = [np.take(x[0], x[1], axis=a.get("axis", 0))]
-        elif op == "Div":
-            if np.issubdtype(x[0].dtype, np.integer):
-                q = np.abs(x[0]) // np.abs(x[1])  # ONNX integer Div truncates toward zero
-                y = [(np.sign(x[0]) * np.sign(x[1]) * q).astype(x[0].dtype)]
-            else:
-                y = [x[0] / x[1]]
-        elif op == "Cast":
-            y = [x[0].astype(np_dtype(a["to"]))]
-        elif op == "Mul":
-            y = [x[0] * x[1]]
-        elif op == "Add":
-            y = [x[0] + x[1]]
-        elif op == "Unsqueeze":
-            r = x[0]
-            for ax in sorted(int(v) for v in x[1]):
-                r = np.expand_dims(r, ax)
-            y = [r]
-        elif op == "Slice":
-            data, starts, ends = x[0], x[1], x[2]
-            axes = x[3] if len(x) > 3 and x[3] is not None else np.arange(len(starts))
-            steps = x[4] if len(x) > 4 and x[4] is not None else np.ones(len(starts), dtype=np.int64)
-            sl = [slice(None)] * data.ndim
-            for s, e, ax, st in zip(starts, ends, axes, steps):
-                sl[int(ax)] = slice(int(s), int(max(min(e, 2 ** 62), -2 ** 62)), int(st))
-            y = [data[tuple(sl)]]
-        elif op == "Concat":
-            y = [np.concatenate([np.atleast_1d(v) for v in x], axis=a["axis"])]
-        elif op == "Reshape":
-            shape = [int(v) for v in x[1]]
-            shape = [x[0].shape[i] if v == 0 else v for i, v in enumerate(shape)]
-            y = [x[0].reshape(shape)]
-        elif op == "ConstantOfShape":
-            v = numpy_helper.to_array(a["value"]) if "value" in a else np.zeros(1, dtype=np.float32)
-            y = [np.full([int(s) for s in x[0]], v.reshape(-1)[0], dtype=v.dtype)]
-        elif op == "Transpose":
-            y = [np.transpose(x[0], a.get("perm"))]
-        elif op == "GRU":
-            assert len(x) < 5 or x[4] is None, "sequence_lens not supported here"
-            h0 = x[5] if len(x) > 5 else None
-            y = list(gru(x[0], x[1], x[2], x[3] if len(x) > 3 else None, h0, a["hidden_size"],
-                         a.get("direction", "forward"), a.get("linear_before_reset", 0)))
-        elif op == "MatMul":
-            y = [np.matmul(x[0], x[1]).astype(np.float32)]
-        elif op == "LogSoftmax":
-            v = x[0]
-            ax = a.get("axis", -1)
-            z = v - v.max(axis=ax, keepdims=True)
-            y = [z - np.log(np.exp(z).sum(axis=ax, keepdims=True))]
-        else:
-            raise NotImplementedError(op)
-        for name, val in zip(n.output, y):
-            env[name] = val
-    return [env[o.name] for o in graph.output]
+sys.path.insert(0, os.path.join(HERE, "..", "..", "common"))
+from onnx_numpy import load, run  # noqa: E402  (samples/common: the interpreter both samples share)
 
 
 def run_file(path, features):
     """features float32 [batch, time, 40] -> log_probs [batch, time // 3, chars]."""
-    m = onnx.load(path)
-    inits = {i.name: numpy_helper.to_array(i) for i in m.graph.initializer}
-    return run(m.graph, inits, {m.graph.input[0].name: np.asarray(features, dtype=np.float32)})[0]
+    graph, inits = load(path)
+    return run(graph, inits, {graph.input[0].name: np.asarray(features, dtype=np.float32)})[0]
 
 
 def main():
