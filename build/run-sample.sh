@@ -4,7 +4,7 @@
 # tokens in the native engine and in ONNX Runtime, and time both engines side by side; compress its recurrent weights
 # 8x with DirNet and measure the compressed model's perplexity; compare with the low-rank and LSTM-ODL baselines at
 # the same size; then check both engines against PyTorch's own outputs on a PyTorch-exported fixture.
-# Takes about 3 minutes on 2 cores. Outputs go to artifacts/ (not tracked).
+# Takes about 1.5 minutes on 2 cores after the build. Outputs go to artifacts/ (not tracked).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dotnet build src/Microsoft.ML.DirNet.Cli -c Release --nologo -v quiet
