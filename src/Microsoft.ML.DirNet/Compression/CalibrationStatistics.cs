@@ -44,14 +44,11 @@ public sealed class CalibrationStatistics
             }
         }
 
-        var values = sources.Select(s => s.Value).Distinct().ToArray();
-        var graphOutputs = model.Graph.Outputs.Count;
-        var engine = new NativeModel(model.WithExtraFloatOutputs(values.Where(v => model.Graph.Outputs.All(o => o.Name != v))));
-        var slot = values.ToDictionary(v => v, v =>
-        {
-            var index = model.Graph.Outputs.Select(o => o.Name).ToList().IndexOf(v);
-            return index >= 0 ? index : graphOutputs + values.Where(x => model.Graph.Outputs.All(o => o.Name != x)).ToList().IndexOf(v);
-        });
+        // The engine returns the graph's outputs, then the extra ones in the order asked.
+        var outputNames = model.Graph.Outputs.Select(o => o.Name).ToList();
+        var extra = sources.Select(s => s.Value).Distinct().Where(v => !outputNames.Contains(v)).ToArray();
+        var engine = new NativeModel(model.WithExtraFloatOutputs(extra));
+        var slot = outputNames.Concat(extra).Select((name, index) => (name, index)).DistinctBy(p => p.name).ToDictionary(p => p.name, p => p.index);
         var moments = new Dictionary<(string, int), (double[], long)>();
         var layouts = model.Graph.Nodes.Where(n => n.OpType is "LSTM" or "GRU" or "RNN").ToDictionary(n => n.Name, n => n.GetInt("layout", 0));
         foreach (var set in inputs)
