@@ -109,6 +109,7 @@ public sealed class CliTests
         Assert.NotEmpty(rows);
         Assert.Equal(bytesAfter, rows.Sum(r => r.GetProperty("bytes").GetInt64()));
         Assert.All(rows, r => Assert.Equal("lowrank", r.GetProperty("method").GetString()));
+        Assert.All(rows, r => Assert.Matches("^rank [0-9]+$", r.GetProperty("structure").GetString()));
         Assert.Equal(before, File.ReadAllBytes(input));
         Assert.NotNull(new Runtime.NativeModel(OnnxModel.Load(output)));
         Assert.Equal([output], Directory.GetFiles(folder));

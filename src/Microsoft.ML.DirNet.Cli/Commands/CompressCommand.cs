@@ -49,7 +49,7 @@ internal static class CompressCommand
         allocation.AcceptOnlyFromAmong([.. Allocations.Keys]);
         var calibration = new Option<DirectoryInfo?>("--calibration") { Description = "A folder of model inputs (input_0.pb, input_1.pb, … as ONNX TensorProto files, or one such set per subfolder) to run the model on natively: every matrix is then fitted in the data-aware norm ‖(W − Ŵ)X‖ over the vectors it really multiplies." };
         var seed = new Option<int>("--seed") { Description = "Seed of every random choice: the same input, options and seed give byte-identical output.", DefaultValueFactory = _ => 0 };
-        var json = new Option<bool>("--json") { Description = "Print JSON: bytes_before, bytes_after, ratio (over --scope), file_ratio, matrix_ratio, seconds, output, and matrices (one row per matrix: name, initializer, role, rows, columns, method, params, bytes_before, bytes, ratio, relative_error)." };
+        var json = new Option<bool>("--json") { Description = "Print JSON: bytes_before, bytes_after, ratio (over --scope), file_ratio, matrix_ratio, seconds, output, and matrices (one row per matrix: name, initializer, role, rows, columns, method, structure, params, bytes_before, bytes, ratio, relative_error)." };
         var command = new Command("compress", "Compress a recurrent model's weight matrices to a target ratio with one method, and print size and reconstruction error per matrix. " + ExitCodes.Help)
         {
             model, output, method, ratio, scope, allocation, calibration, seed, json,
@@ -134,7 +134,7 @@ internal static class CompressCommand
         var rows = result.Weights.Select(w => new
         {
             name = w.Weight.DisplayName, initializer = w.Weight.Initializer, role = w.Weight.Role.ToString(),
-            rows = w.Weight.Rows, columns = w.Weight.Columns, method = w.Matrix.Method, @params = w.Matrix.Parameters,
+            rows = w.Weight.Rows, columns = w.Weight.Columns, method = w.Matrix.Method, structure = w.Matrix.Structure, @params = w.Matrix.Parameters,
             bytes_before = w.Weight.Bytes, bytes = w.Matrix.StorageBytes, ratio = w.Ratio, relative_error = w.RelativeError,
         }).ToArray();
         if (json)
@@ -152,14 +152,14 @@ internal static class CompressCommand
         }
 
         var table = new Table().Title($"{result.Options.Method} at ratio {result.Options.Ratio:0.##} over the {result.Options.Scope.ToString().ToLowerInvariant()}");
-        foreach (var column in new[] { "matrix", "rows × cols", "method", "params", "bytes", "ratio", "rel. error" })
+        foreach (var column in new[] { "matrix", "rows × cols", "method", "structure", "params", "bytes", "ratio", "rel. error" })
         {
-            table.AddColumn(column == "matrix" || column == "method" ? new TableColumn(column) : new TableColumn(column).RightAligned());
+            table.AddColumn(column is "matrix" or "method" or "structure" ? new TableColumn(column) : new TableColumn(column).RightAligned());
         }
 
         foreach (var r in rows)
         {
-            table.AddRow(Markup.Escape(r.name), $"{r.rows} × {r.columns}", r.method, $"{r.@params:N0}", $"{r.bytes:N0}", $"{r.ratio:0.00}x", $"{r.relative_error:0.0000}");
+            table.AddRow(Markup.Escape(r.name), $"{r.rows} × {r.columns}", r.method, Markup.Escape(r.structure), $"{r.@params:N0}", $"{r.bytes:N0}", $"{r.ratio:0.00}x", $"{r.relative_error:0.0000}");
         }
 
         AnsiConsole.Write(table);

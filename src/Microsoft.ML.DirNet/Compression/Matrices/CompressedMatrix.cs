@@ -36,6 +36,9 @@ public abstract class CompressedMatrix
     /// <summary>Stored numbers that are weights (factor values), not indices or offsets.</summary>
     public abstract long Parameters { get; }
 
+    /// <summary>The chosen structure in words, e.g. <c>rank 53</c> or <c>115 atoms, 98,004 codes</c>, for reports.</summary>
+    public abstract string Structure { get; }
+
     /// <summary>
     /// The arrays this matrix is stored as, in a fixed order, each named for its role (e.g. <c>dictionary</c>,
     /// <c>code_values</c>). They are exactly what <see cref="WriteTo"/> writes and what the exporter stores.

@@ -27,6 +27,9 @@ public sealed class DenseMatrix : CompressedMatrix
     public override long Parameters => _data.Length;
 
     /// <inheritdoc/>
+    public override string Structure => "dense";
+
+    /// <inheritdoc/>
     public override IReadOnlyList<MatrixFactor> Factors => [new("weight", new Tensor<float>([Rows, Columns], _data))];
 
     /// <summary>The row-major values.</summary>

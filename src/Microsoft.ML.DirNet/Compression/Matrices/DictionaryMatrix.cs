@@ -49,6 +49,10 @@ public sealed class DictionaryMatrix : CompressedMatrix
     public override long Parameters => (OwnsDictionary ? _dictionary.Length : 0) + (long)Codes.NonZeros;
 
     /// <inheritdoc/>
+    public override string Structure =>
+        $"{Atoms} atoms{(OwnsDictionary ? "" : " (shared)")}, {NonZeros:N0} codes ({(double)NonZeros / Rows:0.0} per row)";
+
+    /// <inheritdoc/>
     public override IReadOnlyList<MatrixFactor> Factors
     {
         get

@@ -51,6 +51,9 @@ public sealed class HybridMatrix : CompressedMatrix
     public override long Parameters => _top.Length + (long)_u.Length + _v.Length;
 
     /// <inheritdoc/>
+    public override string Structure => $"{DenseRows} dense rows (α = {(double)DenseRows / Rows:0.00}), {BlockRows} × {BlockColumns} rank-1 blocks";
+
+    /// <inheritdoc/>
     public override IReadOnlyList<MatrixFactor> Factors =>
     [
         new("dense_rows", new Tensor<float>([DenseRows, Columns], _top)),

@@ -32,6 +32,9 @@ public sealed class LowRankMatrix : CompressedMatrix
     public override long Parameters => _left.Length + (long)_right.Length;
 
     /// <inheritdoc/>
+    public override string Structure => $"rank {Rank}";
+
+    /// <inheritdoc/>
     public override IReadOnlyList<MatrixFactor> Factors =>
         [new("left", new Tensor<float>([Rows, Rank], _left)), new("right", new Tensor<float>([Rank, Columns], _right))];
 

@@ -21,6 +21,9 @@ public sealed class SparseMatrix : CompressedMatrix
     public override long Parameters => Storage.NonZeros;
 
     /// <inheritdoc/>
+    public override string Structure => $"{NonZeros:N0} kept ({100.0 * NonZeros / ((long)Rows * Columns):0.0} %)";
+
+    /// <inheritdoc/>
     public override IReadOnlyList<MatrixFactor> Factors => Storage.Factors("weight_").ToArray();
 
     /// <inheritdoc/>
