@@ -19,7 +19,7 @@ internal static class OdlPlan
         // One k for every matrix: up to the largest matrix's rank (smaller matrices then get an overcomplete dictionary).
         var largest = groups.Max(g => Math.Min(g.Rows, g.Columns));
         var candidates = new[] { 16, 32, 64, 128, 256 }.Where(k => k <= largest).DefaultIfEmpty(largest).ToArray();
-        (double Error, int Atoms, float Lambda, float[][] Dictionaries)? best = null;
+        (double Error, int Atoms, float Lambda, float[][] Dictionaries, Coding[] Codings)? best = null;
         foreach (var atoms in candidates)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -29,13 +29,14 @@ internal static class OdlPlan
             }
 
             var dictionaries = Learn(rows, atoms, StartLambda, seed);
-            var lambda = LambdaForBudget(groups, rows, dictionaries, atoms, budget);
+            var lambda = LambdaForBudget(groups, Prepare(rows, dictionaries, atoms), atoms, budget);
             dictionaries = Learn(rows, atoms, lambda, seed);
-            lambda = LambdaForBudget(groups, rows, dictionaries, atoms, budget);
-            var error = groups.Select((g, i) => WeightedError(g, rows[i], dictionaries[i], atoms, lambda)).Sum();
+            var codings = Prepare(rows, dictionaries, atoms);
+            lambda = LambdaForBudget(groups, codings, atoms, budget);
+            var error = groups.Select((g, i) => WeightedError(g, rows[i], dictionaries[i], atoms, codings[i].Encode(lambda))).Sum();
             if (best is null || error < best.Value.Error)
             {
-                best = (error, atoms, lambda, dictionaries);
+                best = (error, atoms, lambda, dictionaries, codings);
             }
         }
 
@@ -45,19 +46,28 @@ internal static class OdlPlan
         }
 
         // Dense codes on the largest dictionary may still fall short of a mild target: say so rather than miss it.
-        var used = groups.Select((g, i) => Bytes(g, chosen.Atoms, Encode(rows[i], chosen.Dictionaries[i], chosen.Atoms, chosen.Lambda).Count(v => v != 0))).Sum();
+        var codes = chosen.Codings.Select(c => c.Encode(chosen.Lambda)).ToArray();
+        var used = groups.Select((g, i) => Bytes(g, chosen.Atoms, codes[i].Count(v => v != 0))).Sum();
         if (used < budget * 0.98)
         {
             throw new DirNetException(
                 $"LSTM-ODL cannot use the budget of {budget:N0} bytes: with one atom count (at most {candidates[^1]}) and one λ for every matrix its largest form takes {used:N0} bytes; ask for a higher ratio.");
         }
 
-        return groups.Select((g, i) =>
-        {
-            var codes = Encode(rows[i], chosen.Dictionaries[i], chosen.Atoms, chosen.Lambda);
-            return DictionaryFit.ToMatrices(g, "odl", chosen.Dictionaries[i], chosen.Atoms, codes, rows[i].Scales);
-        }).ToArray();
+        return groups.Select((g, i) => DictionaryFit.ToMatrices(g, "odl", chosen.Dictionaries[i], chosen.Atoms, codes[i], rows[i].Scales)).ToArray();
     }
+
+    /// <summary>A group's coder for one dictionary, with its rows' correlations computed once for every λ tried.</summary>
+    private sealed record Coding(SparseCoder Coder, float[] Correlations, int Rows)
+    {
+        public float[] Encode(float lambda) => Coder.EncodeRows(Correlations, Rows, lambda);
+    }
+
+    private static Coding[] Prepare(NormalizedRows[] rows, float[][] dictionaries, int atoms) => rows.Select((r, i) =>
+    {
+        var coder = new SparseCoder(dictionaries[i], atoms, r.Columns);
+        return new Coding(coder, coder.CorrelateRows(r), r.Rows);
+    }).ToArray();
 
     private static float[][] Learn(NormalizedRows[] rows, int atoms, float lambda, int seed) =>
         rows.Select((r, i) => OnlineDictionaryLearner.Learn(r, atoms, lambda, Epochs, BatchSize, new Random(unchecked(seed * 7919 + i)))).ToArray();
@@ -68,10 +78,10 @@ internal static class OdlPlan
         FixedBytes(group, atoms) + nonZeros * (sizeof(float) + SparseRows.NarrowIndices([], atoms).ElementSize);
 
     /// <summary>The smallest common λ (bisection on log λ) whose codes fit the budget.</summary>
-    private static float LambdaForBudget(IReadOnlyList<MatrixGroup> groups, NormalizedRows[] rows, float[][] dictionaries, int atoms, long budget)
+    private static float LambdaForBudget(IReadOnlyList<MatrixGroup> groups, Coding[] codings, int atoms, long budget)
     {
         long BytesAt(float lambda) => groups.Select((g, i) =>
-            Bytes(g, atoms, Encode(rows[i], dictionaries[i], atoms, lambda).Count(v => v != 0))).Sum();
+            Bytes(g, atoms, codings[i].Encode(lambda).Count(v => v != 0))).Sum();
         double low = Math.Log(1e-4), high = Math.Log(2.0);
         for (var i = 0; i < 20; i++)
         {
@@ -89,27 +99,9 @@ internal static class OdlPlan
         return (float)Math.Exp(high);
     }
 
-    private static float[] Encode(NormalizedRows rows, float[] dictionary, int atoms, float lambda)
-    {
-        var coder = new SparseCoder(dictionary, atoms, rows.Columns);
-        var codes = new float[rows.Rows * atoms];
-        Parallel.For(0, rows.Rows, () => new float[atoms], (j, _, correlation) =>
-        {
-            if (rows.Scales[j] > 0)
-            {
-                coder.Correlate(rows.Signals.AsSpan(j * rows.Columns, rows.Columns), correlation);
-                coder.Encode(correlation, codes.AsSpan(j * atoms, atoms), lambda);
-            }
-
-            return correlation;
-        }, _ => { });
-        return codes;
-    }
-
     /// <summary>Relative squared error × parameters, the planner's weighting.</summary>
-    private static double WeightedError(MatrixGroup group, NormalizedRows rows, float[] dictionary, int atoms, float lambda)
+    private static double WeightedError(MatrixGroup group, NormalizedRows rows, float[] dictionary, int atoms, float[] codes)
     {
-        var codes = Encode(rows, dictionary, atoms, lambda);
         var matrix = DictionaryFit.ToMatrices(group, "odl", dictionary, atoms, codes, rows.Scales)[0];
         var dense = matrix.ToDense();
         double error = 0;

@@ -103,11 +103,13 @@ internal sealed class DictionaryFit : GroupFit
         }
 
         // After the final epochs the codes at λ may number fewer than the budget allows: lower λ until they fill it.
-        var codes = Encode(learner.Dictionary, learner.Atoms, lambda, out var coder, out var correlations);
+        var coder = new SparseCoder(learner.Dictionary, learner.Atoms, Group.Columns);
+        var correlations = coder.CorrelateRows(_rows);
+        var codes = coder.EncodeRows(correlations, Group.Rows, lambda);
         for (var tries = 0; tries < 8 && codes.Count(v => v != 0) < limit; tries++)
         {
             lambda *= PathStep;
-            codes = Encode(learner.Dictionary, learner.Atoms, lambda, out coder, out correlations);
+            codes = coder.EncodeRows(correlations, Group.Rows, lambda);
         }
 
         KeepLargest(codes, learner.Atoms, limit);
@@ -139,26 +141,6 @@ internal sealed class DictionaryFit : GroupFit
         return group.Members.Count == 1 ? [matrix] : matrix.SplitRows(group.Members.Select(m => m.Weight.Rows).ToArray());
     }
 
-    /// <summary>Lasso codes of every row for a fixed dictionary (rows in parallel; each row's result is independent).</summary>
-    private float[] Encode(float[] dictionary, int atoms, float lambda, out SparseCoder coder, out float[] correlations)
-    {
-        var c = new SparseCoder(dictionary, atoms, Group.Columns);
-        var b = Correlations(c);
-        var codes = new float[Group.Rows * atoms];
-        Parallel.For(0, Group.Rows, j => c.Encode(b.AsSpan(j * atoms, atoms), codes.AsSpan(j * atoms, atoms), lambda));
-        (coder, correlations) = (c, b);
-        return codes;
-    }
-
-    private float[] Correlations(SparseCoder coder)
-    {
-        var k = coder.Atoms;
-        var b = new float[Group.Rows * k];
-        Parallel.For(0, Group.Rows, j =>
-            coder.Correlate(_rows.Signals.AsSpan(j * Group.Columns, Group.Columns), b.AsSpan(j * k, k)));
-        return b;
-    }
-
     /// <summary>Zeroes all but the <paramref name="limit"/> codes of largest |z|·scale (ties: lower position first).</summary>
     private void KeepLargest(float[] codes, int atoms, long limit)
     {
@@ -180,7 +162,7 @@ internal sealed class DictionaryFit : GroupFit
         var atoms = learner.Atoms;
         var dictionary = (float[])learner.Dictionary.Clone();
         var coder = new SparseCoder(dictionary, atoms, Group.Columns);
-        var b = Correlations(coder);
+        var b = coder.CorrelateRows(_rows);
         var lambdaMax = b.Length == 0 ? 0 : MathF.Abs(TensorPrimitives.MaxMagnitude(b));
         var codes = new float[Group.Rows * atoms];
         var residuals = new double[Group.Rows];

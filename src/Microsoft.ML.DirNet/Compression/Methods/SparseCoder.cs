@@ -43,6 +43,26 @@ internal sealed class SparseCoder
         }
     }
 
+    /// <summary>b = P·w for every row of <paramref name="rows"/>, row-major [rows × atoms] (rows in parallel).</summary>
+    public float[] CorrelateRows(NormalizedRows rows)
+    {
+        var correlations = new float[rows.Rows * Atoms];
+        Parallel.For(0, rows.Rows, j =>
+            Correlate(rows.Signals.AsSpan(j * Dimension, Dimension), correlations.AsSpan(j * Atoms, Atoms)));
+        return correlations;
+    }
+
+    /// <summary>
+    /// Codes at <paramref name="lambda"/> for every row from its correlations (<see cref="CorrelateRows"/>), each
+    /// from zero, rows in parallel (each row's result is independent of the others and of the thread count).
+    /// </summary>
+    public float[] EncodeRows(float[] correlations, int rows, float lambda)
+    {
+        var codes = new float[rows * Atoms];
+        Parallel.For(0, rows, j => Encode(correlations.AsSpan(j * Atoms, Atoms), codes.AsSpan(j * Atoms, Atoms), lambda));
+        return codes;
+    }
+
     /// <summary>
     /// Coordinate descent from the code in <paramref name="z"/> (a warm start): rounds of one sweep over all atoms
     /// (in index order) and sweeps over the support, until a full sweep changes no coordinate by more than
