@@ -51,6 +51,12 @@ internal static class CommandAction
     public static string ExistingFile(FileInfo file) =>
         file.Exists ? file.FullName : throw new DirNetException($"Model file '{file.FullName}' does not exist.");
 
+    /// <summary>The CTC alphabet file: the one given, else alphabet.txt in the data folder or its parent.</summary>
+    public static string AlphabetPath(string dataFolder, FileInfo? alphabet) =>
+        alphabet?.FullName
+        ?? new[] { Path.Combine(dataFolder, "alphabet.txt"), Path.Combine(dataFolder, "..", "alphabet.txt") }.FirstOrDefault(File.Exists)
+        ?? throw new DirNetException($"No alphabet.txt in '{dataFolder}' or its parent; give one with --alphabet.");
+
     /// <summary>Checks that a data folder exists.</summary>
     public static string ExistingDirectory(DirectoryInfo directory) =>
         directory.Exists ? directory.FullName : throw new DirNetException($"Data folder '{directory.FullName}' does not exist.");

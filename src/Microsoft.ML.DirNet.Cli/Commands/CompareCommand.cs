@@ -45,7 +45,7 @@ internal static class CompareCommand
             var folder = CommandAction.ExistingDirectory(result.GetValue(data)!);
             var evaluation = result.GetValue(task) == "lm"
                 ? TaskEvaluation.LanguageModel(folder, result.GetValue(split)!, result.GetValue(tokens))
-                : TaskEvaluation.SpeechRecognition(folder, AlphabetPath(folder, result.GetValue(alphabet)), result.GetValue(utterances));
+                : TaskEvaluation.SpeechRecognition(folder, CommandAction.AlphabetPath(folder, result.GetValue(alphabet)), result.GetValue(utterances));
             var chosen = result.GetValue(methods)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                 .Select(m => MethodNames.All.TryGetValue(m, out var method) ? method : throw new DirNetException($"Unknown method '{m}' in --methods; choose among {string.Join(", ", MethodNames.All.Keys)}."))
                 .ToArray();
@@ -71,7 +71,7 @@ internal static class CompareCommand
             else
             {
                 AnsiConsole.Status().Start("original", context =>
-                    rows = MethodComparison.Run(loaded, evaluation, chosen, targets, options, calibration, new SynchronousProgress(s => context.Status($"compressing and evaluating: {s}"))));
+                    rows = MethodComparison.Run(loaded, evaluation, chosen, targets, options, calibration, new SynchronousProgress<string>(s => context.Status($"compressing and evaluating: {s}"))));
             }
 
             var text = Markdown(rows, evaluation, options, Environment.GetCommandLineArgs());
@@ -87,11 +87,6 @@ internal static class CompareCommand
         }));
         return command;
     }
-
-    private static string AlphabetPath(string folder, FileInfo? alphabet) =>
-        alphabet?.FullName
-        ?? new[] { Path.Combine(folder, "alphabet.txt"), Path.Combine(folder, "..", "alphabet.txt") }.FirstOrDefault(File.Exists)
-        ?? throw new DirNetException($"No alphabet.txt in '{folder}' or its parent; give one with --alphabet.");
 
     private static string Markdown(IReadOnlyList<ComparisonRow> rows, TaskEvaluation task, CompressionOptions options, string[] commandLine)
     {
@@ -138,10 +133,5 @@ internal static class CompareCommand
         text.AppendLine();
         text.AppendLine($"Made by: `dirnet {string.Join(" ", commandLine.Skip(1))}`");
         return text.ToString();
-    }
-
-    private sealed class SynchronousProgress(Action<string> report) : IProgress<string>
-    {
-        public void Report(string value) => report(value);
     }
 }

@@ -114,7 +114,7 @@ internal static class CompressCommand
         {
             var analyse = context.AddTask("measuring size/error per matrix", maxValue: 1);
             var build = context.AddTask("fitting at the planned sizes", maxValue: 1);
-            result = RnnCompressor.Compress(model, options, new SynchronousProgress(p =>
+            result = RnnCompressor.Compress(model, options, new SynchronousProgress<CompressionProgress>(p =>
             {
                 var task = p.Stage == "analyse" ? analyse : build;
                 task.Value = p.Total == 0 ? 1 : (double)p.Done / p.Total;
@@ -166,11 +166,5 @@ internal static class CompressCommand
         Console.WriteLine($"Matrices: {result.MatrixBytesBefore:N0} -> {result.MatrixBytesAfter:N0} bytes ({result.MatrixRatio:0.00}x). " +
             $"Model: {result.FileBytesBefore:N0} -> {result.FileBytesAfter:N0} bytes ({result.FileRatio:0.00}x). {result.Seconds:0.0} s.");
         Console.WriteLine($"Wrote {output} (rebuilt dense weights; the compressed ONNX export is a later step).");
-    }
-
-    /// <summary>Reports on the calling thread (Progress&lt;T&gt; would post to the thread pool and lag behind).</summary>
-    private sealed class SynchronousProgress(Action<CompressionProgress> report) : IProgress<CompressionProgress>
-    {
-        public void Report(CompressionProgress value) => report(value);
     }
 }

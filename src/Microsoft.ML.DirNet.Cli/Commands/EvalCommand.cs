@@ -53,10 +53,7 @@ internal static class EvalCommand
     {
         var loaded = OnnxModel.Load(CommandAction.ExistingFile(file));
         var folder = CommandAction.ExistingDirectory(data);
-        var alphabetPath = alphabet?.FullName
-            ?? new[] { Path.Combine(folder, "alphabet.txt"), Path.Combine(folder, "..", "alphabet.txt") }.FirstOrDefault(File.Exists)
-            ?? throw new DirNetException($"No alphabet.txt in '{folder}' or its parent; give one with --alphabet.");
-        var decoder = CtcGreedyDecoder.FromFile(alphabetPath);
+        var decoder = CtcGreedyDecoder.FromFile(CommandAction.AlphabetPath(folder, alphabet));
         using var engine = new EngineChoice(loaded, useOrt);
         var watch = Stopwatch.StartNew();
         var result = WithProgress(json, "transcribing", progress => SpeechRecognitionEvaluator.Evaluate(engine.Model, folder, decoder, limit, progress));
