@@ -52,10 +52,6 @@ public static class CalibrationInputs
 
     /// <summary>Speech inputs: the log-mel features of the first <paramref name="utterances"/> of a manifest folder, batch 1.</summary>
     public static IReadOnlyList<Tensor[]> Speech(string directory, int utterances = 40) =>
-        SpeechRecognitionEvaluator.ReadManifest(directory).Take(utterances).Select(item =>
-        {
-            var (samples, _) = WaveFile.ReadPcm16Mono(Path.Combine(directory, item.File));
-            var features = LogMelFeatures.Compute(samples, out var frames);
-            return new Tensor[] { new Tensor<float>([1, frames, LogMelFeatures.Mels], features) };
-        }).ToArray();
+        SpeechRecognitionEvaluator.ReadManifest(directory).Take(utterances)
+            .Select(item => new Tensor[] { SpeechRecognitionEvaluator.Features(directory, item.File) }).ToArray();
 }

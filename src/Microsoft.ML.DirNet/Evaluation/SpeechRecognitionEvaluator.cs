@@ -63,14 +63,7 @@ public static class SpeechRecognitionEvaluator
         var utterances = new List<TranscribedUtterance>(items.Count);
         foreach (var (file, transcript) in items)
         {
-            var (samples, rate) = WaveFile.ReadPcm16Mono(Path.Combine(directory, file));
-            if (rate != LogMelFeatures.SampleRate)
-            {
-                throw new DirNetException($"'{file}' is sampled at {rate} Hz; the features expect {LogMelFeatures.SampleRate} Hz.");
-            }
-
-            var features = LogMelFeatures.Compute(samples, out var frames);
-            var output = model.Run(new Tensor<float>([1, frames, LogMelFeatures.Mels], features))[0] as Tensor<float>
+            var output = model.Run(Features(directory, file))[0] as Tensor<float>
                 ?? throw new DirNetException("The acoustic model's first output must be float log-probabilities.");
             if (output.Rank != 3 || output.Shape[0] != 1 || output.Shape[2] != decoder.Classes)
             {
@@ -84,5 +77,18 @@ public static class SpeechRecognitionEvaluator
 
         var rates = ErrorRates.Score(utterances.Select(u => u.Reference).ToArray(), utterances.Select(u => u.Hypothesis).ToArray());
         return new SpeechRecognitionResult(rates, utterances);
+    }
+
+    /// <summary>The model input for one WAV of a manifest folder: log-mel features [1, frames, mels].</summary>
+    internal static Tensor<float> Features(string directory, string file)
+    {
+        var (samples, rate) = WaveFile.ReadPcm16Mono(Path.Combine(directory, file));
+        if (rate != LogMelFeatures.SampleRate)
+        {
+            throw new DirNetException($"'{file}' is sampled at {rate} Hz; the features expect {LogMelFeatures.SampleRate} Hz.");
+        }
+
+        var features = LogMelFeatures.Compute(samples, out var frames);
+        return new Tensor<float>([1, frames, LogMelFeatures.Mels], features);
     }
 }
