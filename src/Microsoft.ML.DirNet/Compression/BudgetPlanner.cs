@@ -10,26 +10,6 @@ internal static class BudgetPlanner
     public static IReadOnlyList<FitPoint> EffectiveLadder(GroupFit fit) =>
         fit.Ladder.Where(p => p.Bytes < fit.Group.DenseBytes).Append(new FitPoint(fit.Group.DenseBytes, 0)).ToArray();
 
-    /// <summary>Squared error at a budget on the effective ladder (linear between points).</summary>
-    public static double ErrorAt(IReadOnlyList<FitPoint> ladder, double bytes)
-    {
-        if (bytes <= ladder[0].Bytes)
-        {
-            return ladder[0].SquaredError;
-        }
-
-        for (var i = 1; i < ladder.Count; i++)
-        {
-            if (bytes <= ladder[i].Bytes)
-            {
-                var t = (bytes - ladder[i - 1].Bytes) / Math.Max(1, ladder[i].Bytes - ladder[i - 1].Bytes);
-                return ladder[i - 1].SquaredError + t * (ladder[i].SquaredError - ladder[i - 1].SquaredError);
-            }
-        }
-
-        return 0;
-    }
-
     public static long[] Allocate(IReadOnlyList<GroupFit> fits, long budget, BudgetAllocation allocation) => allocation switch
     {
         BudgetAllocation.Uniform => Uniform(fits, budget),
