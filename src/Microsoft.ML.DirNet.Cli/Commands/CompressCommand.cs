@@ -25,7 +25,7 @@ internal static class CompressCommand
         var model = new Argument<FileInfo>("model") { Description = "The ONNX model to compress (never modified)." };
         var output = new Option<FileInfo>("--output", "-o")
         {
-            Description = "Where to write the result. For now this is the original graph with every compressed matrix replaced by its rebuilt dense form Ŵ (same size as the input; the compressed ONNX export comes with the export step). Written to a temporary name and renamed when complete.",
+            Description = "Where to write the compressed ONNX model: each compressed matrix stored as its factors, with standard ONNX ops that rebuild it at load, so ONNX Runtime runs it unchanged and `dirnet run`/`bench` run the factors directly. Written to a temporary name and renamed when complete.",
             Required = true,
         };
         var method = new Option<string>("--method")
@@ -49,10 +49,11 @@ internal static class CompressCommand
         allocation.AcceptOnlyFromAmong([.. Allocations.Keys]);
         var calibration = new Option<DirectoryInfo?>("--calibration") { Description = "A folder of model inputs (input_0.pb, input_1.pb, … as ONNX TensorProto files, or one such set per subfolder) to run the model on natively: every matrix is then fitted in the data-aware norm ‖(W − Ŵ)X‖ over the vectors it really multiplies." };
         var seed = new Option<int>("--seed") { Description = "Seed of every random choice: the same input, options and seed give byte-identical output.", DefaultValueFactory = _ => 0 };
-        var json = new Option<bool>("--json") { Description = "Print JSON: bytes_before, bytes_after, ratio (over --scope), file_ratio, matrix_ratio, seconds, output, and matrices (one row per matrix: name, initializer, role, rows, columns, method, structure, params, bytes_before, bytes, ratio, relative_error)." };
+        var dense = new Option<bool>("--dense") { Description = "Write the original graph with every compressed matrix replaced by its rebuilt dense form Ŵ instead (same size as the input; for tools that need plain weights)." };
+        var json = new Option<bool>("--json") { Description = "Print JSON: bytes_before, bytes_after, ratio (over --scope), file_ratio, matrix_ratio, seconds, output, output_bytes (the size of the file written), and matrices (one row per matrix: name, initializer, role, rows, columns, method, structure, params, bytes_before, bytes, ratio, relative_error)." };
         var command = new Command("compress", "Compress a recurrent model's weight matrices to a target ratio with one method, and print size and reconstruction error per matrix. " + ExitCodes.Help)
         {
-            model, output, method, ratio, scope, allocation, calibration, seed, json,
+            model, output, method, ratio, scope, allocation, calibration, seed, dense, json,
         };
         command.SetAction(result => CommandAction.Run(() =>
         {
@@ -89,8 +90,9 @@ internal static class CompressCommand
             {
                 var compressed = Compress(loaded, options, asJson, cancel.Token);
                 cancel.Token.ThrowIfCancellationRequested();
-                compressed.ToDenseModel().Save(outputPath);
-                Report(compressed, outputPath, asJson);
+                var writeDense = result.GetValue(dense);
+                (writeDense ? compressed.ToDenseModel() : compressed.ToCompressedModel()).Save(outputPath);
+                Report(compressed, outputPath, new FileInfo(outputPath).Length, writeDense, asJson);
             }
             finally
             {
@@ -129,7 +131,7 @@ internal static class CompressCommand
         return result;
     }
 
-    private static void Report(CompressionResult result, string output, bool json)
+    private static void Report(CompressionResult result, string output, long outputBytes, bool dense, bool json)
     {
         var rows = result.Weights.Select(w => new
         {
@@ -145,7 +147,7 @@ internal static class CompressCommand
                 target_ratio = result.Options.Ratio, bytes_before = result.Options.Scope == CompressionScope.Model ? result.FileBytesBefore : result.MatrixBytesBefore,
                 bytes_after = result.Options.Scope == CompressionScope.Model ? result.FileBytesAfter : result.MatrixBytesAfter,
                 ratio = result.AchievedRatio, file_bytes_before = result.FileBytesBefore, file_bytes_after = result.FileBytesAfter,
-                file_ratio = result.FileRatio, matrix_ratio = result.MatrixRatio, seconds = result.Seconds, output,
+                file_ratio = result.FileRatio, matrix_ratio = result.MatrixRatio, seconds = result.Seconds, output, output_bytes = outputBytes,
                 matrices = rows,
             }, CommandAction.Json));
             return;
@@ -165,6 +167,8 @@ internal static class CompressCommand
         AnsiConsole.Write(table);
         Console.WriteLine($"Matrices: {result.MatrixBytesBefore:N0} -> {result.MatrixBytesAfter:N0} bytes ({result.MatrixRatio:0.00}x). " +
             $"Model: {result.FileBytesBefore:N0} -> {result.FileBytesAfter:N0} bytes ({result.FileRatio:0.00}x). {result.Seconds:0.0} s.");
-        Console.WriteLine($"Wrote {output} (rebuilt dense weights; the compressed ONNX export is a later step).");
+        Console.WriteLine(dense
+            ? $"Wrote {output}: {outputBytes:N0} bytes (rebuilt dense weights, --dense)."
+            : $"Wrote {output}: {outputBytes:N0} bytes (the model bytes above plus {outputBytes - result.FileBytesAfter:N0} bytes of rebuild graph and metadata).");
     }
 }

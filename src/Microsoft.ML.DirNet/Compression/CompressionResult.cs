@@ -64,6 +64,15 @@ public sealed class CompressionResult
     public double AchievedRatio => Options.Scope == CompressionScope.Model ? FileRatio : MatrixRatio;
 
     /// <summary>
+    /// The compressed ONNX model: each compressed initializer replaced by its stored factors and the standard-op
+    /// subgraph that rebuilds it under its old name, with the method and options in the model's metadata
+    /// (<c>dirnet.compression</c>). Any ONNX runtime runs it (ONNX Runtime folds the rebuild at load); the native
+    /// engine recognises the factors and multiplies by them directly. Save it with <see cref="OnnxModel.Save(string)"/>.
+    /// </summary>
+    /// <exception cref="DirNetException">The source imports an opset older than 11, which lacks the rebuild ops.</exception>
+    public OnnxModel ToCompressedModel() => Export.CompressedOnnxWriter.Write(_source, this);
+
+    /// <summary>
     /// A copy of the source model whose compressed initializers hold the rebuilt dense matrices Ŵ (the original
     /// graph, so any runtime can run it; what the compressed ONNX export computes at load time).
     /// </summary>

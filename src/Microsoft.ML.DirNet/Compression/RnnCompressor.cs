@@ -24,6 +24,14 @@ public static class RnnCompressor
             throw new DirNetException($"The target ratio must be a finite number above 1, got {options.Ratio}.");
         }
 
+        if (model.Metadata.ContainsKey(Export.CompressionMetadata.Key))
+        {
+            // Its factors would be fitted again with a second error on top of the first, and the file's rebuild
+            // subgraph hides the weights from the finder: refuse rather than half-compress.
+            throw new DirNetException(
+                $"'{model.SourceName}' is already compressed by this library (its metadata holds '{Export.CompressionMetadata.Key}'); compress the original model instead, with the new options.");
+        }
+
         var clock = Stopwatch.StartNew();
         var fileBytes = model.ToBytes().LongLength;
         var weights = Targets(model, options.Scope);

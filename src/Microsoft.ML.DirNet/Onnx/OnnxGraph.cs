@@ -78,6 +78,9 @@ public sealed class OnnxGraph
         return proto.HasRawData ? proto.RawData.Length : proto.CalculateSize();
     }
 
+    /// <summary>An initializer as stored, or null when there is none of that name.</summary>
+    internal TensorProto? FindInitializerProto(string name) => _initializerProtos.GetValueOrDefault(name);
+
     /// <summary>Points the view at an initializer's new proto after the model replaced it.</summary>
     internal void OnReplaced(TensorProto proto)
     {

@@ -122,6 +122,9 @@ public sealed class OnnxModel
         return new OnnxModel(proto, sourceName);
     }
 
+    /// <summary>Wraps a proto built in memory (by the exporter); the model takes ownership of it.</summary>
+    internal static OnnxModel FromProto(ModelProto proto, string sourceName) => new(proto, sourceName);
+
     /// <summary>
     /// Replaces an initializer's data with <paramref name="tensor"/> (the name stays). The shape may change; the
     /// caller is responsible for keeping the graph consistent.

@@ -15,6 +15,9 @@ public sealed class OnnxNode
         Name = string.IsNullOrEmpty(proto.Name) ? $"{proto.OpType}_{index}" : proto.Name;
     }
 
+    /// <summary>The node as stored.</summary>
+    internal NodeProto Proto => _proto;
+
     /// <summary>The node's name, or "OpType_index" when the model leaves it empty, so errors can always name it.</summary>
     public string Name { get; }
 

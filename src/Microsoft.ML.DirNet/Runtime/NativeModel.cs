@@ -1,4 +1,6 @@
+using Microsoft.ML.DirNet.Export;
 using Microsoft.ML.DirNet.Onnx;
+using Microsoft.ML.DirNet.Runtime.Operators;
 using Microsoft.ML.DirNet.Tensors;
 
 namespace Microsoft.ML.DirNet.Runtime;
@@ -26,7 +28,9 @@ public sealed class NativeModel : ITensorModel
     {
         Model = model;
         var graph = model.Graph;
-        var unsupported = FindUnsupportedOperators(model);
+        var factored = CompressedOnnxReader.Read(model);
+        var nodes = RunnableNodes(model, factored);
+        var unsupported = FindUnsupported(nodes);
         if (unsupported.Count > 0)
         {
             throw new UnsupportedOperatorException(model.SourceName, unsupported);
@@ -44,17 +48,16 @@ public sealed class NativeModel : ITensorModel
         var slots = new Dictionary<string, int>(StringComparer.Ordinal);
         int Slot(string name) => slots.TryGetValue(name, out var s) ? s : slots[name] = slots.Count;
 
-        var constants = new List<(int Slot, string Name)>();
-        foreach (var name in graph.InitializerNames)
-        {
-            constants.Add((Slot(name), name));
-        }
+        var constants = graph.InitializerNames.Select(name => (Slot(name), graph.GetInitializer(name))).ToList();
+        var (bound, rebuilt, forms) = BindFactoredWeights(model, factored, nodes);
+        constants.AddRange(rebuilt.Select(r => (Slot(r.Key), (Tensor)r.Value)));
+        CompressedWeights = forms;
 
         _inputSlots = graph.Inputs.Select(i => Slot(i.Name)).ToArray();
-        var order = TopologicalOrder(model);
+        var order = TopologicalOrder(model, nodes, factored?.Initializers.Select(i => i.Entry.Name) ?? []);
         var opset = model.DefaultOpset;
-        _nodes = order.Select(node => new CompiledNode(node, BuildKernel(node, opset),
-            node.Inputs.Select(i => i.Length == 0 ? -1 : Slot(i)).ToArray(),
+        _nodes = order.Select(node => new CompiledNode(node, BuildKernel(node, opset, bound),
+            node.Inputs.Select((input, index) => input.Length == 0 || bound.ContainsKey((node, index)) ? -1 : Slot(input)).ToArray(),
             node.Outputs.Select(o => o.Length == 0 ? -1 : Slot(o)).ToArray())).ToArray();
 
         _outputSlots = graph.Outputs.Select(o => slots.TryGetValue(o.Name, out var s)
@@ -62,13 +65,71 @@ public sealed class NativeModel : ITensorModel
             : throw new OnnxGraphException($"Graph output '{o.Name}' of '{model.SourceName}' is produced by no node, input or initializer.")).ToArray();
 
         _constants = new Tensor?[slots.Count];
-        foreach (var (slot, name) in constants)
+        foreach (var (slot, tensor) in constants)
         {
-            _constants[slot] = graph.GetInitializer(name);
+            _constants[slot] = tensor;
         }
 
         _nodes = FoldConstants(_nodes, _constants);
     }
+
+    /// <summary>
+    /// For a compressed ONNX, the initializer name → the stored form each direction's products run on (e.g.
+    /// <c>dictionary</c>, <c>hybrid</c>, <c>lowrank</c>, <c>sparse</c>; <c>rebuilt</c> where a reader of the weight
+    /// cannot take an operator, so the dense matrix was rebuilt once at load). Empty for an uncompressed model.
+    /// </summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<string>> CompressedWeights { get; }
+
+    /// <summary>The nodes the engine runs: all of them, less the rebuild subgraphs of a compressed model's factors.</summary>
+    private static List<OnnxNode> RunnableNodes(OnnxModel model, FactoredModel? factored) =>
+        model.Graph.Nodes.Where(n => factored is null || !factored.RebuildNodes.Contains(n.Name)).ToList();
+
+    /// <summary>
+    /// Gives each compressed initializer's readers its factors as operators when every reader takes one in that
+    /// layout (the recurrent cells' W/R, MatMul's B stored as Wᵀ, Gemm's B as its transB says, Gather's table);
+    /// otherwise rebuilds the dense tensor once, as ONNX Runtime does.
+    /// </summary>
+    private static (Dictionary<(OnnxNode, int), WeightOperator[]> Bound, Dictionary<string, Tensor<float>> Rebuilt, Dictionary<string, IReadOnlyList<string>> Forms)
+        BindFactoredWeights(OnnxModel model, FactoredModel? factored, List<OnnxNode> nodes)
+    {
+        var bound = new Dictionary<(OnnxNode, int), WeightOperator[]>();
+        var rebuilt = new Dictionary<string, Tensor<float>>(StringComparer.Ordinal);
+        var forms = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
+        foreach (var initializer in factored?.Initializers ?? [])
+        {
+            var entry = initializer.Entry;
+            var readers = nodes.SelectMany(n => n.Inputs.Select((input, index) => (Node: n, Index: index, Input: input)))
+                .Where(r => r.Input == entry.Name).ToList();
+            var bindable = readers.Count > 0 && model.Graph.Outputs.All(o => o.Name != entry.Name)
+                && readers.All(r => OperatorRegistry.TakesOperator(r.Node, r.Index) && LayoutFits(r.Node, entry));
+            if (!bindable)
+            {
+                rebuilt[entry.Name] = initializer.ToDense();
+                forms[entry.Name] = ["rebuilt"];
+                continue;
+            }
+
+            var operators = initializer.Matrices.Select(WeightOperator.For).ToArray();
+            foreach (var reader in readers)
+            {
+                bound[(reader.Node, reader.Index)] = operators;
+            }
+
+            forms[entry.Name] = operators.Select(o => o.Form).ToArray();
+        }
+
+        return (bound, rebuilt, forms);
+    }
+
+    /// <summary>Whether an operator over W [rows × columns] is what <paramref name="node"/> multiplies by for this stored layout.</summary>
+    private static bool LayoutFits(OnnxNode node, CompressedInitializer entry) => node.OpType switch
+    {
+        "LSTM" or "GRU" or "RNN" => entry.Shape.Length == 3 && !entry.Transposed,
+        "MatMul" => entry.Shape.Length == 2 && entry.Transposed,
+        "Gemm" => entry.Shape.Length == 2 && (node.GetInt("transB", 0) != 0) != entry.Transposed,
+        "Gather" => entry.Shape.Length == 2 && !entry.Transposed,
+        _ => false,
+    };
 
     /// <summary>
     /// Runs, once at load, every node whose inputs are all constants (Constant nodes and what is computed from them
@@ -109,7 +170,10 @@ public sealed class NativeModel : ITensorModel
     /// it; empty when the engine can run every node.
     /// </summary>
     public static IReadOnlyDictionary<string, IReadOnlyList<string>> FindUnsupportedOperators(OnnxModel model) =>
-        model.Graph.Nodes.Where(n => !OperatorRegistry.IsSupported(n))
+        FindUnsupported(RunnableNodes(model, CompressedOnnxReader.Read(model)));
+
+    private static Dictionary<string, IReadOnlyList<string>> FindUnsupported(IEnumerable<OnnxNode> nodes) =>
+        nodes.Where(n => !OperatorRegistry.IsSupported(n))
             .GroupBy(n => string.IsNullOrEmpty(n.Domain) ? n.OpType : $"{n.Domain}.{n.OpType}")
             .ToDictionary(g => g.Key, g => (IReadOnlyList<string>)g.Select(n => n.Name).ToArray());
 
@@ -186,11 +250,12 @@ public sealed class NativeModel : ITensorModel
         }
     }
 
-    private static IKernel BuildKernel(OnnxNode node, long opset)
+    private static IKernel BuildKernel(OnnxNode node, long opset, Dictionary<(OnnxNode, int), WeightOperator[]> bound)
     {
         try
         {
-            return OperatorRegistry.Create(node, opset);
+            var byInput = bound.Where(b => b.Key.Item1 == node).ToDictionary(b => b.Key.Item2, b => b.Value);
+            return OperatorRegistry.Create(node, opset, byInput.Count == 0 ? BoundWeights.None : new BoundWeights(byInput));
         }
         catch (Exception e) when (e is ArgumentException or NotSupportedException)
         {
@@ -202,13 +267,14 @@ public sealed class NativeModel : ITensorModel
     /// Orders nodes so each runs after the producers of its inputs (files are meant to be sorted, but not all are), and
     /// reports the first value that nothing produces, or the nodes caught in a cycle.
     /// </summary>
-    private static List<OnnxNode> TopologicalOrder(OnnxModel model)
+    private static List<OnnxNode> TopologicalOrder(OnnxModel model, List<OnnxNode> nodes, IEnumerable<string> factoredWeights)
     {
         var graph = model.Graph;
         var available = new HashSet<string>(graph.InitializerNames, StringComparer.Ordinal);
         available.UnionWith(graph.Inputs.Select(i => i.Name));
+        available.UnionWith(factoredWeights);
         var producers = new Dictionary<string, OnnxNode>(StringComparer.Ordinal);
-        foreach (var node in graph.Nodes)
+        foreach (var node in nodes)
         {
             foreach (var output in node.Outputs.Where(o => o.Length > 0))
             {
@@ -219,7 +285,7 @@ public sealed class NativeModel : ITensorModel
             }
         }
 
-        foreach (var node in graph.Nodes)
+        foreach (var node in nodes)
         {
             foreach (var input in node.Inputs.Where(i => i.Length > 0))
             {
@@ -232,8 +298,8 @@ public sealed class NativeModel : ITensorModel
             }
         }
 
-        var order = new List<OnnxNode>(graph.Nodes.Count);
-        var pending = graph.Nodes.ToList();
+        var order = new List<OnnxNode>(nodes.Count);
+        var pending = nodes.ToList();
         while (pending.Count > 0)
         {
             var ready = pending.Where(n => n.Inputs.All(i => i.Length == 0 || available.Contains(i))).ToList();

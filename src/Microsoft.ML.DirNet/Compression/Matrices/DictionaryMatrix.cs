@@ -45,6 +45,9 @@ public sealed class DictionaryMatrix : CompressedMatrix
 
     internal SparseRows Codes { get; }
 
+    /// <summary>P itself (shared, never written), for the native operator and the exporter.</summary>
+    internal float[] DictionaryArray => _dictionary;
+
     /// <inheritdoc/>
     public override long Parameters => (OwnsDictionary ? _dictionary.Length : 0) + (long)Codes.NonZeros;
 

@@ -1,11 +1,15 @@
 using Microsoft.ML.DirNet.Onnx;
 using Microsoft.ML.DirNet.Runtime.Math;
+using Microsoft.ML.DirNet.Runtime.Operators;
 using Microsoft.ML.DirNet.Tensors;
 
 namespace Microsoft.ML.DirNet.Runtime.Kernels;
 
-/// <summary>ONNX Gemm on float32: Y = alpha · op(A) · op(B) + beta · C, op transposing per transA / transB.</summary>
-internal sealed class GemmKernel(OnnxNode node) : IKernel
+/// <summary>
+/// ONNX Gemm on float32: Y = alpha · op(A) · op(B) + beta · C, op transposing per transA / transB. When B is a
+/// compressed weight, the bound operator holds op(B)ᵀ = W [n × k] and multiplies directly.
+/// </summary>
+internal sealed class GemmKernel(OnnxNode node, WeightOperator? boundB) : IKernel
 {
     private readonly float _alpha = node.GetFloat("alpha", 1f);
     private readonly float _beta = node.GetFloat("beta", 1f);
@@ -15,22 +19,27 @@ internal sealed class GemmKernel(OnnxNode node) : IKernel
     public void Execute(ReadOnlySpan<Tensor?> inputs, Span<Tensor?> outputs)
     {
         var a = KernelInputs.RequiredFloat(inputs, 0, "A");
-        var b = KernelInputs.RequiredFloat(inputs, 1, "B");
-        if (a.Rank != 2 || b.Rank != 2)
+        var b = boundB is null ? KernelInputs.RequiredFloat(inputs, 1, "B") : null;
+        if (a.Rank != 2 || (b is not null && b.Rank != 2))
         {
-            throw new ArgumentException($"A and B must be 2-D; got {TensorShape.Format(a.Shape)} and {TensorShape.Format(b.Shape)}.");
+            throw new ArgumentException($"A and B must be 2-D; got {TensorShape.Format(a.Shape)} and {TensorShape.Format(b?.Shape ?? [boundB!.Columns, boundB.Rows])}.");
         }
 
         var aData = _transA ? StridedCopy.Copy(a, 0, [1, a.Shape[1]], [a.Shape[1], a.Shape[0]]).As<float>().Data : a.Data;
         int m = _transA ? a.Shape[1] : a.Shape[0], k = _transA ? a.Shape[0] : a.Shape[1];
-        int kb = _transB ? b.Shape[1] : b.Shape[0], n = _transB ? b.Shape[0] : b.Shape[1];
+        int kb = b is null ? boundB!.Columns : _transB ? b.Shape[1] : b.Shape[0];
+        int n = b is null ? boundB!.Rows : _transB ? b.Shape[0] : b.Shape[1];
         if (k != kb)
         {
             throw new ArgumentException($"inner dimensions differ: op(A) is [{m}, {k}] and op(B) is [{kb}, {n}].");
         }
 
         var y = new Tensor<float>([m, n]);
-        if (_transB)
+        if (b is null)
+        {
+            boundB!.Multiply(aData, m, y.Data, accumulate: false);
+        }
+        else if (_transB)
         {
             // B is [outputs, inputs], the layout of a linear layer's weight: the packed kernels apply (packed once per
             // weight array, so a constant weight is packed once per model).

@@ -1,14 +1,24 @@
 using Microsoft.ML.DirNet.Runtime.Math;
+using Microsoft.ML.DirNet.Runtime.Operators;
 using Microsoft.ML.DirNet.Tensors;
 
 namespace Microsoft.ML.DirNet.Runtime.Kernels;
 
-/// <summary>ONNX MatMul on float32 with numpy semantics: 1-D operands are promoted, leading batch dims broadcast.</summary>
-internal sealed class MatMulKernel : IKernel
+/// <summary>
+/// ONNX MatMul on float32 with numpy semantics: 1-D operands are promoted, leading batch dims broadcast. When B is a
+/// compressed weight (bound operator W = Bᵀ), every row of A is multiplied by the operator directly.
+/// </summary>
+internal sealed class MatMulKernel(WeightOperator? boundB) : IKernel
 {
     public void Execute(ReadOnlySpan<Tensor?> inputs, Span<Tensor?> outputs)
     {
         var a = KernelInputs.RequiredFloat(inputs, 0, "A");
+        if (boundB is not null)
+        {
+            outputs[0] = MultiplyRows(a, boundB);
+            return;
+        }
+
         var b = KernelInputs.RequiredFloat(inputs, 1, "B");
         if (a.Rank == 0 || b.Rank == 0)
         {
@@ -50,5 +60,20 @@ internal sealed class MatMulKernel : IKernel
         if (b.Rank == 1) finalShape.RemoveAt(finalShape.Count - 1);
         if (a.Rank == 1) finalShape.RemoveAt(finalShape.Count - (b.Rank == 1 ? 1 : 2));
         outputs[0] = result.Reshape(finalShape.ToArray());
+    }
+
+    /// <summary>A[..., k]·B for B = Wᵀ held by an operator: [..., k] → [..., W.Rows].</summary>
+    internal static Tensor<float> MultiplyRows(Tensor<float> a, WeightOperator weight)
+    {
+        if (a.Rank == 0 || a.Shape[^1] != weight.Columns)
+        {
+            throw new ArgumentException(
+                $"inner dimensions differ: A is {TensorShape.Format(a.Shape)} and B is [{weight.Columns}, {weight.Rows}].");
+        }
+
+        var rows = a.Length / weight.Columns;
+        var result = new Tensor<float>([.. a.Shape[..^1], weight.Rows]);
+        weight.Multiply(a.Data, rows, result.Data, accumulate: false);
+        return result;
     }
 }

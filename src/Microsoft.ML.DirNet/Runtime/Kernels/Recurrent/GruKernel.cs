@@ -1,5 +1,5 @@
 using Microsoft.ML.DirNet.Onnx;
-using Microsoft.ML.DirNet.Runtime.Math;
+using Microsoft.ML.DirNet.Runtime.Operators;
 using Microsoft.ML.DirNet.Tensors;
 
 namespace Microsoft.ML.DirNet.Runtime.Kernels.Recurrent;
@@ -12,8 +12,8 @@ internal sealed class GruKernel : RecurrentKernel
 {
     private readonly bool _linearBeforeReset;
 
-    public GruKernel(OnnxNode node)
-        : base(node, gates: 3, defaultActivations: ["Sigmoid", "Tanh"])
+    public GruKernel(OnnxNode node, BoundWeights bound)
+        : base(node, bound, gates: 3, defaultActivations: ["Sigmoid", "Tanh"])
     {
         _linearBeforeReset = node.GetInt("linear_before_reset", 0) != 0;
     }
@@ -36,10 +36,10 @@ internal sealed class GruKernel : RecurrentKernel
         private readonly float[] _resetHidden = new float[batch * hidden];
         private readonly float[] _hiddenBias = new float[hidden];
 
-        private DenseWeight _updateReset = null!;
-        private DenseWeight _candidate = null!;
+        private WeightOperator _updateReset = null!;
+        private WeightOperator _candidate = null!;
 
-        public override void BeginDirection(int d, int hidden, ReadOnlySpan<float> wbRb, DenseWeight r)
+        public override void BeginDirection(int d, int hidden, ReadOnlySpan<float> wbRb, WeightOperator r)
         {
             base.BeginDirection(d, hidden, wbRb, r);
             _updateReset = r.RowRange(0, 2 * hidden);

@@ -1,5 +1,5 @@
 using Microsoft.ML.DirNet.Onnx;
-using Microsoft.ML.DirNet.Runtime.Math;
+using Microsoft.ML.DirNet.Runtime.Operators;
 using Microsoft.ML.DirNet.Tensors;
 
 namespace Microsoft.ML.DirNet.Runtime.Kernels.Recurrent;
@@ -12,8 +12,8 @@ internal sealed class LstmKernel : RecurrentKernel
 {
     private readonly bool _inputForget;
 
-    public LstmKernel(OnnxNode node)
-        : base(node, gates: 4, defaultActivations: ["Sigmoid", "Tanh", "Tanh"])
+    public LstmKernel(OnnxNode node, BoundWeights bound)
+        : base(node, bound, gates: 4, defaultActivations: ["Sigmoid", "Tanh", "Tanh"])
     {
         _inputForget = node.GetInt("input_forget", 0) != 0;
     }
@@ -44,7 +44,7 @@ internal sealed class LstmKernel : RecurrentKernel
         private float[] _cPrev = new float[batch * hidden];
         private float[] _cNext = new float[batch * hidden];
 
-        public override void BeginDirection(int d, int hidden, ReadOnlySpan<float> wbRb, DenseWeight r)
+        public override void BeginDirection(int d, int hidden, ReadOnlySpan<float> wbRb, WeightOperator r)
         {
             base.BeginDirection(d, hidden, wbRb, r);
             kernel.LoadState(initialC, d, batch, hidden, _cPrev);

@@ -1,5 +1,5 @@
 using Microsoft.ML.DirNet.Onnx;
-using Microsoft.ML.DirNet.Runtime.Math;
+using Microsoft.ML.DirNet.Runtime.Operators;
 using Microsoft.ML.DirNet.Tensors;
 
 namespace Microsoft.ML.DirNet.Runtime.Kernels.Recurrent;
@@ -12,9 +12,13 @@ namespace Microsoft.ML.DirNet.Runtime.Kernels.Recurrent;
 internal abstract class RecurrentKernel : IKernel
 {
     private readonly long _hiddenSizeAttribute;
+    private readonly WeightOperator[]? _boundInput;
+    private readonly WeightOperator[]? _boundRecurrent;
 
-    protected RecurrentKernel(OnnxNode node, int gates, string[] defaultActivations)
+    protected RecurrentKernel(OnnxNode node, BoundWeights bound, int gates, string[] defaultActivations)
     {
+        _boundInput = bound.For(1);
+        _boundRecurrent = bound.For(2);
         Gates = gates;
         _hiddenSizeAttribute = node.GetInt("hidden_size", 0);
         Layout = (int)node.GetInt("layout", 0);
@@ -67,28 +71,23 @@ internal abstract class RecurrentKernel : IKernel
     public void Execute(ReadOnlySpan<Tensor?> inputs, Span<Tensor?> outputs)
     {
         var x = KernelInputs.RequiredFloat(inputs, 0, "X");
-        var w = KernelInputs.RequiredFloat(inputs, 1, "W");
-        var r = KernelInputs.RequiredFloat(inputs, 2, "R");
         if (x.Rank != 3)
         {
             throw new ArgumentException($"input 'X' must have rank 3 but has shape {TensorShape.Format(x.Shape)}.");
         }
 
         var (steps, batch, inputSize) = Layout == 0 ? (x.Shape[0], x.Shape[1], x.Shape[2]) : (x.Shape[1], x.Shape[0], x.Shape[2]);
-        if (r.Rank != 3)
-        {
-            throw new ArgumentException($"input 'R' must have rank 3 but has shape {TensorShape.Format(r.Shape)}.");
-        }
-
-        var hidden = r.Shape[2];
+        var inputWeights = WeightsPerDirection(inputs, 1, "W", _boundInput);
+        var recurrentWeights = WeightsPerDirection(inputs, 2, "R", _boundRecurrent);
+        var hidden = recurrentWeights[0].Columns;
         if (_hiddenSizeAttribute != 0 && _hiddenSizeAttribute != hidden)
         {
-            throw new ArgumentException($"attribute hidden_size is {_hiddenSizeAttribute} but R has shape {TensorShape.Format(r.Shape)}.");
+            throw new ArgumentException($"attribute hidden_size is {_hiddenSizeAttribute} but R has {hidden} columns.");
         }
 
         var gateRows = Gates * hidden;
-        KernelInputs.ExpectShape(w, "W", Directions, gateRows, inputSize);
-        KernelInputs.ExpectShape(r, "R", Directions, gateRows, hidden);
+        CheckWeightShapes(inputWeights, "W", gateRows, inputSize);
+        CheckWeightShapes(recurrentWeights, "R", gateRows, hidden);
         var bias = KernelInputs.Optional(inputs, 3) is { } b ? KernelInputs.Float(b, "B") : null;
         if (bias is not null)
         {
@@ -112,8 +111,8 @@ internal abstract class RecurrentKernel : IKernel
         for (var d = 0; d < Directions; d++)
         {
             var reverse = ReverseOnly || d == 1;
-            var wd = new DenseWeight(w.Data, d * gateRows * inputSize, gateRows, inputSize);
-            var rd = new DenseWeight(r.Data, d * gateRows * hidden, gateRows, hidden);
+            var wd = inputWeights[d];
+            var rd = recurrentWeights[d];
             var bd = bias is null ? ReadOnlySpan<float>.Empty : bias.Data.AsSpan(d * 2 * gateRows, 2 * gateRows);
 
             // X·Wᵀ for every step at once: the weights are read once per sequence instead of once per step.
@@ -183,6 +182,36 @@ internal abstract class RecurrentKernel : IKernel
             : new Tensor<float>([batch, steps, Directions, hidden], BatchMajor(y, steps, Directions, batch, hidden)));
         Assign(outputs, 1, StateOutput(finalH, batch, hidden));
         run.WriteOutputs(outputs, this, batch, hidden);
+    }
+
+    /// <summary>
+    /// One operator per direction for input <paramref name="index"/>: the bound compressed operators, or views of the
+    /// dense [directions, rows, columns] tensor.
+    /// </summary>
+    private WeightOperator[] WeightsPerDirection(ReadOnlySpan<Tensor?> inputs, int index, string name, WeightOperator[]? bound)
+    {
+        if (bound is not null)
+        {
+            return bound;
+        }
+
+        var tensor = KernelInputs.RequiredFloat(inputs, index, name);
+        if (tensor.Rank != 3 || tensor.Shape[0] != Directions)
+        {
+            throw new ArgumentException($"input '{name}' must have shape [{Directions}, rows, columns] but has {TensorShape.Format(tensor.Shape)}.");
+        }
+
+        int rows = tensor.Shape[1], columns = tensor.Shape[2];
+        return Enumerable.Range(0, Directions).Select(d => (WeightOperator)new DenseWeight(tensor.Data, d * rows * columns, rows, columns)).ToArray();
+    }
+
+    private void CheckWeightShapes(WeightOperator[] weights, string name, int rows, int columns)
+    {
+        if (weights.Length != Directions || weights.Any(w => w.Rows != rows || w.Columns != columns))
+        {
+            throw new ArgumentException(
+                $"input '{name}' should have shape {TensorShape.Format([Directions, rows, columns])} but has {TensorShape.Format([weights.Length, weights[0].Rows, weights[0].Columns])}.");
+        }
     }
 
     /// <summary>Adds the parts of Wb and Rb that do not depend on the cell's intermediate values to <paramref name="inputBias"/>.</summary>
@@ -297,7 +326,7 @@ internal abstract class RecurrentKernel : IKernel
     protected abstract class CellRun
     {
         /// <summary>This direction's recurrent weights R, set by <see cref="BeginDirection"/>.</summary>
-        protected DenseWeight Recurrent { get; private set; } = null!;
+        protected WeightOperator Recurrent { get; private set; } = null!;
 
         /// <summary>True at the first step when no initial_h was given: the previous hidden state is all zeros.</summary>
         public bool PreviousStateIsZero { get; set; }
@@ -306,7 +335,7 @@ internal abstract class RecurrentKernel : IKernel
         /// result (+)= h·Wᵀ for a matrix that multiplies the previous hidden state (or a gated copy of it); skipped when
         /// that state is zero, which saves one recurrent product per sequence.
         /// </summary>
-        protected void MultiplyHidden(DenseWeight weight, ReadOnlySpan<float> h, int batch, Span<float> result, bool accumulate)
+        protected void MultiplyHidden(WeightOperator weight, ReadOnlySpan<float> h, int batch, Span<float> result, bool accumulate)
         {
             if (!PreviousStateIsZero)
             {
@@ -322,7 +351,7 @@ internal abstract class RecurrentKernel : IKernel
         /// Prepares direction <paramref name="d"/> (e.g. loads its initial cell state); <paramref name="r"/> is its R.
         /// Overrides must call this base method.
         /// </summary>
-        public virtual void BeginDirection(int d, int hidden, ReadOnlySpan<float> wbRb, DenseWeight r) => Recurrent = r;
+        public virtual void BeginDirection(int d, int hidden, ReadOnlySpan<float> wbRb, WeightOperator r) => Recurrent = r;
 
         /// <summary>
         /// Advances every batch row one step. <paramref name="gates"/> holds X·Wᵀ plus the folded bias for this step

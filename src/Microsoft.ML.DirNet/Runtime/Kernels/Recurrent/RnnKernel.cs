@@ -1,5 +1,5 @@
 using Microsoft.ML.DirNet.Onnx;
-using Microsoft.ML.DirNet.Runtime.Math;
+using Microsoft.ML.DirNet.Runtime.Operators;
 using Microsoft.ML.DirNet.Tensors;
 
 namespace Microsoft.ML.DirNet.Runtime.Kernels.Recurrent;
@@ -7,8 +7,8 @@ namespace Microsoft.ML.DirNet.Runtime.Kernels.Recurrent;
 /// <summary>ONNX RNN (Elman): H = f(X·Wᵀ + H_prev·Rᵀ + Wb + Rb), f Tanh by default (PyTorch's relu variant sets Relu).</summary>
 internal sealed class RnnKernel : RecurrentKernel
 {
-    public RnnKernel(OnnxNode node)
-        : base(node, gates: 1, defaultActivations: ["Tanh"])
+    public RnnKernel(OnnxNode node, BoundWeights bound)
+        : base(node, bound, gates: 1, defaultActivations: ["Tanh"])
     {
     }
 

@@ -1,0 +1,126 @@
+using Microsoft.ML.DirNet.Compression;
+using Microsoft.ML.DirNet.Onnx;
+using Microsoft.ML.DirNet.Tensors;
+
+namespace Microsoft.ML.DirNet.Export;
+
+/// <summary>
+/// Reads the factors of a compressed ONNX back (<see cref="CompressedOnnxWriter"/>'s layout, found through its
+/// metadata) and checks that the rebuild subgraph in the file is exactly the one those factors need, so the native
+/// engine can run the factors and skip the rebuild without changing any result. A file edited after compression is
+/// refused with the initializer and node that differ.
+/// </summary>
+internal static class CompressedOnnxReader
+{
+    /// <summary>The compressed initializers of <paramref name="model"/>, or null when it is not a compressed model.</summary>
+    /// <exception cref="OnnxFormatException">The metadata is unreadable, or a factor is missing or inconsistent.</exception>
+    /// <exception cref="OnnxGraphException">A rebuild node or constant differs from what the factors need.</exception>
+    public static FactoredModel? Read(OnnxModel model)
+    {
+        if (!model.Metadata.TryGetValue(CompressionMetadata.Key, out var json))
+        {
+            return null;
+        }
+
+        var source = model.SourceName;
+        var metadata = CompressionMetadata.TryParse(json) ?? throw new OnnxFormatException(source, $"its '{CompressionMetadata.Key}' metadata is not valid JSON of this library's layout.");
+        if (metadata.Format != CompressionMetadata.CurrentFormat || metadata.Initializers is null)
+        {
+            throw new OnnxFormatException(source, $"its '{CompressionMetadata.Key}' metadata has layout version {metadata.Format}; this library reads version {CompressionMetadata.CurrentFormat}.");
+        }
+
+        var nodes = new Dictionary<string, OnnxNode>(StringComparer.Ordinal);
+        foreach (var node in model.Graph.Nodes)
+        {
+            nodes.TryAdd(node.Name, node);
+        }
+
+        var initializers = metadata.Initializers.Select(entry =>
+            new FactoredInitializer(entry, entry.Matrices.Select((stored, d) => ReadMatrix(model, entry, stored, d)).ToArray())).ToArray();
+        var expected = InitializerRebuild.Build(initializers.Select(i => (i.Entry, i.Matrices)));
+        var rebuildNodes = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var node in expected.Nodes)
+        {
+            if (!nodes.TryGetValue(node.Name, out var actual) || !actual.Proto.Equals(node))
+            {
+                throw new OnnxGraphException(
+                    $"'{source}' stores '{expected.NodePurposes[node.Name]}' compressed, but its rebuild node '{node.Name}' is {(actual is null ? "missing" : "not the one its factors need")}: the file was changed after compression.",
+                    node.Name);
+            }
+
+            rebuildNodes.Add(node.Name);
+        }
+
+        foreach (var constant in expected.Constants)
+        {
+            if (!constant.Equals(model.Graph.FindInitializerProto(constant.Name)))
+            {
+                throw new OnnxGraphException($"'{source}' is a compressed model, but its rebuild constant '{constant.Name}' is missing or changed: the file was changed after compression.");
+            }
+        }
+
+        return new FactoredModel(metadata, initializers, rebuildNodes);
+    }
+
+    private static CompressedMatrix ReadMatrix(OnnxModel model, CompressedInitializer entry, StoredMatrix stored, int direction)
+    {
+        var prefix = CompressionMetadata.FactorPrefix(entry.Name, direction);
+        Tensor Factor(string name) => model.Graph.HasInitializer(name)
+            ? model.Graph.GetInitializer(name)
+            : throw new OnnxFormatException(model.SourceName, $"the factor '{name}' of compressed initializer '{entry.Name}' is missing.");
+        float[] Floats(string name) => Factor(name) as Tensor<float> is { } t ? t.Data
+            : throw new OnnxFormatException(model.SourceName, $"the factor '{name}' of compressed initializer '{entry.Name}' must be float32.");
+        int[] Indices(string name) => Factor(name) switch
+        {
+            Tensor<byte> t => Array.ConvertAll(t.Data, v => (int)v),
+            Tensor<ushort> t => Array.ConvertAll(t.Data, v => (int)v),
+            Tensor<int> t => t.Data,
+            var t => throw new OnnxFormatException(model.SourceName, $"the factor '{name}' of compressed initializer '{entry.Name}' must hold uint8, uint16 or int32 indices, not {t.ElementType}."),
+        };
+        int Dimension(string name, int axis) => Factor(name).Rank == 2 ? Factor(name).Shape[axis]
+            : throw new OnnxFormatException(model.SourceName, $"the factor '{name}' of compressed initializer '{entry.Name}' must be a matrix.");
+        SparseRows Sparse(string factorPrefix, int columns) =>
+            new(stored.Rows, columns, Indices(prefix + factorPrefix + "row_starts"), Indices(prefix + factorPrefix + "columns"), Floats(prefix + factorPrefix + "values"));
+
+        try
+        {
+            var (rows, columns) = (stored.Rows, stored.Columns);
+            return stored.Method switch
+            {
+                "dense" => new DenseMatrix(Floats(prefix + "weight"), rows, columns),
+                "lowrank" => new LowRankMatrix(Floats(prefix + "left"), Floats(prefix + "right"), rows, columns, Dimension(prefix + "left", 1)),
+                "prune" => new SparseMatrix(Sparse("weight_", columns)),
+                "dirnet" or "odl" => new DictionaryMatrix(stored.Method, Floats(stored.Dictionary ?? prefix + "dictionary"), Dimension(stored.Dictionary ?? prefix + "dictionary", 0),
+                    Sparse("code_", Dimension(stored.Dictionary ?? prefix + "dictionary", 0)), ownsDictionary: stored.Dictionary == prefix + "dictionary"),
+                "hmd" => new HybridMatrix(rows, columns, Dimension(prefix + "dense_rows", 0), Dimension(prefix + "block_v", 0), Dimension(prefix + "block_u", 0),
+                    Floats(prefix + "dense_rows"), Floats(prefix + "block_u"), Floats(prefix + "block_v")),
+                _ => throw new OnnxFormatException(model.SourceName, $"compressed initializer '{entry.Name}' declares the unknown stored form '{stored.Method}'."),
+            };
+        }
+        catch (ArgumentException e)
+        {
+            throw new OnnxFormatException(model.SourceName, $"the factors of compressed initializer '{entry.Name}' (direction {direction}) are inconsistent: {e.Message}", e);
+        }
+    }
+}
+
+/// <summary>A compressed initializer with its matrices read back, one per direction.</summary>
+internal sealed record FactoredInitializer(CompressedInitializer Entry, CompressedMatrix[] Matrices)
+{
+    /// <summary>The initializer as the original dense tensor (what the rebuild subgraph computes).</summary>
+    public Tensor<float> ToDense()
+    {
+        var data = new float[Entry.Shape.Aggregate(1L, (a, b) => a * b)];
+        for (var d = 0; d < Matrices.Length; d++)
+        {
+            var matrix = Matrices[d];
+            var weight = new Weights.CompressibleWeight(Entry.Name, "", "", default, d, matrix.Rows, matrix.Columns, 0, Entry.Transposed);
+            WeightLayout.Write(weight, matrix.ToDense(), data);
+        }
+
+        return new Tensor<float>(Entry.Shape, data);
+    }
+}
+
+/// <summary>What <see cref="CompressedOnnxReader.Read"/> found: the metadata, the factored initializers, and the rebuild nodes.</summary>
+internal sealed record FactoredModel(CompressionMetadata Metadata, IReadOnlyList<FactoredInitializer> Initializers, IReadOnlySet<string> RebuildNodes);

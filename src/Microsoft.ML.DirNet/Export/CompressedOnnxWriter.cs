@@ -1,0 +1,88 @@
+using Microsoft.ML.DirNet.Compression;
+using Microsoft.ML.DirNet.Onnx;
+using Microsoft.ML.DirNet.Onnx.Protobuf;
+using Microsoft.ML.DirNet.Tensors;
+
+namespace Microsoft.ML.DirNet.Export;
+
+/// <summary>
+/// Writes a <see cref="CompressionResult"/> as a compressed ONNX model: every compressed initializer is removed and
+/// its factors are stored instead (as they are counted: float32 values, 8/16-bit indices, int32 row starts), with the
+/// standard-op subgraph that rebuilds it under its old name. The nodes that read it (LSTM, GRU, RNN, MatMul, Gemm,
+/// Gather) are untouched, so any ONNX runtime runs the file; ONNX Runtime folds the rebuild into constants at load.
+/// </summary>
+internal static class CompressedOnnxWriter
+{
+    public static OnnxModel Write(OnnxModel source, CompressionResult result)
+    {
+        if (source.DefaultOpset < MatrixRebuild.MinimumOpset)
+        {
+            throw new DirNetException(
+                $"'{source.SourceName}' imports ONNX opset {source.DefaultOpset}; the compressed model's rebuild ops need opset {MatrixRebuild.MinimumOpset} or later (re-export the model with a newer opset).");
+        }
+
+        var proto = source.Proto.Clone();
+        var dictionaries = new Dictionary<float[], string>(ReferenceEqualityComparer.Instance);
+        foreach (var weight in result.Weights)
+        {
+            if (weight.Matrix is DictionaryMatrix { OwnsDictionary: true } owner)
+            {
+                dictionaries[owner.DictionaryArray] = CompressionMetadata.FactorPrefix(weight.Weight.Initializer, weight.Weight.Direction) + "dictionary";
+            }
+        }
+
+        var entries = new List<(CompressedInitializer Entry, CompressedMatrix[] Matrices)>();
+        var initializers = new List<TensorProto>();
+        foreach (var group in result.Weights.GroupBy(w => w.Weight.Initializer).Where(g => g.Any(w => w.Matrix is not DenseMatrix)))
+        {
+            var name = group.Key;
+            var (_, shape) = source.Graph.GetInitializerInfo(name);
+            var directions = shape.Length == 3 ? shape[0] : 1;
+            var stored = source.Graph.GetInitializer(name).As<float>().Data;
+            var matrices = Enumerable.Range(0, directions).Select(d =>
+                group.FirstOrDefault(w => w.Weight.Direction == d)?.Matrix ?? DenseSlice(group.First().Weight with { Direction = d }, stored)).ToArray();
+            var entry = new CompressedInitializer(name, shape, group.First().Weight.StoredTransposed, matrices.Select(m => new StoredMatrix(
+                m.Method, m.Rows, m.Columns, m.Structure, m is DictionaryMatrix dm ? dictionaries[dm.DictionaryArray] : null)).ToArray());
+            entries.Add((entry, matrices));
+            for (var d = 0; d < directions; d++)
+            {
+                var prefix = CompressionMetadata.FactorPrefix(name, d);
+                initializers.AddRange(matrices[d].Factors.Select(f => TensorProtoConverter.ToProto(prefix + f.Name, f.Tensor)));
+            }
+
+            Remove(proto.Graph.Initializer, t => t.Name == name);
+            Remove(proto.Graph.Input, i => i.Name == name);
+        }
+
+        // Producers come before their readers, as ONNX requires of the node list.
+        var rebuild = InitializerRebuild.Build(entries);
+        var readers = proto.Graph.Node.ToList();
+        proto.Graph.Node.Clear();
+        proto.Graph.Node.AddRange(rebuild.Nodes.Concat(readers));
+        proto.Graph.Initializer.AddRange(initializers.Concat(rebuild.Constants));
+        Remove(proto.MetadataProps, p => p.Key == CompressionMetadata.Key);
+        var options = result.Options;
+        proto.MetadataProps.Add(new StringStringEntryProto
+        {
+            Key = CompressionMetadata.Key,
+            Value = new CompressionMetadata(CompressionMetadata.CurrentFormat, options.Method.ToString().ToLowerInvariant(), options.Ratio,
+                options.Scope.ToString().ToLowerInvariant(), options.Allocation.ToString(), options.Seed, options.Calibration is not null, entries.Select(e => e.Entry).ToArray()).ToJson(),
+        });
+        return OnnxModel.FromProto(proto, source.SourceName);
+    }
+
+    /// <summary>A direction the plan did not target, stored as it was.</summary>
+    private static DenseMatrix DenseSlice(Weights.CompressibleWeight weight, float[] stored) =>
+        new(WeightLayout.Read(weight, stored), weight.Rows, weight.Columns);
+
+    private static void Remove<T>(Google.Protobuf.Collections.RepeatedField<T> list, Func<T, bool> match)
+    {
+        for (var i = list.Count - 1; i >= 0; i--)
+        {
+            if (match(list[i]))
+            {
+                list.RemoveAt(i);
+            }
+        }
+    }
+}

@@ -1,0 +1,60 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Microsoft.ML.DirNet.Export;
+
+/// <summary>
+/// What a compressed ONNX records about itself in the model's metadata (key <see cref="Key"/>, JSON): the method and
+/// its options, and for every replaced initializer its shape, layout and the stored form of each direction's matrix.
+/// The native loader reads it to find the factors; other runtimes ignore it.
+/// </summary>
+internal sealed record CompressionMetadata(
+    int Format, string Method, double TargetRatio, string Scope, string Allocation, int Seed, bool Calibrated,
+    IReadOnlyList<CompressedInitializer> Initializers)
+{
+    /// <summary>The metadata key.</summary>
+    public const string Key = "dirnet.compression";
+
+    /// <summary>The layout version this library writes and reads.</summary>
+    public const int CurrentFormat = 1;
+
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+
+    /// <summary>The JSON stored under <see cref="Key"/>.</summary>
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    /// <summary>Parses the stored JSON; null when it is not valid metadata.</summary>
+    public static CompressionMetadata? TryParse(string json)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<CompressionMetadata>(json, Json);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The initializer-name prefix of one direction's factors and rebuild nodes.</summary>
+    public static string FactorPrefix(string initializer, int direction) => $"dirnet/{initializer}/{direction}/";
+}
+
+/// <summary>An initializer the compressed file rebuilds from factors.</summary>
+/// <param name="Name">The initializer's name, now the output of its rebuild subgraph.</param>
+/// <param name="Shape">Its shape (the original initializer's).</param>
+/// <param name="Transposed">Whether it holds Wᵀ (MatMul's B; Gemm's B without transB).</param>
+/// <param name="Matrices">One entry per direction (one for non-recurrent weights), in direction order.</param>
+internal sealed record CompressedInitializer(string Name, int[] Shape, bool Transposed, IReadOnlyList<StoredMatrix> Matrices);
+
+/// <summary>One direction's matrix in a compressed file.</summary>
+/// <param name="Method">Its stored form: dense, dirnet, odl, hmd, lowrank or prune (<see cref="Compression.CompressedMatrix.Method"/>).</param>
+/// <param name="Rows">Rows of W as applied (y = W·x).</param>
+/// <param name="Columns">Columns of W.</param>
+/// <param name="Structure">The structure in words, for people reading the metadata.</param>
+/// <param name="Dictionary">For dictionary forms, the initializer holding P (another matrix's when shared).</param>
+internal sealed record StoredMatrix(string Method, int Rows, int Columns, string Structure, string? Dictionary = null);

@@ -1,0 +1,78 @@
+using Google.Protobuf;
+using Microsoft.ML.DirNet.Onnx;
+using Microsoft.ML.DirNet.Onnx.Protobuf;
+using Microsoft.ML.DirNet.Tensors;
+
+namespace Microsoft.ML.DirNet.Export;
+
+/// <summary>
+/// Appends nodes and small constant initializers to a list, naming every value <c>{prefix}{n}</c> so the same calls
+/// always produce the same graph (the native loader rebuilds it to check a file against what was written). Integer
+/// constants with the same value are stored once.
+/// </summary>
+internal sealed class GraphBuilder(string prefix)
+{
+    private readonly Dictionary<string, string> _integerConstants = new(StringComparer.Ordinal);
+    private int _counter;
+
+    /// <summary>The nodes added, in order.</summary>
+    public List<NodeProto> Nodes { get; } = [];
+
+    /// <summary>For each node added, the value it helps compute (<see cref="Purpose"/> when it was added).</summary>
+    public Dictionary<string, string> NodePurposes { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>What the nodes added next compute, for messages about them.</summary>
+    public string Purpose { get; set; } = "";
+
+    /// <summary>The constants added (shape vectors, axes, scalars), in order.</summary>
+    public List<TensorProto> Constants { get; } = [];
+
+    /// <summary>An int64 vector constant.</summary>
+    public string Int64s(params long[] values) => Integers(new Tensor<long>([values.Length], values));
+
+    /// <summary>An int64 scalar constant.</summary>
+    public string Int64(long value) => Integers(Tensor<long>.Scalar(value));
+
+    private string Integers(Tensor<long> tensor)
+    {
+        var key = $"{TensorShape.Format(tensor.Shape)}{string.Join(",", tensor.Data)}";
+        if (!_integerConstants.TryGetValue(key, out var name))
+        {
+            name = _integerConstants[key] = NextName();
+            Constants.Add(TensorProtoConverter.ToProto(name, tensor));
+        }
+
+        return name;
+    }
+
+    /// <summary>Adds a node with one output and returns the output's name (<paramref name="output"/> when given).</summary>
+    public string Op(string opType, string[] inputs, string? output = null, params AttributeProto[] attributes)
+    {
+        output ??= NextName();
+        var node = new NodeProto { OpType = opType, Name = output };
+        node.Input.AddRange(inputs);
+        node.Output.Add(output);
+        node.Attribute.AddRange(attributes);
+        Nodes.Add(node);
+        NodePurposes[node.Name] = Purpose;
+        return output;
+    }
+
+    /// <summary>An integer attribute.</summary>
+    public static AttributeProto IntAttribute(string name, long value) =>
+        new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value };
+
+    /// <summary>A list-of-integers attribute.</summary>
+    public static AttributeProto IntsAttribute(string name, params long[] values)
+    {
+        var attribute = new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Ints };
+        attribute.Ints.AddRange(values);
+        return attribute;
+    }
+
+    /// <summary>A tensor attribute (ConstantOfShape's fill value).</summary>
+    public static AttributeProto TensorAttribute(string name, Tensor value) =>
+        new() { Name = name, Type = AttributeProto.Types.AttributeType.Tensor, T = TensorProtoConverter.ToProto("", value) };
+
+    private string NextName() => $"{prefix}{_counter++}";
+}

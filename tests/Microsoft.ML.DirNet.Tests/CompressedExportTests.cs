@@ -1,0 +1,146 @@
+using Microsoft.ML.DirNet.Compression;
+using Microsoft.ML.DirNet.Onnx;
+using Microsoft.ML.DirNet.Runtime;
+using Microsoft.ML.DirNet.Tensors;
+
+namespace Microsoft.ML.DirNet.Tests;
+
+/// <summary>
+/// The compressed ONNX (issue 6): ONNX Runtime loads it with and without graph optimisations and agrees with the
+/// native engine on the same file, which runs the factors directly; the file holds what the report counts; edited or
+/// re-compressed files are refused.
+/// </summary>
+public sealed class CompressedExportTests
+{
+    public static IEnumerable<object[]> Cases() =>
+        (from fixture in new[] { "lm_embedding_lstm_linear", "gru_bidirectional", "lstm_3layer_batch_first", "lstm_2layer_bidirectional", "asr_bigru_ctc" }
+         from method in new[] { "dirnet", "hmd", "lowrank", "prune", "odl" }
+         select new object[] { fixture, method, 2.0 })
+        // A 2-layer unidirectional stack of 16-unit cells: DirNet shares one dictionary between layer 1's R and layer
+        // 2's W. Too small for LSTM-ODL's 16-atom minimum at any ratio above 1.
+        .Concat(new[] { "dirnet", "hmd", "lowrank", "prune" }.Select(method => new object[] { "rnn_tanh", method, 1.5 }));
+
+    private static readonly Dictionary<string, CompressionMethod> Methods = new()
+    {
+        ["dirnet"] = CompressionMethod.DirNet, ["hmd"] = CompressionMethod.Hmd, ["lowrank"] = CompressionMethod.LowRank,
+        ["prune"] = CompressionMethod.Prune, ["odl"] = CompressionMethod.Odl,
+    };
+
+    private static (OnnxModel Source, CompressionResult Result) Compress(string fixture, string method, double ratio = 2)
+    {
+        var model = OnnxModel.Load(Path.Combine(TestPaths.Fixtures, fixture, "model.onnx"));
+        var options = new CompressionOptions { Method = Methods[method], Ratio = ratio, Scope = CompressionScope.Recurrent };
+        return (model, RnnCompressor.Compress(model, options));
+    }
+
+    private static Tensor[] Inputs(string fixture) =>
+        TensorFile.ReadSeries(Path.Combine(TestPaths.Fixtures, fixture, "test_data_set_0"), "input");
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void OnnxRuntimeRunsTheCompressedFileAsTheNativeEngineDoes(string fixture, string method, double ratio)
+    {
+        var (_, result) = Compress(fixture, method, ratio);
+        var compressed = OnnxModel.Parse(result.ToCompressedModel().ToBytes(), fixture + ".compressed.onnx");
+        var inputs = Inputs(fixture);
+
+        var native = new NativeModel(compressed);
+        var nativeOutputs = native.Run(inputs);
+        var rebuiltOutputs = new NativeModel(result.ToDenseModel()).Run(inputs);
+        using var optimized = new OnnxRuntimeModel(compressed);
+        using var plain = new OnnxRuntimeModel(compressed, optimize: false);
+        var optimizedOutputs = optimized.Run(inputs);
+        var plainOutputs = plain.Run(inputs);
+        for (var k = 0; k < nativeOutputs.Length; k++)
+        {
+            Assert.True(TensorComparer.MaxAbsoluteDifference(nativeOutputs[k], optimizedOutputs[k]) <= 1e-4,
+                $"output {k}: native factors vs ONNX Runtime {TensorComparer.MaxAbsoluteDifference(nativeOutputs[k], optimizedOutputs[k])}");
+            Assert.True(TensorComparer.MaxAbsoluteDifference(nativeOutputs[k], plainOutputs[k]) <= 1e-4,
+                $"output {k}: native factors vs ONNX Runtime without optimisations {TensorComparer.MaxAbsoluteDifference(nativeOutputs[k], plainOutputs[k])}");
+            Assert.True(TensorComparer.MaxAbsoluteDifference(nativeOutputs[k], rebuiltOutputs[k]) <= 1e-4,
+                $"output {k}: native factors vs native on the rebuilt dense weights {TensorComparer.MaxAbsoluteDifference(nativeOutputs[k], rebuiltOutputs[k])}");
+        }
+
+        // Every compressed initializer runs as its factors, never as a rebuilt dense matrix.
+        var expectedForm = method switch { "dirnet" or "odl" => "dictionary", "hmd" => "hybrid", "lowrank" => "lowrank", _ => "sparse" };
+        Assert.NotEmpty(native.CompressedWeights);
+        Assert.All(native.CompressedWeights.Values, forms => Assert.All(forms, f => Assert.True(f == expectedForm || f == "dense", $"form {f}")));
+        Assert.Contains(native.CompressedWeights.Values.SelectMany(f => f), f => f == expectedForm);
+    }
+
+    [Fact]
+    public void EmbeddingsAndLinearLayersRunFactoredToo()
+    {
+        // Scope "model" also compresses the embedding table (Gather) and the decoder (MatMul, stored as Wᵀ).
+        var model = OnnxModel.Load(Path.Combine(TestPaths.Fixtures, "lm_embedding_lstm_linear", "model.onnx"));
+        var result = RnnCompressor.Compress(model, new CompressionOptions { Method = CompressionMethod.LowRank, Ratio = 2, Scope = CompressionScope.Model });
+        var compressed = result.ToCompressedModel();
+        var native = new NativeModel(compressed);
+        Assert.Equal(["lowrank"], native.CompressedWeights["embed.weight"]);
+        Assert.Contains(native.CompressedWeights, w => w.Key.Contains("MatMul", StringComparison.Ordinal) && w.Value.SequenceEqual(["lowrank"]));
+        var inputs = Inputs("lm_embedding_lstm_linear");
+        using var ort = new OnnxRuntimeModel(compressed);
+        var expected = ort.Run(inputs);
+        var actual = native.Run(inputs);
+        for (var k = 0; k < actual.Length; k++)
+        {
+            Assert.True(TensorComparer.MaxAbsoluteDifference(actual[k], expected[k]) <= 1e-4, $"output {k}");
+        }
+    }
+
+    [Fact]
+    public void TheFileHoldsTheReportedBytesPlusASmallGraph()
+    {
+        var model = SyntheticRecurrentModel.Create(RecurrentCellType.Lstm, layers: 2, inputSize: 64, hiddenSize: 128, seed: 3);
+        var result = RnnCompressor.Compress(model, new CompressionOptions { Method = CompressionMethod.DirNet, Ratio = 4, Scope = CompressionScope.Recurrent });
+        var bytes = result.ToCompressedModel().ToBytes().LongLength;
+        Assert.True(bytes >= result.FileBytesAfter, $"{bytes} written < {result.FileBytesAfter} reported");
+        Assert.True(bytes <= result.FileBytesAfter * 1.05 + 8192, $"{bytes} written vs {result.FileBytesAfter} reported");
+    }
+
+    [Fact]
+    public void AnEditedRebuildGraphIsRefused()
+    {
+        var (_, result) = Compress("lstm_1layer", "dirnet");
+        var compressed = result.ToCompressedModel();
+        var node = compressed.Proto.Graph.Node.First(n => n.OpType == "CumSum");
+        node.Input[1] = node.Input[0];
+        var edited = OnnxModel.Parse(compressed.ToBytes(), "edited.onnx");
+        var error = Assert.Throws<OnnxGraphException>(() => new NativeModel(edited));
+        Assert.Contains("changed after compression", error.Message);
+    }
+
+    [Fact]
+    public void ATamperedFactorIsRefused()
+    {
+        var (_, result) = Compress("lstm_1layer", "prune");
+        var compressed = result.ToCompressedModel();
+        var starts = compressed.Proto.Graph.Initializer.First(t => t.Name.EndsWith("weight_row_starts", StringComparison.Ordinal));
+        var bytes = starts.RawData.ToByteArray();
+        bytes[4] = 0xFF;
+        bytes[5] = 0xFF;
+        starts.RawData = Google.Protobuf.ByteString.CopyFrom(bytes);
+        var edited = OnnxModel.Parse(compressed.ToBytes(), "edited.onnx");
+        var error = Assert.Throws<OnnxFormatException>(() => new NativeModel(edited));
+        Assert.Contains("inconsistent", error.Message);
+    }
+
+    [Fact]
+    public void CompressingACompressedModelIsRefused()
+    {
+        var (_, result) = Compress("lstm_1layer", "lowrank");
+        var compressed = result.ToCompressedModel();
+        var error = Assert.Throws<DirNetException>(() => RnnCompressor.Compress(compressed, new CompressionOptions { Ratio = 2 }));
+        Assert.Contains("already compressed", error.Message);
+    }
+
+    [Fact]
+    public void TheMetadataRecordsMethodAndOptions()
+    {
+        var (_, result) = Compress("gru_1layer", "hmd");
+        var metadata = result.ToCompressedModel().Metadata["dirnet.compression"];
+        Assert.Contains("\"method\":\"hmd\"", metadata);
+        Assert.Contains("\"target_ratio\":2", metadata);
+        Assert.Contains("dense rows", metadata);
+    }
+}
