@@ -6,28 +6,29 @@ using Microsoft.ML.DirNet.Tensors;
 
 namespace Microsoft.ML.DirNet.Cli.Commands;
 
-/// <summary><c>dirnet bench MODEL [--data DIR] [--json]</c>: native and ONNX Runtime latency side by side.</summary>
+/// <summary><c>dirnet bench MODEL [--compressed OUT] [--data DIR] [--json]</c>: native and ONNX Runtime latency side by side.</summary>
 internal static class BenchCommand
 {
     public static Command Create()
     {
         var model = new Argument<FileInfo>("model") { Description = "The ONNX model to time." };
         var data = new Option<DirectoryInfo?>("--data") { Description = "Folder with input_K.pb files to time on; without it, seeded random inputs of --batch and --steps." };
-        var json = new Option<bool>("--json") { Description = "Print JSON with native_ms, ort_ms and speedup (= ort_ms / native_ms)." };
+        var compressed = new Option<FileInfo?>("--compressed") { Description = "A compressed ONNX of MODEL (from `dirnet compress`) to time in the same rounds: both engines on both files, so the speedup of the native engine on the compressed model over ONNX Runtime on the original is measured side by side." };
+        var json = new Option<bool>("--json") { Description = "Print JSON with native_ms, ort_ms and speedup (= ort_ms / native_ms); with --compressed also compressed_native_ms, compressed_ort_ms, compressed_speedup (= ort_ms / compressed_native_ms), native_bytes and compressed_native_bytes (managed heap the native engine holds for each model)." };
         var runs = new Option<int>("--runs") { Description = "Timed runs per engine; the median is reported.", DefaultValueFactory = _ => 21 };
         var batch = new Option<int>("--batch") { Description = "Batch size of random inputs.", DefaultValueFactory = _ => 1 };
         var steps = new Option<int>("--steps") { Description = "Sequence length of random inputs.", DefaultValueFactory = _ => 32 };
         var command = new Command("bench",
             "Time one model run in the native engine and in ONNX Runtime, side by side in this process: one thread each, warm-up first, median of --runs alternating runs. " + ExitCodes.Help)
         {
-            model, data, json, runs, batch, steps,
+            model, compressed, data, json, runs, batch, steps,
         };
-        command.SetAction(result => CommandAction.Run(() => Execute(result.GetValue(model)!, result.GetValue(data), result.GetValue(json),
+        command.SetAction(result => CommandAction.Run(() => Execute(result.GetValue(model)!, result.GetValue(compressed), result.GetValue(data), result.GetValue(json),
             result.GetValue(runs), result.GetValue(batch), result.GetValue(steps))));
         return command;
     }
 
-    private static int Execute(FileInfo file, DirectoryInfo? data, bool json, int runs, int batch, int steps)
+    private static int Execute(FileInfo file, FileInfo? compressedFile, DirectoryInfo? data, bool json, int runs, int batch, int steps)
     {
         if (runs < 1 || batch < 1 || steps < 1)
         {
@@ -39,6 +40,13 @@ internal static class BenchCommand
         Tensor[] inputs = data is null
             ? RandomInputs.Create(model, batch, steps)
             : TensorFile.ReadSeries(CommandAction.ExistingDirectory(data), "input");
+        if (compressedFile is not null)
+        {
+            var compressedPath = CommandAction.ExistingFile(compressedFile);
+            ReportCompressed(path, compressedPath, inputs, LatencyComparison.MeasureCompressed(model, OnnxModel.Load(compressedPath), inputs, runs), json);
+            return ExitCodes.Success;
+        }
+
         var result = LatencyComparison.Measure(model, inputs, runs);
         if (json)
         {
@@ -63,5 +71,38 @@ internal static class BenchCommand
         }
 
         return ExitCodes.Success;
+    }
+
+    private static void ReportCompressed(string path, string compressedPath, Tensor[] inputs, CompressedLatencyResult result, bool json)
+    {
+        var (original, compressed) = (result.Original, result.Compressed);
+        if (json)
+        {
+            Console.WriteLine(JsonSerializer.Serialize(new
+            {
+                model = path,
+                native_ms = original.NativeMilliseconds,
+                ort_ms = original.OnnxRuntimeMilliseconds,
+                speedup = original.Speedup,
+                compressed = compressedPath,
+                compressed_native_ms = compressed.NativeMilliseconds,
+                compressed_ort_ms = compressed.OnnxRuntimeMilliseconds,
+                compressed_speedup = result.CompressedSpeedup,
+                native_bytes = result.OriginalNativeBytes,
+                compressed_native_bytes = result.CompressedNativeBytes,
+                runs = original.Runs,
+                inputs = inputs.Select(i => i.ToString()).ToArray(),
+                max_abs_diff = original.MaxAbsoluteDifference,
+                compressed_max_abs_diff = compressed.MaxAbsoluteDifference,
+                threads = 1,
+            }, CommandAction.Json));
+            return;
+        }
+
+        Console.WriteLine($"{path} and {compressedPath}  inputs {string.Join(", ", inputs.Select(i => i.ToString()))}, one thread, median of {original.Runs} rounds");
+        Console.WriteLine($"                      native engine   ONNX Runtime   native heap");
+        Console.WriteLine($"original   : {original.NativeMilliseconds,15:F3} ms {original.OnnxRuntimeMilliseconds,11:F3} ms {result.OriginalNativeBytes / 1e6,10:F1} MB");
+        Console.WriteLine($"compressed : {compressed.NativeMilliseconds,15:F3} ms {compressed.OnnxRuntimeMilliseconds,11:F3} ms {result.CompressedNativeBytes / 1e6,10:F1} MB");
+        Console.WriteLine($"speedup    : {result.CompressedSpeedup:F2}x (ONNX Runtime on the original / native engine on the compressed model); engines agree to {original.MaxAbsoluteDifference:G3} and {compressed.MaxAbsoluteDifference:G3}");
     }
 }

@@ -16,10 +16,21 @@ public sealed record LatencyResult(double NativeMilliseconds, double OnnxRuntime
     public double Speedup => OnnxRuntimeMilliseconds / NativeMilliseconds;
 }
 
+/// <summary>An original model and its compressed ONNX, each timed in both engines in the same rounds.</summary>
+/// <param name="Original">The original model in both engines.</param>
+/// <param name="Compressed">The compressed file in both engines (the native engine runs its factors).</param>
+/// <param name="OriginalNativeBytes">Managed heap the native engine holds for the original model once loaded and run once.</param>
+/// <param name="CompressedNativeBytes">The same for the compressed model.</param>
+public sealed record CompressedLatencyResult(LatencyResult Original, LatencyResult Compressed, long OriginalNativeBytes, long CompressedNativeBytes)
+{
+    /// <summary>ONNX Runtime on the original over the native engine on the compressed model.</summary>
+    public double CompressedSpeedup => Original.OnnxRuntimeMilliseconds / Compressed.NativeMilliseconds;
+}
+
 /// <summary>
-/// Times one model in both engines in one process: one thread each (ONNX Runtime's intra- and inter-op pools set to 1,
-/// the native engine is single-threaded), warm-up runs first, then rounds that alternate the engines so drift in
-/// machine load hits both alike, reporting medians.
+/// Times models in both engines in one process: one thread each (ONNX Runtime's intra- and inter-op pools set to 1,
+/// the native engine is single-threaded), warm-up runs first, then rounds that run every engine in turn so drift in
+/// machine load hits all alike, reporting medians.
 /// </summary>
 public static class LatencyComparison
 {
@@ -31,46 +42,105 @@ public static class LatencyComparison
     public static LatencyResult Measure(OnnxModel model, Tensor[] inputs, int runs = 21, int warmup = 5)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(runs, 1);
-        var native = new NativeModel(model);
-        using var ort = new OnnxRuntimeModel(model);
-        var bound = ort.Bind(inputs);
-        try
-        {
-            var nativeOutputs = native.Run(inputs);
-            var ortOutputs = ort.Run(bound);
-            var difference = nativeOutputs.Zip(ortOutputs).Max(p => TensorComparer.MaxAbsoluteDifference(p.First, p.Second));
-            for (var i = 0; i < warmup; i++)
-            {
-                native.Run(inputs);
-                ort.Run(bound);
-            }
-
-            var nativeTimes = new double[runs];
-            var ortTimes = new double[runs];
-            for (var i = 0; i < runs; i++)
-            {
-                nativeTimes[i] = Time(() => native.Run(inputs));
-                ortTimes[i] = Time(() => ort.Run(bound));
-            }
-
-            return new LatencyResult(Median(nativeTimes), Median(ortTimes), runs, difference);
-        }
-        finally
-        {
-            foreach (var value in bound) value.Dispose();
-        }
+        using var pair = new EnginePair(model, inputs);
+        var times = TimeRounds([pair.RunNative, pair.RunOnnxRuntime], runs, warmup);
+        return new LatencyResult(times[0], times[1], runs, pair.MaxAbsoluteDifference());
     }
 
-    private static double Time(Action action)
+    /// <summary>
+    /// Measures the original and the compressed model on the same inputs, all four runs in every round, and the
+    /// managed memory the native engine holds for each.
+    /// </summary>
+    public static CompressedLatencyResult MeasureCompressed(OnnxModel original, OnnxModel compressed, Tensor[] inputs, int runs = 21, int warmup = 5)
     {
-        var start = Stopwatch.GetTimestamp();
-        action();
-        return Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+        ArgumentOutOfRangeException.ThrowIfLessThan(runs, 1);
+        var originalBytes = NativeFootprint(original, inputs);
+        var compressedBytes = NativeFootprint(compressed, inputs);
+        using var before = new EnginePair(original, inputs);
+        using var after = new EnginePair(compressed, inputs);
+        var times = TimeRounds([before.RunNative, before.RunOnnxRuntime, after.RunNative, after.RunOnnxRuntime], runs, warmup);
+        return new CompressedLatencyResult(
+            new LatencyResult(times[0], times[1], runs, before.MaxAbsoluteDifference()),
+            new LatencyResult(times[2], times[3], runs, after.MaxAbsoluteDifference()),
+            originalBytes, compressedBytes);
+    }
+
+    /// <summary>
+    /// Managed heap held after parsing a fresh copy of the model, loading it in the native engine and running it once
+    /// (weights, packed panels, factors), measured by full collections before and after.
+    /// </summary>
+    private static long NativeFootprint(OnnxModel model, Tensor[] inputs)
+    {
+        var bytes = model.ToBytes();
+        var start = GC.GetTotalMemory(forceFullCollection: true);
+        var native = new NativeModel(OnnxModel.Parse(bytes, model.SourceName));
+        native.Run(inputs);
+        var held = GC.GetTotalMemory(forceFullCollection: true) - start;
+        GC.KeepAlive(native);
+        return held;
+    }
+
+    private static double[] TimeRounds(Action[] engines, int runs, int warmup)
+    {
+        for (var i = 0; i < warmup; i++)
+        {
+            foreach (var run in engines)
+            {
+                run();
+            }
+        }
+
+        var times = engines.Select(_ => new double[runs]).ToArray();
+        for (var i = 0; i < runs; i++)
+        {
+            for (var e = 0; e < engines.Length; e++)
+            {
+                var start = Stopwatch.GetTimestamp();
+                engines[e]();
+                times[e][i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            }
+        }
+
+        return times.Select(Median).ToArray();
     }
 
     private static double Median(double[] values)
     {
         var sorted = values.Order().ToArray();
         return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+
+    /// <summary>One model loaded in both engines, with its inputs bound once for ONNX Runtime.</summary>
+    private sealed class EnginePair : IDisposable
+    {
+        private readonly NativeModel _native;
+        private readonly OnnxRuntimeModel _ort;
+        private readonly Tensor[] _inputs;
+        private readonly Microsoft.ML.OnnxRuntime.OrtValue[] _bound;
+
+        public EnginePair(OnnxModel model, Tensor[] inputs)
+        {
+            _native = new NativeModel(model);
+            _ort = new OnnxRuntimeModel(model);
+            _inputs = inputs;
+            _bound = _ort.Bind(inputs);
+        }
+
+        public void RunNative() => _native.Run(_inputs);
+
+        public void RunOnnxRuntime() => _ort.Run(_bound);
+
+        public double MaxAbsoluteDifference() =>
+            _native.Run(_inputs).Zip(_ort.Run(_bound)).Max(p => TensorComparer.MaxAbsoluteDifference(p.First, p.Second));
+
+        public void Dispose()
+        {
+            foreach (var value in _bound)
+            {
+                value.Dispose();
+            }
+
+            _ort.Dispose();
+        }
     }
 }

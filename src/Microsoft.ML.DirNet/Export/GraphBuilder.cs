@@ -46,16 +46,22 @@ internal sealed class GraphBuilder(string prefix)
     }
 
     /// <summary>Adds a node with one output and returns the output's name (<paramref name="output"/> when given).</summary>
-    public string Op(string opType, string[] inputs, string? output = null, params AttributeProto[] attributes)
+    public string Op(string opType, string[] inputs, string? output = null, params AttributeProto[] attributes) =>
+        AddNode(opType, inputs, [output ?? NextName()], attributes)[0];
+
+    /// <summary>Adds a node with <paramref name="outputCount"/> outputs and returns their names.</summary>
+    public string[] Op(string opType, string[] inputs, int outputCount, params AttributeProto[] attributes) =>
+        AddNode(opType, inputs, Enumerable.Range(0, outputCount).Select(_ => NextName()).ToArray(), attributes);
+
+    private string[] AddNode(string opType, string[] inputs, string[] outputs, AttributeProto[] attributes)
     {
-        output ??= NextName();
-        var node = new NodeProto { OpType = opType, Name = output };
+        var node = new NodeProto { OpType = opType, Name = outputs[0] };
         node.Input.AddRange(inputs);
-        node.Output.Add(output);
+        node.Output.AddRange(outputs);
         node.Attribute.AddRange(attributes);
         Nodes.Add(node);
         NodePurposes[node.Name] = Purpose;
-        return output;
+        return outputs;
     }
 
     /// <summary>An integer attribute.</summary>

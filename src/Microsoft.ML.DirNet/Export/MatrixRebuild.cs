@@ -11,7 +11,7 @@ namespace Microsoft.ML.DirNet.Export;
 /// </summary>
 internal static class MatrixRebuild
 {
-    /// <summary>The oldest default-domain opset the rebuild ops exist in (Compress, ScatterElements, ScatterND, CumSum, Range).</summary>
+    /// <summary>The oldest default-domain opset the rebuild ops exist in (TopK with largest/sorted, ScatterElements, ScatterND, CumSum, Range).</summary>
     public const long MinimumOpset = 11;
 
     /// <summary>
@@ -28,9 +28,9 @@ internal static class MatrixRebuild
             case LowRankMatrix:
                 return g.Op("MatMul", [F("left"), F("right")]);
             case SparseMatrix sparse:
-                return SparseToDense(g, F("weight_"), sparse.Rows, sparse.Columns, sparse.NonZeros);
+                return SparseToDense(g, F("weight_"), sparse.Rows, sparse.Columns, sparse.NonZeros, sparse.Storage.NonEmptyRows);
             case DictionaryMatrix dictionary:
-                var codes = SparseToDense(g, F("code_"), dictionary.Rows, dictionary.Atoms, dictionary.NonZeros);
+                var codes = SparseToDense(g, F("code_"), dictionary.Rows, dictionary.Atoms, dictionary.NonZeros, dictionary.Codes.NonEmptyRows);
                 return g.Op("MatMul", [codes, dictionaryName ?? F("dictionary")]);
             case HybridMatrix hybrid:
                 return Hybrid(g, hybrid, F);
@@ -43,8 +43,9 @@ internal static class MatrixRebuild
     /// CSR (values, narrow column indices, int32 row starts) → dense [rows × columns]. Each entry's row is recovered
     /// without a scatter-add (which needs opset 16): the non-empty rows mark where they start with the jump in row
     /// number since the previous non-empty row, and a running sum turns the marks into one row number per entry.
+    /// Every value has a shape known before running, so runtimes can fold the whole subgraph.
     /// </summary>
-    private static string SparseToDense(GraphBuilder g, string factorPrefix, int rows, int columns, int nonZeros)
+    private static string SparseToDense(GraphBuilder g, string factorPrefix, int rows, int columns, int nonZeros, int nonEmptyRowCount)
     {
         var shape = g.Int64s(rows, columns);
         if (nonZeros == 0)
@@ -55,10 +56,14 @@ internal static class MatrixRebuild
         var starts64 = g.Op("Cast", [factorPrefix + "row_starts"], null, IntAttribute("to", (long)TensorElementType.Int64));
         var starts = g.Op("Slice", [starts64, g.Int64s(0), g.Int64s(rows)]);
         var ends = g.Op("Slice", [starts64, g.Int64s(1), g.Int64s(rows + 1)]);
-        var nonEmpty = g.Op("Less", [starts, ends]);
-        var markAt = g.Op("Compress", [starts, nonEmpty], null, IntAttribute("axis", 0));
-        var rowNumbers = g.Op("Range", [g.Int64(0), g.Int64(rows), g.Int64(1)]);
-        var nonEmptyRows = g.Op("Compress", [rowNumbers, nonEmpty], null, IntAttribute("axis", 0));
+        var nonEmpty = g.Op("Cast", [g.Op("Less", [starts, ends])], null, IntAttribute("to", (long)TensorElementType.Float));
+
+        // The non-empty rows in ascending order: the top m of (rows − r) over non-empty r. TopK with a constant k has
+        // a static output shape, which ONNX Runtime needs to fold it (it will not fold Compress, whose size is data).
+        var descending = g.Op("Cast", [g.Op("Range", [g.Int64(rows), g.Int64(0), g.Int64(-1)])], null, IntAttribute("to", (long)TensorElementType.Float));
+        var nonEmptyRows = g.Op("TopK", [g.Op("Mul", [nonEmpty, descending]), g.Int64s(nonEmptyRowCount)], outputCount: 2,
+            IntAttribute("axis", 0), IntAttribute("largest", 1), IntAttribute("sorted", 1))[1];
+        var markAt = g.Op("Gather", [starts, nonEmptyRows], null, IntAttribute("axis", 0));
         var previousRows = g.Op("Concat",
             [g.Int64s(0), g.Op("Slice", [nonEmptyRows, g.Int64s(0), g.Int64s(-1)])], null, IntAttribute("axis", 0));
         var jumps = g.Op("Sub", [nonEmptyRows, previousRows]);

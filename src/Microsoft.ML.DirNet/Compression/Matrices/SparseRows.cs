@@ -52,6 +52,9 @@ internal sealed class SparseRows
 
     public int NonZeros => Values.Length;
 
+    /// <summary>Rows holding at least one entry.</summary>
+    public int NonEmptyRows => Enumerable.Range(0, Rows).Count(r => RowStarts[r + 1] > RowStarts[r]);
+
     /// <summary>Builds CSR from a dense row-major matrix, keeping the entries <paramref name="keep"/> accepts.</summary>
     public static SparseRows FromDense(ReadOnlySpan<float> dense, int rows, int columns, Func<int, int, bool> keep)
     {

@@ -1,16 +1,27 @@
+using System.Runtime.Intrinsics;
 using Microsoft.ML.DirNet.Compression;
 
 namespace Microsoft.ML.DirNet.Runtime.Operators;
 
 /// <summary>
 /// DirNet's W = C·P applied as p = P·x (one dense product with the small dictionary, packed like any dense weight) and
-/// then y = C·p over the sparse codes. Operators built on the same dictionary array share its packed form.
+/// then y = C·p over the codes. Operators built on the same dictionary array share its packed form.
 /// </summary>
+/// <remarks>
+/// Where at least one in <see cref="DenseCodesDensity"/> codes is non-zero, the codes are expanded once at load into a
+/// dense [rows × atoms] matrix in the packed panel layout: one SIMD multiply-add then covers as many codes as one
+/// sparse multiply-add (an index load, a gathered load and a scalar multiply-add) covers one, and the register-blocked
+/// kernels beat the sparse loops.
+/// Sparser codes stay sparse: a batch of at least <see cref="BatchRows"/> inputs (a sequence's input projection) runs
+/// them vectorised over the batch, a single input (a recurrent step) row by row. All give the same products up to
+/// rounding order.
+/// </remarks>
 internal sealed class DictionaryWeight : WeightOperator
 {
     private readonly DenseWeight _projection;
     private readonly float[] _dictionary;
     private readonly SparseProduct _codes;
+    private readonly DenseWeight? _denseCodes;
 
     public DictionaryWeight(DictionaryMatrix matrix)
         : this(new DenseWeight(matrix.DictionaryArray, 0, matrix.Atoms, matrix.Columns), matrix.DictionaryArray, new SparseProduct(matrix.Codes))
@@ -22,7 +33,20 @@ internal sealed class DictionaryWeight : WeightOperator
         _projection = projection;
         _dictionary = dictionary;
         _codes = codes;
+        if (codes.Source.NonZeros * (long)DenseCodesDensity >= (long)codes.Rows * codes.Columns)
+        {
+            _denseCodes = new DenseWeight(codes.Source.ToDense(), 0, codes.Rows, codes.Columns);
+        }
     }
+
+    /// <summary>Inputs from which a product runs the sparse codes vectorised over the batch (<see cref="SparseProduct.MultiplyBatch"/>).</summary>
+    internal const int BatchRows = 8;
+
+    /// <summary>Codes per SIMD multiply-add: the vector width in floats (8 with AVX2, 16 with AVX-512).</summary>
+    public static int DenseCodesDensity => Vector512.IsHardwareAccelerated ? Vector512<float>.Count : Vector256<float>.Count;
+
+    /// <summary>Whether the codes run as a dense matrix (see the remarks).</summary>
+    internal bool UsesDenseCodes => _denseCodes is not null;
 
     public override int Rows => _codes.Rows;
 
@@ -36,6 +60,18 @@ internal sealed class DictionaryWeight : WeightOperator
         var atoms = _projection.Rows;
         using var projected = new ScratchBuffer(m * atoms);
         _projection.Multiply(a, m, projected.Span, accumulate: false);
+        if (_denseCodes is not null)
+        {
+            _denseCodes.Multiply(projected.Span, m, c, accumulate);
+            return;
+        }
+
+        if (m >= BatchRows)
+        {
+            _codes.MultiplyBatch(projected.Span, m, c, accumulate);
+            return;
+        }
+
         for (var i = 0; i < m; i++)
         {
             _codes.Multiply(projected.Span.Slice(i * atoms, atoms), c.Slice(i * Rows, Rows), accumulate);

@@ -3,15 +3,18 @@ using Microsoft.ML.DirNet.Compression;
 namespace Microsoft.ML.DirNet.Runtime.Operators;
 
 /// <summary>
-/// HMD's hybrid matrix applied directly: the dense top rows as a packed dense product, then for each rank-1 block one
-/// dot of its v with the block's columns of x and one scaled add of its u into the block's rows of y.
+/// HMD's hybrid matrix applied directly: the dense top rows as a packed dense product, then the rank-1 blocks in two
+/// passes with long vectors instead of one short dot and one short add per block (blocks are often 8 × 8, where call
+/// overhead would dominate). Pass 1 forms every block's dot sᵢⱼ = vᵢⱼ·x_j as Sᵀ[j, :] += x[c]·Vᵀ[c, :] over the
+/// columns c of block column j. Pass 2 gives each block row i its outputs y[rows of i] = Uᵢᵀ·Sᵀ[:, i], one small dense
+/// product per block row with Uᵢᵀ [block height × g_c] packed once at load.
 /// </summary>
 internal sealed class HybridWeight : WeightOperator
 {
     private readonly HybridMatrix _matrix;
     private readonly DenseWeight? _top;
-    private readonly float[] _u;
-    private readonly float[] _v;
+    private readonly float[] _vTransposed;
+    private readonly DenseWeight[] _blockRows;
     private readonly int[] _rowStarts;
     private readonly int[] _columnStarts;
 
@@ -19,12 +22,33 @@ internal sealed class HybridWeight : WeightOperator
     {
         _matrix = matrix;
         var factors = matrix.Factors;
-        _top = matrix.DenseRows > 0 ? new DenseWeight(factors[0].Tensor.As<float>().Data, 0, matrix.DenseRows, matrix.Columns) : null;
-        _u = factors[1].Tensor.As<float>().Data;
-        _v = factors[2].Tensor.As<float>().Data;
-        var lower = matrix.Rows - matrix.DenseRows;
-        _rowStarts = Enumerable.Range(0, matrix.BlockRows + 1).Select(i => HybridMatrix.BlockStart(i, lower, matrix.BlockRows)).ToArray();
-        _columnStarts = Enumerable.Range(0, matrix.BlockColumns + 1).Select(j => HybridMatrix.BlockStart(j, matrix.Columns, matrix.BlockColumns)).ToArray();
+        int columns = matrix.Columns, lower = matrix.Rows - matrix.DenseRows, blockRows = matrix.BlockRows, blockColumns = matrix.BlockColumns;
+        _top = matrix.DenseRows > 0 ? new DenseWeight(factors[0].Tensor.As<float>().Data, 0, matrix.DenseRows, columns) : null;
+        var u = factors[1].Tensor.As<float>().Data;
+        var v = factors[2].Tensor.As<float>().Data;
+        _rowStarts = Enumerable.Range(0, blockRows + 1).Select(i => HybridMatrix.BlockStart(i, lower, blockRows)).ToArray();
+        _columnStarts = Enumerable.Range(0, blockColumns + 1).Select(j => HybridMatrix.BlockStart(j, columns, blockColumns)).ToArray();
+
+        _vTransposed = new float[v.Length];
+        for (var i = 0; i < blockRows; i++)
+        {
+            for (var c = 0; c < columns; c++)
+            {
+                _vTransposed[c * blockRows + i] = v[i * columns + c];
+            }
+        }
+
+        var uTransposed = new float[u.Length];
+        for (var j = 0; j < blockColumns; j++)
+        {
+            for (var r = 0; r < lower; r++)
+            {
+                uTransposed[r * blockColumns + j] = u[j * lower + r];
+            }
+        }
+
+        _blockRows = Enumerable.Range(0, blockRows)
+            .Select(i => new DenseWeight(uTransposed, _rowStarts[i] * blockColumns, _rowStarts[i + 1] - _rowStarts[i], blockColumns)).ToArray();
     }
 
     public override int Rows => _matrix.Rows;
@@ -39,51 +63,67 @@ internal sealed class HybridWeight : WeightOperator
         var denseRows = _matrix.DenseRows;
         if (_top is not null)
         {
-            if (m == 1)
+            MultiplyTop(a, m, c, accumulate);
+        }
+
+        int lower = Rows - denseRows, blockRows = _matrix.BlockRows, blockColumns = _matrix.BlockColumns;
+        if (lower == 0)
+        {
+            return;
+        }
+
+        using var dots = new ScratchBuffer(blockColumns * blockRows);
+        using var column = new ScratchBuffer(blockColumns);
+        var sT = dots.Span;
+        var s = column.Span;
+        for (var row = 0; row < m; row++)
+        {
+            var x = a.Slice(row * Columns, Columns);
+            sT.Clear();
+            for (var j = 0; j < blockColumns; j++)
             {
-                _top.Multiply(a, 1, c, accumulate);
+                var target = sT.Slice(j * blockRows, blockRows);
+                for (var k = _columnStarts[j]; k < _columnStarts[j + 1]; k++)
+                {
+                    TensorPrimitives.MultiplyAdd(_vTransposed.AsSpan(k * blockRows, blockRows), x[k], target, target);
+                }
+            }
+
+            var y = c.Slice(row * Rows + denseRows, lower);
+            for (var i = 0; i < blockRows; i++)
+            {
+                for (var j = 0; j < blockColumns; j++)
+                {
+                    s[j] = sT[j * blockRows + i];
+                }
+
+                _blockRows[i].Multiply(s, 1, y[_rowStarts[i].._rowStarts[i + 1]], accumulate);
+            }
+        }
+    }
+
+    private void MultiplyTop(ReadOnlySpan<float> a, int m, Span<float> c, bool accumulate)
+    {
+        var denseRows = _matrix.DenseRows;
+        if (m == 1)
+        {
+            _top!.Multiply(a, 1, c, accumulate);
+            return;
+        }
+
+        using var top = new ScratchBuffer(m * denseRows);
+        _top!.Multiply(a, m, top.Span, accumulate: false);
+        for (var i = 0; i < m; i++)
+        {
+            var target = c.Slice(i * Rows, denseRows);
+            var source = top.Span.Slice(i * denseRows, denseRows);
+            if (accumulate)
+            {
+                TensorPrimitives.Add(target, source, target);
             }
             else
             {
-                using var top = new ScratchBuffer(m * denseRows);
-                _top.Multiply(a, m, top.Span, accumulate: false);
-                for (var i = 0; i < m; i++)
-                {
-                    var target = c.Slice(i * Rows, denseRows);
-                    var source = top.Span.Slice(i * denseRows, denseRows);
-                    if (accumulate)
-                    {
-                        TensorPrimitives.Add(target, source, target);
-                    }
-                    else
-                    {
-                        source.CopyTo(target);
-                    }
-                }
-            }
-        }
-
-        var lower = Rows - denseRows;
-        for (var i = 0; i < m; i++)
-        {
-            var x = a.Slice(i * Columns, Columns);
-            var y = c.Slice(i * Rows + denseRows, lower);
-            if (!accumulate)
-            {
-                y.Clear();
-            }
-
-            for (var br = 0; br + 1 < _rowStarts.Length; br++)
-            {
-                int r0 = _rowStarts[br], r1 = _rowStarts[br + 1];
-                var segment = y[r0..r1];
-                var v = _v.AsSpan(br * Columns, Columns);
-                for (var bc = 0; bc + 1 < _columnStarts.Length; bc++)
-                {
-                    int c0 = _columnStarts[bc], c1 = _columnStarts[bc + 1];
-                    var s = TensorPrimitives.Dot(v[c0..c1], x[c0..c1]);
-                    TensorPrimitives.MultiplyAdd(_u.AsSpan(bc * lower + r0, r1 - r0), s, segment, segment);
-                }
+                source.CopyTo(target);
             }
         }
     }
@@ -97,13 +137,19 @@ internal sealed class HybridWeight : WeightOperator
             return;
         }
 
+        // Row r of the lower part: for each block column j, u[j, r] times block row i's v over that block's columns.
         var r = row - _matrix.DenseRows;
-        var lower = Rows - _matrix.DenseRows;
-        var br = Array.FindLastIndex(_rowStarts, s => s <= r);
-        for (var bc = 0; bc + 1 < _columnStarts.Length; bc++)
+        int blockRows = _matrix.BlockRows, blockColumns = _matrix.BlockColumns;
+        var i = Array.FindLastIndex(_rowStarts, start => start <= r);
+        using var scratch = new ScratchBuffer(blockColumns);
+        var u = scratch.Span;
+        _blockRows[i].ReadRow(r - _rowStarts[i], u);
+        for (var j = 0; j < blockColumns; j++)
         {
-            int c0 = _columnStarts[bc], c1 = _columnStarts[bc + 1];
-            TensorPrimitives.Multiply(_v.AsSpan(br * Columns + c0, c1 - c0), _u[bc * lower + r], target[c0..c1]);
+            for (var k = _columnStarts[j]; k < _columnStarts[j + 1]; k++)
+            {
+                target[k] = u[j] * _vTransposed[k * blockRows + i];
+            }
         }
     }
 }

@@ -19,6 +19,12 @@ internal sealed class SparseWeight(SparseProduct product) : WeightOperator
     public override void Multiply(ReadOnlySpan<float> a, int m, Span<float> c, bool accumulate)
     {
         CheckSpans(a, m, c);
+        if (m >= DictionaryWeight.BatchRows)
+        {
+            product.MultiplyBatch(a, m, c, accumulate);
+            return;
+        }
+
         for (var i = 0; i < m; i++)
         {
             product.Multiply(a.Slice(i * Columns, Columns), c.Slice(i * Rows, Rows), accumulate);
