@@ -1,20 +1,24 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using Microsoft.ML.DirNet.Compression;
 
 namespace Microsoft.ML.DirNet.Runtime.Operators;
 
 /// <summary>
 /// HMD's hybrid matrix applied directly: the dense top rows as a packed dense product, then the rank-1 blocks in two
-/// passes with long vectors instead of one short dot and one short add per block (blocks are often 8 × 8, where call
-/// overhead would dominate). Pass 1 forms every block's dot sᵢⱼ = vᵢⱼ·x_j as Sᵀ[j, :] += x[c]·Vᵀ[c, :] over the
-/// columns c of block column j. Pass 2 gives each block row i its outputs y[rows of i] = Uᵢᵀ·Sᵀ[:, i], one small dense
-/// product per block row with Uᵢᵀ [block height × g_c] packed once at load.
+/// vectorised passes rather than one short dot and one short add per block (the planner's blocks are often 8 × 8,
+/// where per-call overhead would dominate). Pass 1 forms every block's dot sᵢⱼ = vᵢⱼ·x_j, all block rows at once:
+/// Sᵀ[j, :] = Σ over the columns c of block column j of x[c]·Vᵀ[c, :]. Pass 2 gives each lower row r its output
+/// y[r] = Σⱼ U[j, r]·S[i(r), j], one dot of length g_c per row against its block row's dots.
 /// </summary>
 internal sealed class HybridWeight : WeightOperator
 {
     private readonly HybridMatrix _matrix;
     private readonly DenseWeight? _top;
     private readonly float[] _vTransposed;
-    private readonly DenseWeight[] _blockRows;
+    private readonly float[] _uTransposed;
+    private readonly int[] _blockRowOf;
     private readonly int[] _rowStarts;
     private readonly int[] _columnStarts;
 
@@ -38,17 +42,20 @@ internal sealed class HybridWeight : WeightOperator
             }
         }
 
-        var uTransposed = new float[u.Length];
+        _uTransposed = new float[u.Length];
         for (var j = 0; j < blockColumns; j++)
         {
             for (var r = 0; r < lower; r++)
             {
-                uTransposed[r * blockColumns + j] = u[j * lower + r];
+                _uTransposed[r * blockColumns + j] = u[j * lower + r];
             }
         }
 
-        _blockRows = Enumerable.Range(0, blockRows)
-            .Select(i => new DenseWeight(uTransposed, _rowStarts[i] * blockColumns, _rowStarts[i + 1] - _rowStarts[i], blockColumns)).ToArray();
+        _blockRowOf = new int[lower];
+        for (var i = 0; i < blockRows; i++)
+        {
+            _blockRowOf.AsSpan(_rowStarts[i], _rowStarts[i + 1] - _rowStarts[i]).Fill(i);
+        }
     }
 
     public override int Rows => _matrix.Rows;
@@ -72,34 +79,85 @@ internal sealed class HybridWeight : WeightOperator
             return;
         }
 
-        using var dots = new ScratchBuffer(blockColumns * blockRows);
-        using var column = new ScratchBuffer(blockColumns);
-        var sT = dots.Span;
-        var s = column.Span;
+        using var transposedDots = new ScratchBuffer(blockColumns * blockRows);
+        using var dotsBuffer = new ScratchBuffer(blockRows * blockColumns);
+        var sT = transposedDots.Span;
+        var dots = dotsBuffer.Span;
         for (var row = 0; row < m; row++)
         {
             var x = a.Slice(row * Columns, Columns);
-            sT.Clear();
             for (var j = 0; j < blockColumns; j++)
             {
-                var target = sT.Slice(j * blockRows, blockRows);
-                for (var k = _columnStarts[j]; k < _columnStarts[j + 1]; k++)
+                BlockColumnDots(x, _columnStarts[j], _columnStarts[j + 1], sT.Slice(j * blockRows, blockRows));
+            }
+
+            for (var j = 0; j < blockColumns; j++)
+            {
+                for (var i = 0; i < blockRows; i++)
                 {
-                    TensorPrimitives.MultiplyAdd(_vTransposed.AsSpan(k * blockRows, blockRows), x[k], target, target);
+                    dots[i * blockColumns + j] = sT[j * blockRows + i];
                 }
             }
 
             var y = c.Slice(row * Rows + denseRows, lower);
-            for (var i = 0; i < blockRows; i++)
+            for (var r = 0; r < lower; r++)
             {
-                for (var j = 0; j < blockColumns; j++)
-                {
-                    s[j] = sT[j * blockRows + i];
-                }
-
-                _blockRows[i].Multiply(s, 1, y[_rowStarts[i].._rowStarts[i + 1]], accumulate);
+                var value = Dot(_uTransposed.AsSpan(r * blockColumns, blockColumns), dots.Slice(_blockRowOf[r] * blockColumns, blockColumns));
+                y[r] = accumulate ? y[r] + value : value;
             }
         }
+    }
+
+    /// <summary>sᵀ[i] = Σ_{c0 ≤ c &lt; c1} x[c]·Vᵀ[c, i] for every block row i, eight block rows per vector.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void BlockColumnDots(ReadOnlySpan<float> x, int c0, int c1, Span<float> target)
+    {
+        var blockRows = target.Length;
+        ref var v = ref MemoryMarshal.GetArrayDataReference(_vTransposed);
+        var i = 0;
+        for (; i + Vector256<float>.Count <= blockRows; i += Vector256<float>.Count)
+        {
+            var sum = Vector256<float>.Zero;
+            for (var k = c0; k < c1; k++)
+            {
+                sum = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref v, (nuint)(k * blockRows + i)), Vector256.Create(x[k]), sum);
+            }
+
+            sum.CopyTo(target[i..]);
+        }
+
+        for (; i < blockRows; i++)
+        {
+            var sum = 0f;
+            for (var k = c0; k < c1; k++)
+            {
+                sum += x[k] * _vTransposed[k * blockRows + i];
+            }
+
+            target[i] = sum;
+        }
+    }
+
+    /// <summary>A dot product of short spans without a call's overhead (g_c is often 16-64).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    {
+        ref var x = ref MemoryMarshal.GetReference(a);
+        ref var y = ref MemoryMarshal.GetReference(b);
+        var sum = Vector256<float>.Zero;
+        var k = 0;
+        for (; k + Vector256<float>.Count <= a.Length; k += Vector256<float>.Count)
+        {
+            sum = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref x, (nuint)k), Vector256.LoadUnsafe(ref y, (nuint)k), sum);
+        }
+
+        var total = Vector256.Sum(sum);
+        for (; k < a.Length; k++)
+        {
+            total += a[k] * b[k];
+        }
+
+        return total;
     }
 
     private void MultiplyTop(ReadOnlySpan<float> a, int m, Span<float> c, bool accumulate)
@@ -140,10 +198,8 @@ internal sealed class HybridWeight : WeightOperator
         // Row r of the lower part: for each block column j, u[j, r] times block row i's v over that block's columns.
         var r = row - _matrix.DenseRows;
         int blockRows = _matrix.BlockRows, blockColumns = _matrix.BlockColumns;
-        var i = Array.FindLastIndex(_rowStarts, start => start <= r);
-        using var scratch = new ScratchBuffer(blockColumns);
-        var u = scratch.Span;
-        _blockRows[i].ReadRow(r - _rowStarts[i], u);
+        var i = _blockRowOf[r];
+        var u = _uTransposed.AsSpan(r * blockColumns, blockColumns);
         for (var j = 0; j < blockColumns; j++)
         {
             for (var k = _columnStarts[j]; k < _columnStarts[j + 1]; k++)
