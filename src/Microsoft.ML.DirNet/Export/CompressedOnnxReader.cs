@@ -79,6 +79,9 @@ internal static class CompressedOnnxReader
         };
         int Dimension(string name, int axis) => Factor(name).Rank == 2 ? Factor(name).Shape[axis]
             : throw new OnnxFormatException(model.SourceName, $"the factor '{name}' of compressed initializer '{entry.Name}' must be a matrix.");
+        // The writer leaves out empty factors (HMD with no dense rows, or none below them).
+        float[] OptionalFloats(string name) => model.Graph.HasInitializer(name) ? Floats(name) : [];
+        int OptionalDimension(string name, int axis) => model.Graph.HasInitializer(name) ? Dimension(name, axis) : 0;
         SparseRows Sparse(string factorPrefix, int columns) =>
             new(stored.Rows, columns, Indices(prefix + factorPrefix + "row_starts"), Indices(prefix + factorPrefix + "columns"), Floats(prefix + factorPrefix + "values"));
 
@@ -92,8 +95,8 @@ internal static class CompressedOnnxReader
                 "prune" => new SparseMatrix(Sparse("weight_", columns)),
                 "dirnet" or "odl" => new DictionaryMatrix(stored.Method, Floats(stored.Dictionary ?? prefix + "dictionary"), Dimension(stored.Dictionary ?? prefix + "dictionary", 0),
                     Sparse("code_", Dimension(stored.Dictionary ?? prefix + "dictionary", 0)), ownsDictionary: stored.Dictionary == prefix + "dictionary"),
-                "hmd" => new HybridMatrix(rows, columns, Dimension(prefix + "dense_rows", 0), Dimension(prefix + "block_v", 0), Dimension(prefix + "block_u", 0),
-                    Floats(prefix + "dense_rows"), Floats(prefix + "block_u"), Floats(prefix + "block_v")),
+                "hmd" => new HybridMatrix(rows, columns, OptionalDimension(prefix + "dense_rows", 0), OptionalDimension(prefix + "block_v", 0),
+                    OptionalDimension(prefix + "block_u", 0), OptionalFloats(prefix + "dense_rows"), OptionalFloats(prefix + "block_u"), OptionalFloats(prefix + "block_v")),
                 _ => throw new OnnxFormatException(model.SourceName, $"compressed initializer '{entry.Name}' declares the unknown stored form '{stored.Method}'."),
             };
         }

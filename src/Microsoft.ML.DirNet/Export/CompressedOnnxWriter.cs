@@ -47,7 +47,8 @@ internal static class CompressedOnnxWriter
             for (var d = 0; d < directions; d++)
             {
                 var prefix = CompressionMetadata.FactorPrefix(name, d);
-                initializers.AddRange(matrices[d].Factors.Select(f => TensorProtoConverter.ToProto(prefix + f.Name, f.Tensor)));
+                // An empty factor (HMD with no dense rows, or no rows below them) is not stored: no node would read it.
+                initializers.AddRange(matrices[d].Factors.Where(f => f.Tensor.Length > 0).Select(f => TensorProtoConverter.ToProto(prefix + f.Name, f.Tensor)));
             }
 
             Remove(proto.Graph.Initializer, t => t.Name == name);
