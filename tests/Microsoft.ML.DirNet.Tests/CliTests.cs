@@ -111,7 +111,25 @@ public sealed class CliTests
         Assert.All(rows, r => Assert.Equal("lowrank", r.GetProperty("method").GetString()));
         Assert.All(rows, r => Assert.Matches("^rank [0-9]+$", r.GetProperty("structure").GetString()));
         Assert.Equal(before, File.ReadAllBytes(input));
-        Assert.NotNull(new Runtime.NativeModel(OnnxModel.Load(output)));
+        var written = OnnxModel.Load(output);
+        Assert.Equal(new FileInfo(output).Length, json.GetProperty("output_bytes").GetInt64());
+        Assert.True(written.Metadata.ContainsKey("dirnet.compression"));
+        Assert.All(new Runtime.NativeModel(written).CompressedWeights.Values, forms => Assert.All(forms, f => Assert.Equal("lowrank", f)));
+        Assert.Equal([output], Directory.GetFiles(folder));
+
+        // The compressed file: bench times it beside the original, inspect describes it, compress refuses it.
+        (code, stdout, stderr) = Dirnet("bench", input, "--compressed", output, "--json", "--runs", "3", "--steps", "4");
+        Assert.True(code == 0, stderr);
+        json = JsonDocument.Parse(stdout).RootElement;
+        Assert.Equal(json.GetProperty("ort_ms").GetDouble() / json.GetProperty("compressed_native_ms").GetDouble(),
+            json.GetProperty("compressed_speedup").GetDouble(), 6);
+        Assert.True(json.GetProperty("compressed_ort_ms").GetDouble() > 0 && json.GetProperty("compressed_native_bytes").GetInt64() > 0);
+        (code, stdout, _) = Dirnet("inspect", output, "--json");
+        Assert.Equal(0, code);
+        Assert.Equal("lowrank", JsonDocument.Parse(stdout).RootElement.GetProperty("compressed").GetProperty("method").GetString());
+        (code, _, stderr) = Dirnet("compress", output, "-o", Path.Combine(folder, "again.onnx"));
+        Assert.Equal(2, code);
+        Assert.Contains("already compressed", stderr);
         Assert.Equal([output], Directory.GetFiles(folder));
     }
 

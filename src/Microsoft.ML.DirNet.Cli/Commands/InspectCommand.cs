@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using Microsoft.ML.DirNet.Export;
 using Microsoft.ML.DirNet.Onnx;
 using Microsoft.ML.DirNet.Runtime;
 using Microsoft.ML.DirNet.Weights;
@@ -31,8 +32,14 @@ internal static class InspectCommand
         var unsupported = NativeModel.FindUnsupportedOperators(model);
         var operators = model.Graph.Nodes.GroupBy(n => n.OpType).OrderBy(g => g.Key, StringComparer.Ordinal)
             .Select(g => new { name = g.Key, count = g.Count(), supported = !unsupported.ContainsKey(g.Key) }).ToArray();
-        var layers = WeightFinder.FindRecurrentLayers(model);
-        var weights = WeightFinder.FindWeights(model);
+        var factored = CompressedOnnxReader.Read(model);
+        var compressedShapes = factored?.Initializers.ToDictionary(i => i.Entry.Name, i => i.Entry.Shape) ?? [];
+        // A compressed model's W is rebuilt by nodes, not stored: its input size comes from the recorded shape.
+        var layers = WeightFinder.FindRecurrentLayers(model).Select(l => l.InputSize == 0
+            && model.Graph.Nodes.FirstOrDefault(n => n.Name == l.NodeName) is { Inputs.Count: > 1 } node
+            && compressedShapes.TryGetValue(node.Inputs[1], out var shape) ? l with { InputSize = shape[^1] } : l).ToArray();
+        // The factors of a compressed model are not candidates for another compression (compress refuses the file).
+        var weights = factored is null ? WeightFinder.FindWeights(model) : [];
         var compressibleBytes = weights.DistinctBy(w => w.Initializer)
             .Sum(w => model.Graph.GetInitializerBytes(w.Initializer));
 
@@ -54,6 +61,16 @@ internal static class InspectCommand
                 }),
                 compressible_bytes = compressibleBytes,
                 compressible_share = (double)compressibleBytes / fileBytes,
+                compressed = factored is null ? null : new
+                {
+                    method = factored.Metadata.Method, target_ratio = factored.Metadata.TargetRatio, scope = factored.Metadata.Scope,
+                    seed = factored.Metadata.Seed, calibrated = factored.Metadata.Calibrated,
+                    initializers = factored.Initializers.Select(i => new
+                    {
+                        name = i.Entry.Name, shape = i.Entry.Shape,
+                        matrices = i.Matrices.Select(m => new { method = m.Method, rows = m.Rows, columns = m.Columns, structure = m.Structure, bytes = m.StorageBytes }),
+                    }),
+                },
             }, CommandAction.Json));
             return ExitCodes.Success;
         }
@@ -71,6 +88,25 @@ internal static class InspectCommand
         }
 
         console.Write(layerTable);
+        if (factored is not null)
+        {
+            var meta = factored.Metadata;
+            var compressedTable = new Table().Title($"Compressed by DirNet: {meta.Method} at ratio {meta.TargetRatio:0.##} over the {meta.Scope}, seed {meta.Seed}{(meta.Calibrated ? ", calibrated" : "")}")
+                .AddColumns("initializer", "direction", "rows × cols", "method", "structure", "bytes");
+            foreach (var initializer in factored.Initializers)
+            {
+                for (var d = 0; d < initializer.Matrices.Length; d++)
+                {
+                    var m = initializer.Matrices[d];
+                    compressedTable.AddRow(Markup.Escape(initializer.Entry.Name), d.ToString(), $"{m.Rows} × {m.Columns}", m.Method, Markup.Escape(m.Structure), m.StorageBytes.ToString("N0"));
+                }
+            }
+
+            console.Write(compressedTable);
+            console.MarkupLine("This model is already compressed: `dirnet compress` refuses it; compress the original model to change the result.");
+            return ExitCodes.Success;
+        }
+
         var weightTable = new Table().Title("Compressible weight matrices (y = W·x)")
             .AddColumns("matrix", "role", "rows × cols", "params", "bytes", "share of file");
         foreach (var w in weights)
