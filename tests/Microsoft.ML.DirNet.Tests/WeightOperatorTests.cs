@@ -83,6 +83,7 @@ public sealed class WeightOperatorTests
         }
 
         var range = weight.RowRange(10, 13);
+        Assert.Same(range, weight.RowRange(10, 13)); // made once: a compressed range packs its own arrays
         var x = Random(matrix.Columns, new Random(5));
         var y = new float[13];
         range.Multiply(x, 1, y, accumulate: false);

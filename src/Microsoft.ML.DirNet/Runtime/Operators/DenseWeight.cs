@@ -22,7 +22,7 @@ internal sealed class DenseWeight(float[] data, int offset, int rows, int column
     public override string Form => "dense";
 
     /// <inheritdoc/>
-    public override WeightOperator RowRange(int start, int count) => new DenseWeight(data, offset + start * columns, count, columns);
+    protected override WeightOperator CreateRowRange(int start, int count) => new DenseWeight(data, offset + start * columns, count, columns);
 
     /// <inheritdoc/>
     public override void ReadRow(int row, Span<float> destination) => data.AsSpan(offset + row * columns, columns).CopyTo(destination);

@@ -80,6 +80,6 @@ internal sealed class DictionaryWeight : WeightOperator
 
     public override void ReadRow(int row, Span<float> destination) => _codes.CombineRows(row, _dictionary, Columns, destination);
 
-    public override WeightOperator RowRange(int start, int count) =>
+    protected override WeightOperator CreateRowRange(int start, int count) =>
         new DictionaryWeight(_projection, _dictionary, new SparseProduct(_codes.Source.RowRange(start, count)));
 }

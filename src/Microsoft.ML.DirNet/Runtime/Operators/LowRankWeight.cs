@@ -50,5 +50,5 @@ internal sealed class LowRankWeight : WeightOperator
         }
     }
 
-    public override WeightOperator RowRange(int start, int count) => new LowRankWeight((DenseWeight)_left.RowRange(start, count), _right);
+    protected override WeightOperator CreateRowRange(int start, int count) => new LowRankWeight((DenseWeight)_left.RowRange(start, count), _right);
 }

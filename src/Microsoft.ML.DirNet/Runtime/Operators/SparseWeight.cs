@@ -42,5 +42,5 @@ internal sealed class SparseWeight(SparseProduct product) : WeightOperator
         }
     }
 
-    public override WeightOperator RowRange(int start, int count) => new SparseWeight(new SparseProduct(product.Source.RowRange(start, count)));
+    protected override WeightOperator CreateRowRange(int start, int count) => new SparseWeight(new SparseProduct(product.Source.RowRange(start, count)));
 }

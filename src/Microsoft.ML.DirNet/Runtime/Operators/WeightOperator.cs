@@ -25,11 +25,17 @@ internal abstract class WeightOperator
     /// <summary>Row <paramref name="row"/> of W (an embedding lookup).</summary>
     public abstract void ReadRow(int row, Span<float> destination);
 
+    private System.Collections.Concurrent.ConcurrentDictionary<(int Start, int Count), WeightOperator>? _rowRanges;
+
     /// <summary>
-    /// The matrix made of rows [<paramref name="start"/>, start + <paramref name="count"/>). The default computes every
-    /// row and keeps the range; forms that can do better override it.
+    /// The matrix made of rows [<paramref name="start"/>, start + <paramref name="count"/>), made once per range (a
+    /// compressed range may rebuild and pack its own arrays, which must not happen at every run).
     /// </summary>
-    public virtual WeightOperator RowRange(int start, int count) => new RowRangeOperator(this, start, count);
+    public WeightOperator RowRange(int start, int count) =>
+        LazyInitializer.EnsureInitialized(ref _rowRanges).GetOrAdd((start, count), key => CreateRowRange(key.Start, key.Count));
+
+    /// <summary>Makes <see cref="RowRange"/>. The default computes every row and keeps the range; forms that can do better override it.</summary>
+    protected virtual WeightOperator CreateRowRange(int start, int count) => new RowRangeOperator(this, start, count);
 
     /// <summary>The operator that multiplies directly from <paramref name="matrix"/>'s stored factors.</summary>
     public static WeightOperator For(CompressedMatrix matrix) => matrix switch

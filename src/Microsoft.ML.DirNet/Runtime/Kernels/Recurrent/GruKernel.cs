@@ -42,8 +42,12 @@ internal sealed class GruKernel : RecurrentKernel
         public override void BeginDirection(int d, int hidden, ReadOnlySpan<float> wbRb, WeightOperator r)
         {
             base.BeginDirection(d, hidden, wbRb, r);
-            _updateReset = r.RowRange(0, 2 * hidden);
-            _candidate = r.RowRange(2 * hidden, hidden);
+            if (!kernel._linearBeforeReset)
+            {
+                // Only the reset-before-product form multiplies the gate blocks of R separately.
+                _updateReset = r.RowRange(0, 2 * hidden);
+                _candidate = r.RowRange(2 * hidden, hidden);
+            }
             if (wbRb.IsEmpty)
             {
                 _hiddenBias.AsSpan().Clear();
