@@ -68,6 +68,56 @@ public sealed class CompressedExportTests
         Assert.Contains(native.CompressedWeights.Values.SelectMany(f => f), f => f == expectedForm);
     }
 
+    [Theory]
+    [InlineData("dirnet")]
+    [InlineData("hmd")]
+    [InlineData("lowrank")]
+    [InlineData("prune")]
+    [InlineData("odl")]
+    public void HalfPrecisionFactorsAreStoredAsFloat16AndRunTheSameInBothEngines(string method)
+    {
+        const string fixture = "lm_embedding_lstm_linear";
+        var model = OnnxModel.Load(Path.Combine(TestPaths.Fixtures, fixture, "model.onnx"));
+        var options = new CompressionOptions { Method = Methods[method], Ratio = 2, Scope = CompressionScope.Recurrent };
+        var full = RnnCompressor.Compress(model, options);
+        var half = RnnCompressor.Compress(model, options with { Precision = FactorPrecision.Float16 });
+
+        // Same structure, values rounded: every value factor is float16 and half the bytes; indices unchanged.
+        foreach (var (f32, f16) in full.Weights.Zip(half.Weights))
+        {
+            Assert.Equal(f32.Matrix.Structure, f16.Matrix.Structure);
+            Assert.True(f16.Matrix.HalfPrecision);
+            foreach (var (a, b) in f32.Matrix.Factors.Zip(f16.Matrix.Factors))
+            {
+                Assert.Equal(a.Tensor.ElementType == TensorElementType.Float ? TensorElementType.Float16 : a.Tensor.ElementType, b.Tensor.ElementType);
+                Assert.Equal(a.Tensor.ElementType == TensorElementType.Float ? a.Tensor.ByteCount / 2 : a.Tensor.ByteCount, b.Tensor.ByteCount);
+            }
+
+            var rebuilt = f16.Matrix.ToDense();
+            var exact = f32.Matrix.ToDense();
+            var scale = exact.Max(MathF.Abs);
+            Assert.All(rebuilt.Zip(exact), p => Assert.True(MathF.Abs(p.First - p.Second) <= 2e-3f * scale + 1e-6f));
+        }
+
+        Assert.True(half.MatrixBytesAfter < full.MatrixBytesAfter);
+        var compressed = OnnxModel.Parse(half.ToCompressedModel().ToBytes(), "half.onnx");
+        var native = new NativeModel(compressed);
+        Assert.All(native.CompressedWeights.Values, forms => Assert.DoesNotContain("rebuilt", forms));
+        var inputs = Inputs(fixture);
+        var nativeOutputs = native.Run(inputs);
+        var rebuiltOutputs = new NativeModel(half.ToDenseModel()).Run(inputs);
+        using var ort = new OnnxRuntimeModel(compressed);
+        using var plain = new OnnxRuntimeModel(compressed, optimize: false);
+        var ortOutputs = ort.Run(inputs);
+        var plainOutputs = plain.Run(inputs);
+        for (var k = 0; k < nativeOutputs.Length; k++)
+        {
+            Assert.True(TensorComparer.MaxAbsoluteDifference(nativeOutputs[k], ortOutputs[k]) <= 1e-4, $"output {k} vs ONNX Runtime");
+            Assert.True(TensorComparer.MaxAbsoluteDifference(nativeOutputs[k], plainOutputs[k]) <= 1e-4, $"output {k} vs ONNX Runtime unoptimised");
+            Assert.True(TensorComparer.MaxAbsoluteDifference(nativeOutputs[k], rebuiltOutputs[k]) <= 1e-4, $"output {k} vs rebuilt dense");
+        }
+    }
+
     [Fact]
     public void EmbeddingsAndLinearLayersRunFactoredToo()
     {

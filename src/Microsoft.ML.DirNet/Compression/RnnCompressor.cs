@@ -44,13 +44,14 @@ public static class RnnCompressor
             : BuildPlanned(groups, budget, fileBytes, options, progress, cancellationToken);
 
         var result = new List<CompressedWeight>();
+        var rounded = new Dictionary<float[], float[]>();
         for (var g = 0; g < groups.Count; g++)
         {
             for (var m = 0; m < groups[g].Members.Count; m++)
             {
                 var (weight, original) = groups[g].Members[m];
-                result.Add(new CompressedWeight(weight, built[g][m], RelativeError(original, built[g][m].ToDense()),
-                    original.Sum(v => (double)v * v)));
+                var matrix = options.Precision == FactorPrecision.Float16 ? built[g][m].ToHalfPrecision(rounded) : built[g][m];
+                result.Add(new CompressedWeight(weight, matrix, RelativeError(original, matrix.ToDense()), original.Sum(v => (double)v * v)));
             }
         }
 

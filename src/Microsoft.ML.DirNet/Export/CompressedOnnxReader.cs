@@ -35,8 +35,13 @@ internal static class CompressedOnnxReader
             nodes.TryAdd(node.Name, node);
         }
 
-        var initializers = metadata.Initializers.Select(entry =>
-            new FactoredInitializer(entry, entry.Matrices.Select((stored, d) => ReadMatrix(model, entry, stored, d)).ToArray())).ToArray();
+        var widened = new Dictionary<Tensor, float[]>(ReferenceEqualityComparer.Instance);
+        var rounded = new Dictionary<float[], float[]>();
+        var initializers = metadata.Initializers.Select(entry => new FactoredInitializer(entry, entry.Matrices.Select((stored, d) =>
+        {
+            var matrix = ReadMatrix(model, entry, stored, d, widened);
+            return stored.Precision == "fp16" ? matrix.ToHalfPrecision(rounded) : matrix;
+        }).ToArray())).ToArray();
         var expected = InitializerRebuild.Build(initializers.Select(i => (i.Entry, i.Matrices)));
         var rebuildNodes = new HashSet<string>(StringComparer.Ordinal);
         foreach (var node in expected.Nodes)
@@ -62,14 +67,27 @@ internal static class CompressedOnnxReader
         return new FactoredModel(metadata, initializers, rebuildNodes);
     }
 
-    private static CompressedMatrix ReadMatrix(OnnxModel model, CompressedInitializer entry, StoredMatrix stored, int direction)
+    private static CompressedMatrix ReadMatrix(OnnxModel model, CompressedInitializer entry, StoredMatrix stored, int direction,
+        Dictionary<Tensor, float[]> widened)
     {
+        if (stored.Precision is not ("fp32" or "fp16"))
+        {
+            throw new OnnxFormatException(model.SourceName, $"compressed initializer '{entry.Name}' declares the unknown precision '{stored.Precision}'.");
+        }
+
         var prefix = CompressionMetadata.FactorPrefix(entry.Name, direction);
         Tensor Factor(string name) => model.Graph.HasInitializer(name)
             ? model.Graph.GetInitializer(name)
             : throw new OnnxFormatException(model.SourceName, $"the factor '{name}' of compressed initializer '{entry.Name}' is missing.");
-        float[] Floats(string name) => Factor(name) as Tensor<float> is { } t ? t.Data
-            : throw new OnnxFormatException(model.SourceName, $"the factor '{name}' of compressed initializer '{entry.Name}' must be float32.");
+        // Values come as the precision the metadata declares; float16 ones are widened once per tensor, so matrices that
+        // share a dictionary still share one array.
+        var valueType = stored.Precision == "fp16" ? TensorElementType.Float16 : TensorElementType.Float;
+        float[] Floats(string name) => Factor(name) switch
+        {
+            Tensor<float> t when valueType == TensorElementType.Float => t.Data,
+            Tensor<Half> t when valueType == TensorElementType.Float16 => widened.TryGetValue(t, out var w) ? w : widened[t] = Array.ConvertAll(t.Data, v => (float)v),
+            var t => throw new OnnxFormatException(model.SourceName, $"the factor '{name}' of compressed initializer '{entry.Name}' must be {valueType}, not {t.ElementType}."),
+        };
         int[] Indices(string name) => Factor(name) switch
         {
             Tensor<byte> t => Array.ConvertAll(t.Data, v => (int)v),

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Microsoft.ML.DirNet.Compression;
 using System.Text.Json.Serialization;
 
 namespace Microsoft.ML.DirNet.Export;
@@ -57,4 +58,9 @@ internal sealed record CompressedInitializer(string Name, int[] Shape, bool Tran
 /// <param name="Columns">Columns of W.</param>
 /// <param name="Structure">The structure in words, for people reading the metadata.</param>
 /// <param name="Dictionary">For dictionary forms, the initializer holding P (another matrix's when shared).</param>
-internal sealed record StoredMatrix(string Method, int Rows, int Columns, string Structure, string? Dictionary = null);
+/// <param name="Precision">The values' storage: <c>fp32</c> or <c>fp16</c>.</param>
+internal sealed record StoredMatrix(string Method, int Rows, int Columns, string Structure, string? Dictionary = null, string Precision = "fp32")
+{
+    /// <summary>The precision name recorded for a matrix.</summary>
+    public static string PrecisionOf(CompressedMatrix matrix) => matrix.HalfPrecision ? "fp16" : "fp32";
+}

@@ -21,19 +21,22 @@ internal static class MatrixRebuild
     public static string Add(GraphBuilder g, CompressedMatrix matrix, string factorPrefix, string? dictionaryName)
     {
         string F(string factor) => factorPrefix + factor;
+
+        // Values stored as float16 are cast to float32 where they are read, so the rebuilt W has the original type.
+        string V(string factor) => matrix.HalfPrecision ? ToFloat(g, factor) : factor;
         switch (matrix)
         {
             case DenseMatrix:
-                return F("weight");
+                return V(F("weight"));
             case LowRankMatrix:
-                return g.Op("MatMul", [F("left"), F("right")]);
+                return g.Op("MatMul", [V(F("left")), V(F("right"))]);
             case SparseMatrix sparse:
-                return SparseToDense(g, F("weight_"), sparse.Rows, sparse.Columns, sparse.NonZeros, sparse.Storage.NonEmptyRows);
+                return SparseToDense(g, F("weight_"), V(F("weight_values")), sparse.Rows, sparse.Columns, sparse.NonZeros, sparse.Storage.NonEmptyRows);
             case DictionaryMatrix dictionary:
-                var codes = SparseToDense(g, F("code_"), dictionary.Rows, dictionary.Atoms, dictionary.NonZeros, dictionary.Codes.NonEmptyRows);
-                return g.Op("MatMul", [codes, dictionaryName ?? F("dictionary")]);
+                var codes = SparseToDense(g, F("code_"), V(F("code_values")), dictionary.Rows, dictionary.Atoms, dictionary.NonZeros, dictionary.Codes.NonEmptyRows);
+                return g.Op("MatMul", [codes, V(dictionaryName ?? F("dictionary"))]);
             case HybridMatrix hybrid:
-                return Hybrid(g, hybrid, F);
+                return Hybrid(g, hybrid, name => V(F(name)));
             default:
                 throw new NotSupportedException($"No ONNX rebuild is defined for {matrix.GetType().Name}.");
         }
@@ -45,7 +48,9 @@ internal static class MatrixRebuild
     /// number since the previous non-empty row, and a running sum turns the marks into one row number per entry.
     /// Every value has a shape known before running, so runtimes can fold the whole subgraph.
     /// </summary>
-    private static string SparseToDense(GraphBuilder g, string factorPrefix, int rows, int columns, int nonZeros, int nonEmptyRowCount)
+    private static string ToFloat(GraphBuilder g, string value) => g.Op("Cast", [value], null, IntAttribute("to", (long)TensorElementType.Float));
+
+    private static string SparseToDense(GraphBuilder g, string factorPrefix, string values, int rows, int columns, int nonZeros, int nonEmptyRowCount)
     {
         var shape = g.Int64s(rows, columns);
         if (nonZeros == 0)
@@ -74,7 +79,7 @@ internal static class MatrixRebuild
         var flat = g.Op("Add", [g.Op("Mul", [entryRows, g.Int64s(columns)]), entryColumns]);
         var indices = g.Op("Reshape", [flat, g.Int64s(nonZeros, 1)]);
         var empty = g.Op("ConstantOfShape", [g.Int64s((long)rows * columns)], null, TensorAttribute("value", new Tensor<float>([1], [0f])));
-        var filled = g.Op("ScatterND", [empty, indices, factorPrefix + "values"]);
+        var filled = g.Op("ScatterND", [empty, indices, values]);
         return g.Op("Reshape", [filled, shape]);
     }
 

@@ -41,9 +41,23 @@ public abstract class CompressedMatrix
 
     /// <summary>
     /// The arrays this matrix is stored as, in a fixed order, each named for its role (e.g. <c>dictionary</c>,
-    /// <c>code_values</c>). They are exactly what <see cref="WriteTo"/> writes and what the exporter stores.
+    /// <c>code_values</c>). They are exactly what <see cref="WriteTo"/> writes and what the exporter stores: values as
+    /// float32, or as float16 when <see cref="HalfPrecision"/>; indices and row starts as they are.
     /// </summary>
-    public abstract IReadOnlyList<MatrixFactor> Factors { get; }
+    public IReadOnlyList<MatrixFactor> Factors =>
+        HalfPrecision ? FloatFactors.Select(f => f.Tensor is Tensor<float> values ? f with { Tensor = ToHalf(values) } : f).ToArray() : FloatFactors;
+
+    /// <summary>
+    /// Whether the values are stored in half precision (float16): they were rounded to it, so products, the dense
+    /// matrix and the stored factors all use the same numbers.
+    /// </summary>
+    public bool HalfPrecision { get; private set; }
+
+    /// <summary>The factors with values as float32 (what the native operators multiply by).</summary>
+    internal IReadOnlyList<MatrixFactor> FullPrecisionFactors => FloatFactors;
+
+    /// <summary>The factors in <see cref="Factors"/>' order with values as float32.</summary>
+    protected abstract IReadOnlyList<MatrixFactor> FloatFactors { get; }
 
     /// <summary>Exact storage in bytes: the sum of the factors' bytes.</summary>
     public long StorageBytes
@@ -105,6 +119,30 @@ public abstract class CompressedMatrix
 
     /// <inheritdoc/>
     public override string ToString() => $"{Method} [{Rows} × {Columns}], {StorageBytes} bytes";
+
+    /// <summary>
+    /// The same structure with every value rounded to float16 and stored so. Matrices sharing a dictionary round it
+    /// once through <paramref name="shared"/> and keep sharing it. Rounding twice changes nothing.
+    /// </summary>
+    internal CompressedMatrix ToHalfPrecision(Dictionary<float[], float[]> shared)
+    {
+        var rounded = MapValues(values =>
+        {
+            if (!shared.TryGetValue(values, out var result))
+            {
+                result = shared[values] = Array.ConvertAll(values, v => (float)(Half)v);
+            }
+
+            return result;
+        });
+        rounded.HalfPrecision = true;
+        return rounded;
+    }
+
+    /// <summary>The same structure with each value array replaced by <paramref name="map"/>'s result.</summary>
+    internal abstract CompressedMatrix MapValues(Func<float[], float[]> map);
+
+    private static Tensor<Half> ToHalf(Tensor<float> values) => new(values.Shape, Array.ConvertAll(values.Data, v => (Half)v));
 
     /// <summary>
     /// The same structure fitted to W·T, mapped back to W's inputs (input side multiplied by T⁻¹). Matrices sharing

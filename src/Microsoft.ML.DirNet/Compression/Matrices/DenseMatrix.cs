@@ -30,7 +30,7 @@ public sealed class DenseMatrix : CompressedMatrix
     public override string Structure => "dense";
 
     /// <inheritdoc/>
-    public override IReadOnlyList<MatrixFactor> Factors => [new("weight", new Tensor<float>([Rows, Columns], _data))];
+    protected override IReadOnlyList<MatrixFactor> FloatFactors => [new("weight", new Tensor<float>([Rows, Columns], _data))];
 
     /// <summary>The row-major values.</summary>
     public ReadOnlySpan<float> Values => _data;
@@ -47,6 +47,8 @@ public sealed class DenseMatrix : CompressedMatrix
 
     /// <inheritdoc/>
     public override float[] ToDense() => (float[])_data.Clone();
+
+    internal override CompressedMatrix MapValues(Func<float[], float[]> map) => new DenseMatrix(map(_data), Rows, Columns);
 
     internal override CompressedMatrix UndoInputTransform(InputTransform transform, Dictionary<float[], float[]> shared) =>
         new DenseMatrix(transform.Undo(_data, Rows), Rows, Columns);

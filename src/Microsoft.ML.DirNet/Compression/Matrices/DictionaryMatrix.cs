@@ -56,7 +56,7 @@ public sealed class DictionaryMatrix : CompressedMatrix
         $"{Atoms} atoms{(OwnsDictionary ? "" : " (shared)")}, {NonZeros:N0} codes ({(double)NonZeros / Rows:0.0} per row)";
 
     /// <inheritdoc/>
-    public override IReadOnlyList<MatrixFactor> Factors
+    protected override IReadOnlyList<MatrixFactor> FloatFactors
     {
         get
         {
@@ -129,6 +129,9 @@ public sealed class DictionaryMatrix : CompressedMatrix
 
         return parts;
     }
+
+    internal override CompressedMatrix MapValues(Func<float[], float[]> map) =>
+        new DictionaryMatrix(Method, map(_dictionary), Atoms, new SparseRows(Rows, Atoms, Codes.RowStarts, Codes.ColumnIndices, map(Codes.Values)), OwnsDictionary);
 
     internal override CompressedMatrix UndoInputTransform(InputTransform transform, Dictionary<float[], float[]> shared)
     {

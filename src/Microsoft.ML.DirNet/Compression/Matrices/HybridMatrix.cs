@@ -54,7 +54,7 @@ public sealed class HybridMatrix : CompressedMatrix
     public override string Structure => $"{DenseRows} dense rows (α = {(double)DenseRows / Rows:0.00}), {BlockRows} × {BlockColumns} rank-1 blocks";
 
     /// <inheritdoc/>
-    public override IReadOnlyList<MatrixFactor> Factors =>
+    protected override IReadOnlyList<MatrixFactor> FloatFactors =>
     [
         new("dense_rows", new Tensor<float>([DenseRows, Columns], _top)),
         new("block_u", new Tensor<float>([BlockColumns, Rows - DenseRows], _u)),
@@ -111,6 +111,9 @@ public sealed class HybridMatrix : CompressedMatrix
 
         return dense;
     }
+
+    internal override CompressedMatrix MapValues(Func<float[], float[]> map) =>
+        new HybridMatrix(Rows, Columns, DenseRows, BlockRows, BlockColumns, map(_top), map(_u), map(_v));
 
     internal override CompressedMatrix UndoInputTransform(InputTransform transform, Dictionary<float[], float[]> shared)
     {

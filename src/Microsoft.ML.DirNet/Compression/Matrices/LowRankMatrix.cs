@@ -35,7 +35,7 @@ public sealed class LowRankMatrix : CompressedMatrix
     public override string Structure => $"rank {Rank}";
 
     /// <inheritdoc/>
-    public override IReadOnlyList<MatrixFactor> Factors =>
+    protected override IReadOnlyList<MatrixFactor> FloatFactors =>
         [new("left", new Tensor<float>([Rows, Rank], _left)), new("right", new Tensor<float>([Rank, Columns], _right))];
 
     /// <inheritdoc/>
@@ -69,6 +69,8 @@ public sealed class LowRankMatrix : CompressedMatrix
 
         return dense;
     }
+
+    internal override CompressedMatrix MapValues(Func<float[], float[]> map) => new LowRankMatrix(map(_left), map(_right), Rows, Columns, Rank);
 
     internal override CompressedMatrix UndoInputTransform(InputTransform transform, Dictionary<float[], float[]> shared) =>
         new LowRankMatrix(_left, transform.Undo(_right, Rank), Rows, Columns, Rank);

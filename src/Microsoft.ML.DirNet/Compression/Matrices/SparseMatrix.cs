@@ -24,7 +24,7 @@ public sealed class SparseMatrix : CompressedMatrix
     public override string Structure => $"{NonZeros:N0} kept ({100.0 * NonZeros / ((long)Rows * Columns):0.0} %)";
 
     /// <inheritdoc/>
-    public override IReadOnlyList<MatrixFactor> Factors => Storage.Factors("weight_").ToArray();
+    protected override IReadOnlyList<MatrixFactor> FloatFactors => Storage.Factors("weight_").ToArray();
 
     /// <inheritdoc/>
     public override void Multiply(ReadOnlySpan<float> x, Span<float> y)
@@ -35,6 +35,9 @@ public sealed class SparseMatrix : CompressedMatrix
 
     /// <inheritdoc/>
     public override float[] ToDense() => Storage.ToDense();
+
+    internal override CompressedMatrix MapValues(Func<float[], float[]> map) =>
+        new SparseMatrix(new SparseRows(Rows, Columns, Storage.RowStarts, Storage.ColumnIndices, map(Storage.Values)));
 
     internal override CompressedMatrix UndoInputTransform(InputTransform transform, Dictionary<float[], float[]> shared)
     {

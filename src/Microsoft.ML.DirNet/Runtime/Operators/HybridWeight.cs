@@ -25,7 +25,7 @@ internal sealed class HybridWeight : WeightOperator
     public HybridWeight(HybridMatrix matrix)
     {
         _matrix = matrix;
-        var factors = matrix.Factors;
+        var factors = matrix.FullPrecisionFactors;
         int columns = matrix.Columns, lower = matrix.Rows - matrix.DenseRows, blockRows = matrix.BlockRows, blockColumns = matrix.BlockColumns;
         _top = matrix.DenseRows > 0 ? new DenseWeight(factors[0].Tensor.As<float>().Data, 0, matrix.DenseRows, columns) : null;
         var u = factors[1].Tensor.As<float>().Data;

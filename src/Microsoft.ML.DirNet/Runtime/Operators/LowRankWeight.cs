@@ -10,7 +10,7 @@ internal sealed class LowRankWeight : WeightOperator
 
     public LowRankWeight(LowRankMatrix matrix)
     {
-        var factors = matrix.Factors;
+        var factors = matrix.FullPrecisionFactors;
         _left = new DenseWeight(factors[0].Tensor.As<float>().Data, 0, matrix.Rows, matrix.Rank);
         _right = new DenseWeight(factors[1].Tensor.As<float>().Data, 0, matrix.Rank, matrix.Columns);
     }

@@ -40,7 +40,7 @@ internal abstract class WeightOperator
     /// <summary>The operator that multiplies directly from <paramref name="matrix"/>'s stored factors.</summary>
     public static WeightOperator For(CompressedMatrix matrix) => matrix switch
     {
-        DenseMatrix dense => new DenseWeight(dense.Factors[0].Tensor.As<float>().Data, 0, dense.Rows, dense.Columns),
+        DenseMatrix dense => new DenseWeight(dense.FullPrecisionFactors[0].Tensor.As<float>().Data, 0, dense.Rows, dense.Columns),
         LowRankMatrix lowRank => new LowRankWeight(lowRank),
         SparseMatrix sparse => new SparseWeight(sparse),
         DictionaryMatrix dictionary => new DictionaryWeight(dictionary),
