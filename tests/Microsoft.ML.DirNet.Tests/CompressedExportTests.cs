@@ -1,3 +1,4 @@
+using Microsoft.ML.DirNet.Benchmarking;
 using Microsoft.ML.DirNet.Compression;
 using Microsoft.ML.DirNet.Onnx;
 using Microsoft.ML.DirNet.Runtime;
@@ -115,6 +116,37 @@ public sealed class CompressedExportTests
             Assert.True(TensorComparer.MaxAbsoluteDifference(nativeOutputs[k], ortOutputs[k]) <= 1e-4, $"output {k} vs ONNX Runtime");
             Assert.True(TensorComparer.MaxAbsoluteDifference(nativeOutputs[k], plainOutputs[k]) <= 1e-4, $"output {k} vs ONNX Runtime unoptimised");
             Assert.True(TensorComparer.MaxAbsoluteDifference(nativeOutputs[k], rebuiltOutputs[k]) <= 1e-4, $"output {k} vs rebuilt dense");
+        }
+    }
+
+    [Theory]
+    [InlineData("dirnet")]
+    [InlineData("hmd")]
+    [InlineData("lowrank")]
+    [InlineData("prune")]
+    public void AGruWithoutLinearBeforeResetRunsRowRangesOfACompressedR(string method)
+    {
+        // Without linear_before_reset the cell multiplies R's update/reset rows and its candidate rows separately,
+        // so the compressed R is used through row ranges of its operator.
+        var model = SyntheticRecurrentModel.Create(RecurrentCellType.Gru, layers: 2, inputSize: 24, hiddenSize: 40, seed: 5);
+        foreach (var node in model.Proto.Graph.Node.Where(n => n.OpType == "GRU"))
+        {
+            node.Attribute.First(a => a.Name == "linear_before_reset").I = 0;
+        }
+
+        model = OnnxModel.Parse(model.ToBytes(), "gru-reset-before.onnx");
+        var result = RnnCompressor.Compress(model, new CompressionOptions { Method = Methods[method], Ratio = 3, Scope = CompressionScope.Recurrent });
+        var compressed = OnnxModel.Parse(result.ToCompressedModel().ToBytes(), "gru-reset-before.compressed.onnx");
+        var inputs = RandomInputs.Create(model, batch: 2, steps: 9);
+        var native = new NativeModel(compressed);
+        Assert.Contains(native.CompressedWeights.Values.SelectMany(f => f), f => f != "dense" && f != "rebuilt");
+        var actual = native.Run(inputs);
+        using var ort = new OnnxRuntimeModel(compressed);
+        var expected = ort.Run(inputs);
+        for (var k = 0; k < actual.Length; k++)
+        {
+            Assert.True(TensorComparer.MaxAbsoluteDifference(actual[k], expected[k]) <= 1e-4,
+                $"output {k}: {TensorComparer.MaxAbsoluteDifference(actual[k], expected[k])}");
         }
     }
 
