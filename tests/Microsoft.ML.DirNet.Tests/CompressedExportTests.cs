@@ -207,6 +207,23 @@ public sealed class CompressedExportTests
         Assert.Contains("inconsistent", error.Message);
     }
 
+    [Theory]
+    [InlineData("{not json")]
+    [InlineData("{\"format\":9,\"initializers\":[]}")]
+    [InlineData("{\"format\":1,\"initializers\":[{\"name\":\"x\"}]}")]
+    [InlineData("shape")]
+    public void BrokenCompressionMetadataIsRefusedWithAClearError(string json)
+    {
+        var (_, result) = Compress("lstm_1layer", "lowrank");
+        var compressed = result.ToCompressedModel();
+        var entry = compressed.Proto.MetadataProps.First(p => p.Key == "dirnet.compression");
+        // "shape": valid metadata whose recorded shape disagrees with its matrices.
+        entry.Value = json == "shape" ? entry.Value.Replace("\"shape\":[1,", "\"shape\":[2,", StringComparison.Ordinal) : json;
+        var edited = OnnxModel.Parse(compressed.ToBytes(), "edited.onnx");
+        var error = Assert.Throws<OnnxFormatException>(() => new NativeModel(edited));
+        Assert.Contains("edited.onnx", error.Message);
+    }
+
     [Fact]
     public void CompressingACompressedModelIsRefused()
     {

@@ -29,6 +29,11 @@ internal static class CompressedOnnxReader
             throw new OnnxFormatException(source, $"its '{CompressionMetadata.Key}' metadata has layout version {metadata.Format}; this library reads version {CompressionMetadata.CurrentFormat}.");
         }
 
+        foreach (var entry in metadata.Initializers)
+        {
+            CheckEntry(source, entry);
+        }
+
         var nodes = new Dictionary<string, OnnxNode>(StringComparer.Ordinal);
         foreach (var node in model.Graph.Nodes)
         {
@@ -65,6 +70,32 @@ internal static class CompressedOnnxReader
         }
 
         return new FactoredModel(metadata, initializers, rebuildNodes);
+    }
+
+    /// <summary>
+    /// Checks that an entry is complete and that its matrices tile its shape: one per direction of a [directions, rows,
+    /// columns] recurrent weight, or one matrix stored as is or transposed.
+    /// </summary>
+    private static void CheckEntry(string source, CompressedInitializer? entry)
+    {
+        if (entry?.Name is null || entry.Shape is null || entry.Matrices is null || entry.Matrices.Any(m => m?.Method is null))
+        {
+            throw new OnnxFormatException(source, $"its '{CompressionMetadata.Key}' metadata has an incomplete initializer entry.");
+        }
+
+        var fits = entry.Matrices.All(m => m.Rows > 0 && m.Columns > 0) && (entry.Shape.Length switch
+        {
+            3 => entry.Matrices.Count == entry.Shape[0] && entry.Matrices.All(m => m.Rows == entry.Shape[1] && m.Columns == entry.Shape[2]) && !entry.Transposed,
+            2 => entry.Matrices.Count == 1 && (entry.Transposed
+                ? entry.Matrices[0].Rows == entry.Shape[1] && entry.Matrices[0].Columns == entry.Shape[0]
+                : entry.Matrices[0].Rows == entry.Shape[0] && entry.Matrices[0].Columns == entry.Shape[1]),
+            _ => false,
+        });
+        if (!fits)
+        {
+            throw new OnnxFormatException(source,
+                $"compressed initializer '{entry.Name}' declares shape {TensorShape.Format(entry.Shape)}{(entry.Transposed ? " (transposed)" : "")} but matrices {string.Join(", ", entry.Matrices.Select(m => $"[{m.Rows} × {m.Columns}]"))}.");
+        }
     }
 
     private static CompressedMatrix ReadMatrix(OnnxModel model, CompressedInitializer entry, StoredMatrix stored, int direction,
