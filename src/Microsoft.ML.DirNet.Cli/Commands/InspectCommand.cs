@@ -29,10 +29,10 @@ internal static class InspectCommand
         var path = CommandAction.ExistingFile(file);
         var model = OnnxModel.Load(path);
         var fileBytes = new FileInfo(path).Length;
-        var unsupported = NativeModel.FindUnsupportedOperators(model);
+        var factored = CompressedOnnxReader.Read(model);
+        var unsupported = NativeModel.FindUnsupportedOperators(model, factored);
         var operators = model.Graph.Nodes.GroupBy(n => n.OpType).OrderBy(g => g.Key, StringComparer.Ordinal)
             .Select(g => new { name = g.Key, count = g.Count(), supported = !unsupported.ContainsKey(g.Key) }).ToArray();
-        var factored = CompressedOnnxReader.Read(model);
         var compressedShapes = factored?.Initializers.ToDictionary(i => i.Entry.Name, i => i.Entry.Shape) ?? [];
         // A compressed model's W is rebuilt by nodes, not stored: its input size comes from the recorded shape.
         var layers = WeightFinder.FindRecurrentLayers(model).Select(l => l.InputSize == 0

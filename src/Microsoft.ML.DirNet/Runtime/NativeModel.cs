@@ -170,7 +170,11 @@ public sealed class NativeModel : ITensorModel
     /// it; empty when the engine can run every node.
     /// </summary>
     public static IReadOnlyDictionary<string, IReadOnlyList<string>> FindUnsupportedOperators(OnnxModel model) =>
-        FindUnsupported(RunnableNodes(model, CompressedOnnxReader.Read(model)));
+        FindUnsupportedOperators(model, CompressedOnnxReader.Read(model));
+
+    /// <summary><see cref="FindUnsupportedOperators(OnnxModel)"/> for a model whose factors were already read.</summary>
+    internal static IReadOnlyDictionary<string, IReadOnlyList<string>> FindUnsupportedOperators(OnnxModel model, FactoredModel? factored) =>
+        FindUnsupported(RunnableNodes(model, factored));
 
     private static Dictionary<string, IReadOnlyList<string>> FindUnsupported(IEnumerable<OnnxNode> nodes) =>
         nodes.Where(n => !OperatorRegistry.IsSupported(n))

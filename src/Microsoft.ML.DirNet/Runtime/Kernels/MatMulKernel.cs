@@ -63,7 +63,7 @@ internal sealed class MatMulKernel(WeightOperator? boundB) : IKernel
     }
 
     /// <summary>A[..., k]·B for B = Wᵀ held by an operator: [..., k] → [..., W.Rows].</summary>
-    internal static Tensor<float> MultiplyRows(Tensor<float> a, WeightOperator weight)
+    private static Tensor<float> MultiplyRows(Tensor<float> a, WeightOperator weight)
     {
         if (a.Rank == 0 || a.Shape[^1] != weight.Columns)
         {

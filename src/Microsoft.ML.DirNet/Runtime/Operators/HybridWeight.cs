@@ -171,19 +171,7 @@ internal sealed class HybridWeight : WeightOperator
 
         using var top = new ScratchBuffer(m * denseRows);
         _top!.Multiply(a, m, top.Span, accumulate: false);
-        for (var i = 0; i < m; i++)
-        {
-            var target = c.Slice(i * Rows, denseRows);
-            var source = top.Span.Slice(i * denseRows, denseRows);
-            if (accumulate)
-            {
-                TensorPrimitives.Add(target, source, target);
-            }
-            else
-            {
-                source.CopyTo(target);
-            }
-        }
+        CopyRows(top.Span, denseRows, c, Rows, m, denseRows, accumulate);
     }
 
     public override void ReadRow(int row, Span<float> destination)

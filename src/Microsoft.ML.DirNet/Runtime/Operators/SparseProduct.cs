@@ -42,8 +42,8 @@ internal sealed class SparseProduct
         }
 
         ref var input = ref MemoryMarshal.GetReference(x);
-        ref var values = ref MemoryArrayReference(_values);
-        ref var columns = ref MemoryArrayReference(_columns);
+        ref var values = ref MemoryMarshal.GetArrayDataReference(_values);
+        ref var columns = ref MemoryMarshal.GetArrayDataReference(_columns);
         for (var r = 0; r < Rows; r++)
         {
             int i = _starts[r], end = _starts[r + 1];
@@ -89,8 +89,8 @@ internal sealed class SparseProduct
         // blocks of rows, so C is written in contiguous runs rather than one float per row.
         using var resultBuffer = new ScratchBuffer(Rows * padded);
         var result = resultBuffer.Span;
-        ref var values = ref MemoryArrayReference(_values);
-        ref var columns = ref MemoryArrayReference(_columns);
+        ref var values = ref MemoryMarshal.GetArrayDataReference(_values);
+        ref var columns = ref MemoryMarshal.GetArrayDataReference(_columns);
         ref var input = ref MemoryMarshal.GetReference(transposed);
         ref var output = ref MemoryMarshal.GetReference(result);
         for (var r = 0; r < Rows; r++)
@@ -134,6 +134,4 @@ internal sealed class SparseProduct
             TensorPrimitives.MultiplyAdd(dense.Slice(_columns[i] * width, width), _values[i], target, target);
         }
     }
-
-    private static ref T MemoryArrayReference<T>(T[] array) => ref MemoryMarshal.GetArrayDataReference(array);
 }

@@ -57,6 +57,28 @@ internal abstract class WeightOperator
         }
     }
 
+    /// <summary>
+    /// Copies (or adds) <paramref name="m"/> runs of <paramref name="width"/> floats, one per input row, from
+    /// <paramref name="source"/> (runs <paramref name="sourceStride"/> apart) to <paramref name="target"/> (runs
+    /// <paramref name="targetStride"/> apart): a part of a product moved to where it belongs in the whole.
+    /// </summary>
+    protected static void CopyRows(ReadOnlySpan<float> source, int sourceStride, Span<float> target, int targetStride, int m, int width, bool accumulate)
+    {
+        for (var i = 0; i < m; i++)
+        {
+            var from = source.Slice(i * sourceStride, width);
+            var to = target.Slice(i * targetStride, width);
+            if (accumulate)
+            {
+                TensorPrimitives.Add(to, from, to);
+            }
+            else
+            {
+                from.CopyTo(to);
+            }
+        }
+    }
+
     /// <summary>Rows of another operator, computed in full and copied out.</summary>
     private sealed class RowRangeOperator(WeightOperator whole, int start, int count) : WeightOperator
     {
@@ -71,19 +93,7 @@ internal abstract class WeightOperator
             CheckSpans(a, m, c);
             using var full = new ScratchBuffer(m * whole.Rows);
             whole.Multiply(a, m, full.Span, accumulate: false);
-            for (var i = 0; i < m; i++)
-            {
-                var source = full.Span.Slice(i * whole.Rows + start, count);
-                var target = c.Slice(i * count, count);
-                if (accumulate)
-                {
-                    TensorPrimitives.Add(target, source, target);
-                }
-                else
-                {
-                    source.CopyTo(target);
-                }
-            }
+            CopyRows(full.Span[start..], whole.Rows, c, count, m, count, accumulate);
         }
 
         public override void ReadRow(int row, Span<float> destination) => whole.ReadRow(start + row, destination);
