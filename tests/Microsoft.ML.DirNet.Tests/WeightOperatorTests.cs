@@ -20,6 +20,7 @@ public sealed class WeightOperatorTests
     public static IEnumerable<object[]> Matrices() =>
     [
         ["dense"], ["lowrank"], ["prune"], ["dictionary-sparse"], ["dictionary-dense-codes"], ["hybrid"], ["hybrid-no-dense-rows"],
+        ["hybrid-tall-blocks"], ["hybrid-many-blocks"],
     ];
 
     private static CompressedMatrix Create(string form)
@@ -35,6 +36,10 @@ public sealed class WeightOperatorTests
             "dictionary-dense-codes" => new DictionaryMatrix("dirnet", Random(11 * columns, random), 11, RandomSparse(rows, 11, 0.4, random), true),
             "hybrid" => new HybridMatrix(rows, columns, 6, 5, 4, Random(6 * columns, random), Random(4 * (rows - 6), random), Random(5 * columns, random)),
             "hybrid-no-dense-rows" => new HybridMatrix(rows, columns, 0, 9, 7, [], Random(7 * rows, random), Random(9 * columns, random)),
+            // Block rows of 14-15 rows (a whole vector of outputs and a part), and 37 block rows of 8 over 41 columns
+            // (more than one slab of block rows, so the hybrid kernel's slab loop and its four-vector paths run).
+            "hybrid-tall-blocks" => new HybridMatrix(103, columns, 2, 7, 5, Random(2 * columns, random), Random(5 * 101, random), Random(7 * columns, random)),
+            "hybrid-many-blocks" => new HybridMatrix(300, 41, 4, 37, 9, Random(4 * 41, random), Random(9 * 296, random), Random(37 * 41, random)),
             _ => throw new ArgumentException(form),
         };
     }

@@ -8,19 +8,34 @@ namespace Microsoft.ML.DirNet.Runtime.Operators;
 /// <summary>
 /// HMD's hybrid matrix applied directly: the dense top rows as a packed dense product, then the rank-1 blocks in two
 /// vectorised passes rather than one short dot and one short add per block (the planner's blocks are often 8 × 8,
-/// where per-call overhead would dominate). Pass 1 forms every block's dot sᵢⱼ = vᵢⱼ·x_j, all block rows at once:
-/// Sᵀ[j, :] = Σ over the columns c of block column j of x[c]·Vᵀ[c, :]. Pass 2 gives each lower row r its output
-/// y[r] = Σⱼ U[j, r]·S[i(r), j], one dot of length g_c per row against its block row's dots.
+/// where per-call overhead would dominate). Pass 1 forms every block's dot sᵢⱼ = vᵢⱼ·x_j, eight block rows per vector:
+/// S[j, i] = Σ over the columns c of block column j of x[c]·Vᵀ[c, i]. Pass 2 gives each block row i its outputs, eight
+/// rows per vector: y[rows of i] = Σⱼ S[j, i]·u[j, rows of i]. The passes alternate over slabs of block rows so the
+/// dots stay in L1; both read their factor once per tile of four inputs and keep four independent sums in flight, so a
+/// sequence's input projection reuses each loaded factor. Measured on the LM's 2048 × 512 R with 8 × 8 blocks (AVX2):
+/// one input 31 µs against 83 µs dense, 35 inputs 0.79 ms against 0.99 ms dense.
 /// </summary>
 internal sealed class HybridWeight : WeightOperator
 {
+    private const int Lanes = 8;
+    private const int Tile = 4;
+
     private readonly HybridMatrix _matrix;
     private readonly DenseWeight? _top;
+
+    /// <summary>Vᵀ [columns × padded block rows], zero beyond the last block row so every pass-1 vector is whole.</summary>
     private readonly float[] _vTransposed;
-    private readonly float[] _uTransposed;
-    private readonly int[] _blockRowOf;
+    private readonly int _paddedBlockRows;
+
+    /// <summary>
+    /// U per block row i, from <see cref="_groupOffsets"/>[i]: for each eight of its rows (zero-padded), the block
+    /// columns' u over those rows one after another, so pass 2 reads it strictly in order.
+    /// </summary>
+    private readonly float[] _uPacked;
+    private readonly int[] _groupOffsets;
     private readonly int[] _rowStarts;
     private readonly int[] _columnStarts;
+    private readonly int[] _blockRowOf;
 
     public HybridWeight(HybridMatrix matrix)
     {
@@ -33,28 +48,35 @@ internal sealed class HybridWeight : WeightOperator
         _rowStarts = Enumerable.Range(0, blockRows + 1).Select(i => HybridMatrix.BlockStart(i, lower, blockRows)).ToArray();
         _columnStarts = Enumerable.Range(0, blockColumns + 1).Select(j => HybridMatrix.BlockStart(j, columns, blockColumns)).ToArray();
 
-        _vTransposed = new float[v.Length];
+        _paddedBlockRows = RoundUp(blockRows);
+        _vTransposed = new float[(long)columns * _paddedBlockRows];
         for (var i = 0; i < blockRows; i++)
         {
             for (var c = 0; c < columns; c++)
             {
-                _vTransposed[c * blockRows + i] = v[i * columns + c];
+                _vTransposed[c * _paddedBlockRows + i] = v[i * columns + c];
             }
         }
 
-        _uTransposed = new float[u.Length];
-        for (var j = 0; j < blockColumns; j++)
+        _groupOffsets = new int[blockRows + 1];
+        for (var i = 0; i < blockRows; i++)
         {
-            for (var r = 0; r < lower; r++)
-            {
-                _uTransposed[r * blockColumns + j] = u[j * lower + r];
-            }
+            _groupOffsets[i + 1] = _groupOffsets[i] + blockColumns * RoundUp(_rowStarts[i + 1] - _rowStarts[i]);
         }
 
+        _uPacked = new float[_groupOffsets[blockRows]];
         _blockRowOf = new int[lower];
         for (var i = 0; i < blockRows; i++)
         {
-            _blockRowOf.AsSpan(_rowStarts[i], _rowStarts[i + 1] - _rowStarts[i]).Fill(i);
+            int r0 = _rowStarts[i], height = _rowStarts[i + 1] - r0;
+            _blockRowOf.AsSpan(r0, height).Fill(i);
+            for (var q = 0; q < height; q += Lanes)
+            {
+                for (var j = 0; j < blockColumns; j++)
+                {
+                    u.AsSpan(j * lower + r0 + q, System.Math.Min(Lanes, height - q)).CopyTo(_uPacked.AsSpan(_groupOffsets[i] + q * blockColumns + j * Lanes));
+                }
+            }
         }
     }
 
@@ -64,100 +86,237 @@ internal sealed class HybridWeight : WeightOperator
 
     public override string Form => "hybrid";
 
+    private static int RoundUp(int count) => (count + Lanes - 1) / Lanes * Lanes;
+
     public override void Multiply(ReadOnlySpan<float> a, int m, Span<float> c, bool accumulate)
     {
         CheckSpans(a, m, c);
-        var denseRows = _matrix.DenseRows;
         if (_top is not null)
         {
             MultiplyTop(a, m, c, accumulate);
         }
 
-        int lower = Rows - denseRows, blockRows = _matrix.BlockRows, blockColumns = _matrix.BlockColumns;
-        if (lower == 0)
+        if (_matrix.BlockRows == 0)
         {
             return;
         }
 
-        using var transposedDots = new ScratchBuffer(blockColumns * blockRows);
-        using var dotsBuffer = new ScratchBuffer(blockRows * blockColumns);
-        var sT = transposedDots.Span;
+        // One slab of block rows at a time: pass 1 forms their dots, pass 2 uses them at once while they are in L1.
+        // (Forming every dot first sent them through L2 and L3 between the passes, which cost more than the products.)
+        using var dotsBuffer = new ScratchBuffer(Tile * DotsLength(Tile));
         var dots = dotsBuffer.Span;
-        for (var row = 0; row < m; row++)
+        var row = 0;
+        for (; row + Tile <= m; row += Tile)
         {
-            var x = a.Slice(row * Columns, Columns);
-            for (var j = 0; j < blockColumns; j++)
-            {
-                BlockColumnDots(x, _columnStarts[j], _columnStarts[j + 1], sT.Slice(j * blockRows, blockRows));
-            }
+            MultiplyLower(a.Slice(row * Columns), Tile, dots, c.Slice(row * Rows), accumulate);
+        }
 
-            for (var j = 0; j < blockColumns; j++)
-            {
-                for (var i = 0; i < blockRows; i++)
-                {
-                    dots[i * blockColumns + j] = sT[j * blockRows + i];
-                }
-            }
-
-            var y = c.Slice(row * Rows + denseRows, lower);
-            for (var r = 0; r < lower; r++)
-            {
-                var value = Dot(_uTransposed.AsSpan(r * blockColumns, blockColumns), dots.Slice(_blockRowOf[r] * blockColumns, blockColumns));
-                y[r] = accumulate ? y[r] + value : value;
-            }
+        for (; row < m; row++)
+        {
+            MultiplyLower(a.Slice(row * Columns), 1, dots, c.Slice(row * Rows), accumulate);
         }
     }
 
-    /// <summary>sᵀ[i] = Σ_{c0 ≤ c &lt; c1} x[c]·Vᵀ[c, i] for every block row i, eight block rows per vector.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void BlockColumnDots(ReadOnlySpan<float> x, int c0, int c1, Span<float> target)
+    /// <summary>Block rows per slab: 32 (four vectors of dots in flight) for one input, 16 for a tile of four.</summary>
+    private static int SlabRows(int inputs) => inputs == 1 ? Tile * Lanes : 2 * Lanes;
+
+    /// <summary>Floats per input in the dots scratch, with one cache line between inputs so they fall in different L1 sets.</summary>
+    private int DotsLength(int inputs) => _matrix.BlockColumns * SlabRows(inputs) + 16;
+
+    private void MultiplyLower(ReadOnlySpan<float> a, int inputs, Span<float> dots, Span<float> c, bool accumulate)
     {
-        var blockRows = target.Length;
-        ref var v = ref MemoryMarshal.GetArrayDataReference(_vTransposed);
-        var i = 0;
-        for (; i + Vector256<float>.Count <= blockRows; i += Vector256<float>.Count)
+        var slab = SlabRows(inputs);
+        for (var i0 = 0; i0 < _matrix.BlockRows; i0 += slab)
         {
-            var sum = Vector256<float>.Zero;
-            for (var k = c0; k < c1; k++)
-            {
-                sum = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref v, (nuint)(k * blockRows + i)), Vector256.Create(x[k]), sum);
-            }
-
-            sum.CopyTo(target[i..]);
-        }
-
-        for (; i < blockRows; i++)
-        {
-            var sum = 0f;
-            for (var k = c0; k < c1; k++)
-            {
-                sum += x[k] * _vTransposed[k * blockRows + i];
-            }
-
-            target[i] = sum;
+            var i1 = System.Math.Min(i0 + slab, _paddedBlockRows);
+            BlockDots(a, inputs, i0, i1, dots);
+            LowerOutputs(dots, inputs, i0, System.Math.Min(i1, _matrix.BlockRows), c, accumulate);
         }
     }
 
-    /// <summary>A dot product of short spans without a call's overhead (g_c is often 16-64).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
+    /// <summary>
+    /// Pass 1 for <paramref name="inputs"/> (1 or 4) consecutive input rows and block rows [i0, i1):
+    /// dots[t][j·slab + i − i0] = vᵢⱼ·x_t over block column j. One input keeps four vectors of block rows in flight, four inputs one vector each. The
+    /// loops walk references forward rather than index, which keeps the address arithmetic out of the inner loops.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void BlockDots(ReadOnlySpan<float> a, int inputs, int i0, int i1, Span<float> dots)
     {
         ref var x = ref MemoryMarshal.GetReference(a);
-        ref var y = ref MemoryMarshal.GetReference(b);
-        var sum = Vector256<float>.Zero;
-        var k = 0;
-        for (; k + Vector256<float>.Count <= a.Length; k += Vector256<float>.Count)
+        ref var s = ref Unsafe.Subtract(ref MemoryMarshal.GetReference(dots), i0);
+        int stride = _paddedBlockRows, columns = Columns, slab = SlabRows(inputs), dotsLength = DotsLength(inputs);
+        for (var j = 0; j < _matrix.BlockColumns; j++)
         {
-            sum = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref x, (nuint)k), Vector256.LoadUnsafe(ref y, (nuint)k), sum);
+            int c0 = _columnStarts[j], width = _columnStarts[j + 1] - c0;
+            ref var vColumn = ref _vTransposed[c0 * stride];
+            ref var target = ref Unsafe.Add(ref s, j * slab);
+            ref var x0 = ref Unsafe.Add(ref x, c0);
+            var i = i0;
+            if (inputs == 1)
+            {
+                for (; i + Tile * Lanes <= i1; i += Tile * Lanes)
+                {
+                    Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default;
+                    ref var vk = ref Unsafe.Add(ref vColumn, i);
+                    ref var xk = ref x0;
+                    for (var k = 0; k < width; k++)
+                    {
+                        var xv = Vector256.Create(xk);
+                        s0 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref vk), xv, s0);
+                        s1 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref vk, Lanes), xv, s1);
+                        s2 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref vk, 2 * Lanes), xv, s2);
+                        s3 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref vk, 3 * Lanes), xv, s3);
+                        vk = ref Unsafe.Add(ref vk, stride);
+                        xk = ref Unsafe.Add(ref xk, 1);
+                    }
+
+                    ref var to = ref Unsafe.Add(ref target, i);
+                    s0.StoreUnsafe(ref to);
+                    s1.StoreUnsafe(ref to, Lanes);
+                    s2.StoreUnsafe(ref to, 2 * Lanes);
+                    s3.StoreUnsafe(ref to, 3 * Lanes);
+                }
+
+                for (; i < i1; i += Lanes)
+                {
+                    var sum = Vector256<float>.Zero;
+                    ref var vk = ref Unsafe.Add(ref vColumn, i);
+                    for (var k = 0; k < width; k++)
+                    {
+                        sum = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref vk), Vector256.Create(Unsafe.Add(ref x0, k)), sum);
+                        vk = ref Unsafe.Add(ref vk, stride);
+                    }
+
+                    sum.StoreUnsafe(ref Unsafe.Add(ref target, i));
+                }
+
+                continue;
+            }
+
+            for (; i < i1; i += Lanes)
+            {
+                Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default;
+                ref var vk = ref Unsafe.Add(ref vColumn, i);
+                ref var xk0 = ref x0;
+                ref var xk1 = ref Unsafe.Add(ref x0, columns);
+                ref var xk2 = ref Unsafe.Add(ref x0, 2 * columns);
+                ref var xk3 = ref Unsafe.Add(ref x0, 3 * columns);
+                for (var k = 0; k < width; k++)
+                {
+                    var v = Vector256.LoadUnsafe(ref vk);
+                    s0 = Vector256.FusedMultiplyAdd(v, Vector256.Create(xk0), s0);
+                    s1 = Vector256.FusedMultiplyAdd(v, Vector256.Create(xk1), s1);
+                    s2 = Vector256.FusedMultiplyAdd(v, Vector256.Create(xk2), s2);
+                    s3 = Vector256.FusedMultiplyAdd(v, Vector256.Create(xk3), s3);
+                    vk = ref Unsafe.Add(ref vk, stride);
+                    xk0 = ref Unsafe.Add(ref xk0, 1);
+                    xk1 = ref Unsafe.Add(ref xk1, 1);
+                    xk2 = ref Unsafe.Add(ref xk2, 1);
+                    xk3 = ref Unsafe.Add(ref xk3, 1);
+                }
+
+                ref var to = ref Unsafe.Add(ref target, i);
+                s0.StoreUnsafe(ref to);
+                s1.StoreUnsafe(ref Unsafe.Add(ref to, dotsLength));
+                s2.StoreUnsafe(ref Unsafe.Add(ref to, 2 * dotsLength));
+                s3.StoreUnsafe(ref Unsafe.Add(ref to, 3 * dotsLength));
+            }
+        }
+    }
+
+    /// <summary>
+    /// Pass 2 for <paramref name="inputs"/> (1 or 4) input rows and block rows [i0, i1): each block row's outputs, eight rows per vector, as
+    /// Σⱼ dots[t][j, i]·u[j, rows]. One input splits the sum over j four ways to keep four multiply-adds in flight.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void LowerOutputs(ReadOnlySpan<float> dots, int inputs, int i0, int i1, Span<float> c, bool accumulate)
+    {
+        ref var s = ref Unsafe.Subtract(ref MemoryMarshal.GetReference(dots), i0);
+        int stride = SlabRows(inputs), dotsLength = DotsLength(inputs), blockColumns = _matrix.BlockColumns, denseRows = _matrix.DenseRows;
+        for (var i = i0; i < i1; i++)
+        {
+            int r0 = _rowStarts[i], height = _rowStarts[i + 1] - r0;
+            for (var q = 0; q < height; q += Lanes)
+            {
+                // U for these eight rows: blockColumns vectors, one after another.
+                ref var uj = ref _uPacked[_groupOffsets[i] + q * blockColumns];
+                Vector256<float> y0 = default, y1 = default, y2 = default, y3 = default;
+                if (inputs == 1)
+                {
+                    ref var sj0 = ref Unsafe.Add(ref s, i);
+                    ref var sj1 = ref Unsafe.Add(ref sj0, stride);
+                    ref var sj2 = ref Unsafe.Add(ref sj0, 2 * stride);
+                    ref var sj3 = ref Unsafe.Add(ref sj0, 3 * stride);
+                    var j = 0;
+                    for (; j + Tile <= blockColumns; j += Tile)
+                    {
+                        y0 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref uj), Vector256.Create(sj0), y0);
+                        y1 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref uj, Lanes), Vector256.Create(sj1), y1);
+                        y2 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref uj, 2 * Lanes), Vector256.Create(sj2), y2);
+                        y3 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref uj, 3 * Lanes), Vector256.Create(sj3), y3);
+                        uj = ref Unsafe.Add(ref uj, Tile * Lanes);
+                        sj0 = ref Unsafe.Add(ref sj0, Tile * stride);
+                        sj1 = ref Unsafe.Add(ref sj1, Tile * stride);
+                        sj2 = ref Unsafe.Add(ref sj2, Tile * stride);
+                        sj3 = ref Unsafe.Add(ref sj3, Tile * stride);
+                    }
+
+                    for (; j < blockColumns; j++)
+                    {
+                        y0 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref uj), Vector256.Create(sj0), y0);
+                        uj = ref Unsafe.Add(ref uj, Lanes);
+                        sj0 = ref Unsafe.Add(ref sj0, stride);
+                    }
+
+                    Store((y0 + y1) + (y2 + y3), c.Slice(denseRows + r0 + q), height - q, accumulate);
+                    continue;
+                }
+
+                ref var s0 = ref Unsafe.Add(ref s, i);
+                ref var s1 = ref Unsafe.Add(ref s0, dotsLength);
+                ref var s2 = ref Unsafe.Add(ref s0, 2 * dotsLength);
+                ref var s3 = ref Unsafe.Add(ref s0, 3 * dotsLength);
+                for (var j = 0; j < blockColumns; j++)
+                {
+                    var u = Vector256.LoadUnsafe(ref uj);
+                    y0 = Vector256.FusedMultiplyAdd(u, Vector256.Create(s0), y0);
+                    y1 = Vector256.FusedMultiplyAdd(u, Vector256.Create(s1), y1);
+                    y2 = Vector256.FusedMultiplyAdd(u, Vector256.Create(s2), y2);
+                    y3 = Vector256.FusedMultiplyAdd(u, Vector256.Create(s3), y3);
+                    uj = ref Unsafe.Add(ref uj, Lanes);
+                    s0 = ref Unsafe.Add(ref s0, stride);
+                    s1 = ref Unsafe.Add(ref s1, stride);
+                    s2 = ref Unsafe.Add(ref s2, stride);
+                    s3 = ref Unsafe.Add(ref s3, stride);
+                }
+
+                var first = denseRows + r0 + q;
+                Store(y0, c.Slice(first), height - q, accumulate);
+                Store(y1, c.Slice(Rows + first), height - q, accumulate);
+                Store(y2, c.Slice(2 * Rows + first), height - q, accumulate);
+                Store(y3, c.Slice(3 * Rows + first), height - q, accumulate);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Writes (or adds) the first min(8, <paramref name="valid"/>) lanes of <paramref name="value"/>. No calls: a call
+    /// in pass 2's loop makes the JIT keep its sums on the stack (every vector register is caller-saved).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store(Vector256<float> value, Span<float> target, int valid, bool accumulate)
+    {
+        ref var at = ref MemoryMarshal.GetReference(target);
+        if (valid >= Lanes)
+        {
+            (accumulate ? value + Vector256.LoadUnsafe(ref at) : value).StoreUnsafe(ref at);
+            return;
         }
 
-        var total = Vector256.Sum(sum);
-        for (; k < a.Length; k++)
+        for (var k = 0; k < valid; k++)
         {
-            total += a[k] * b[k];
+            Unsafe.Add(ref at, k) = accumulate ? Unsafe.Add(ref at, k) + value.GetElement(k) : value.GetElement(k);
         }
-
-        return total;
     }
 
     private void MultiplyTop(ReadOnlySpan<float> a, int m, Span<float> c, bool accumulate)
@@ -185,14 +344,14 @@ internal sealed class HybridWeight : WeightOperator
 
         // Row r of the lower part: for each block column j, u[j, r] times block row i's v over that block's columns.
         var r = row - _matrix.DenseRows;
-        int blockRows = _matrix.BlockRows, blockColumns = _matrix.BlockColumns;
         var i = _blockRowOf[r];
-        var u = _uTransposed.AsSpan(r * blockColumns, blockColumns);
-        for (var j = 0; j < blockColumns; j++)
+        var q = r - _rowStarts[i];
+        for (var j = 0; j < _matrix.BlockColumns; j++)
         {
+            var uj = _uPacked[_groupOffsets[i] + (q / Lanes * _matrix.BlockColumns + j) * Lanes + q % Lanes];
             for (var k = _columnStarts[j]; k < _columnStarts[j + 1]; k++)
             {
-                target[k] = u[j] * _vTransposed[k * blockRows + i];
+                target[k] = uj * _vTransposed[k * _paddedBlockRows + i];
             }
         }
     }
