@@ -6,6 +6,9 @@ using Microsoft.ML.DirNet.Tensors;
 
 namespace Microsoft.ML.DirNet.Cli.Commands;
 
+// Microsoft.ML declares a namespace Microsoft.ML.Command, which would otherwise shadow the System.CommandLine type here.
+using Command = System.CommandLine.Command;
+
 /// <summary><c>dirnet bench MODEL [--compressed OUT] [--data DIR] [--json]</c>: native and ONNX Runtime latency side by side.</summary>
 internal static class BenchCommand
 {

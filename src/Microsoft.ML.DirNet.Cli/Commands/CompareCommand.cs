@@ -9,6 +9,9 @@ using Spectre.Console;
 
 namespace Microsoft.ML.DirNet.Cli.Commands;
 
+// Microsoft.ML declares a namespace Microsoft.ML.Command, which would otherwise shadow the System.CommandLine type here.
+using Command = System.CommandLine.Command;
+
 /// <summary>
 /// <c>dirnet compare MODEL --task lm|asr --data DIR [--methods …] [--ratios …] [--scope …] [--markdown FILE] [--json]</c>:
 /// every method at every ratio, measured on the task.

@@ -7,6 +7,9 @@ using Spectre.Console;
 
 namespace Microsoft.ML.DirNet.Cli.Commands;
 
+// Microsoft.ML declares a namespace Microsoft.ML.Command, which would otherwise shadow the System.CommandLine type here.
+using Command = System.CommandLine.Command;
+
 /// <summary>
 /// <c>dirnet compress MODEL -o OUT --method M --ratio R [--scope model|recurrent] [--allocation A] [--seed S] [--json]</c>:
 /// compresses the model's weight matrices to a target ratio and prints the per-matrix table.

@@ -8,6 +8,9 @@ using Spectre.Console;
 
 namespace Microsoft.ML.DirNet.Cli.Commands;
 
+// Microsoft.ML declares a namespace Microsoft.ML.Command, which would otherwise shadow the System.CommandLine type here.
+using Command = System.CommandLine.Command;
+
 /// <summary><c>dirnet eval MODEL --task lm|asr --data DIR [--ort] [--json]</c>: the task metric on a test set.</summary>
 internal static class EvalCommand
 {

@@ -8,6 +8,9 @@ using Spectre.Console;
 
 namespace Microsoft.ML.DirNet.Cli.Commands;
 
+// Microsoft.ML declares a namespace Microsoft.ML.Command, which would otherwise shadow the System.CommandLine type here.
+using Command = System.CommandLine.Command;
+
 /// <summary><c>dirnet inspect MODEL</c>: opset, ops (and which the engine lacks), recurrent layers, compressible weights.</summary>
 internal static class InspectCommand
 {

@@ -5,6 +5,9 @@ using Microsoft.ML.DirNet.Tensors;
 
 namespace Microsoft.ML.DirNet.Cli.Commands;
 
+// Microsoft.ML declares a namespace Microsoft.ML.Command, which would otherwise shadow the System.CommandLine type here.
+using Command = System.CommandLine.Command;
+
 /// <summary><c>dirnet run MODEL --data DIR [--ort]</c>: run on backend-test style inputs and compare with expected outputs.</summary>
 internal static class RunCommand
 {

@@ -80,6 +80,13 @@ public sealed record CompressionOptions
     /// </summary>
     public CalibrationStatistics? Calibration { get; init; }
 
+    /// <summary>
+    /// Per-matrix overrides: initializers kept dense whatever the budget, by name as <c>dirnet inspect</c> lists them
+    /// (e.g. an embedding table to keep exact). The target ratio is then met by the other matrices in scope; a name that
+    /// is not a compressible matrix in scope is an error. Default none.
+    /// </summary>
+    public IReadOnlyCollection<string> KeepDense { get; init; } = [];
+
     /// <summary>How the factors' values are stored. Default float32.</summary>
     public FactorPrecision Precision { get; init; } = FactorPrecision.Float32;
 

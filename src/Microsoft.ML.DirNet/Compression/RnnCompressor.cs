@@ -34,7 +34,7 @@ public static class RnnCompressor
 
         var clock = Stopwatch.StartNew();
         var fileBytes = model.ToBytes().LongLength;
-        var weights = Targets(model, options.Scope);
+        var weights = Targets(model, options.Scope, options.KeepDense);
         var values = weights.ToDictionary(w => w, w => ReadChecked(model, w));
         var groups = Group(model, weights, values, options);
 
@@ -147,14 +147,31 @@ public static class RnnCompressor
         return energy > 0 ? Math.Sqrt(error / energy) : Math.Sqrt(error);
     }
 
-    /// <summary>The matrices in scope, each initializer slice once (a tied table read by two nodes is one matrix).</summary>
-    internal static List<CompressibleWeight> Targets(OnnxModel model, CompressionScope scope)
+    /// <summary>
+    /// The matrices in scope, each initializer slice once (a tied table read by two nodes is one matrix), less those
+    /// <paramref name="keepDense"/> names.
+    /// </summary>
+    internal static List<CompressibleWeight> Targets(OnnxModel model, CompressionScope scope, IReadOnlyCollection<string>? keepDense = null)
     {
         var seen = new HashSet<(string, int)>();
-        var targets = WeightFinder.FindWeights(model)
+        var inScope = WeightFinder.FindWeights(model)
             .Where(w => scope == CompressionScope.Model || w.Role is WeightRole.RecurrentInput or WeightRole.RecurrentHidden)
             .Where(w => seen.Add((w.Initializer, w.Direction)))
             .ToList();
+        var unknown = (keepDense ?? []).Where(name => inScope.All(w => w.Initializer != name)).ToArray();
+        if (unknown.Length > 0)
+        {
+            throw new DirNetException(
+                $"{model.SourceName}: kept dense '{string.Join("', '", unknown)}', which {(unknown.Length == 1 ? "is" : "are")} not a compressible matrix " +
+                $"in the {scope.ToString().ToLowerInvariant()} scope; the matrices are: {string.Join(", ", inScope.Select(w => w.Initializer).Distinct())}.");
+        }
+
+        var targets = inScope.Where(w => keepDense is null || !keepDense.Contains(w.Initializer)).ToList();
+        if (targets.Count == 0 && inScope.Count > 0)
+        {
+            throw new DirNetException($"{model.SourceName}: every compressible matrix in scope is kept dense; nothing is left to compress.");
+        }
+
         if (targets.Count == 0)
         {
             throw new DirNetException(
