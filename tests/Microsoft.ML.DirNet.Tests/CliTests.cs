@@ -159,13 +159,33 @@ public sealed class CliTests
     }
 
     [Fact]
+    public void KeepDenseLeavesTheNamedMatrixOutAndUnknownNamesAreRefused()
+    {
+        var folder = TestPaths.NewTemporaryFolder();
+        var input = Path.Combine(Fixture, "model.onnx");
+        var kept = Compression.RnnCompressor.Targets(OnnxModel.Load(input), Compression.CompressionScope.Recurrent)[0].Initializer;
+        var output = Path.Combine(folder, "small.onnx");
+        var (code, stdout, stderr) = Dirnet("compress", input, "-o", output, "--method", "lowrank", "--ratio", "3", "--scope", "recurrent", "--keep-dense", kept, "--json");
+        Assert.True(code == 0, stderr);
+        var rows = JsonDocument.Parse(stdout).RootElement.GetProperty("matrices").EnumerateArray().ToArray();
+        Assert.NotEmpty(rows);
+        Assert.DoesNotContain(rows, r => r.GetProperty("initializer").GetString() == kept);
+
+        (code, _, stderr) = Dirnet("compress", input, "-o", Path.Combine(folder, "other.onnx"), "--keep-dense", "no_such_weight");
+        Assert.Equal(2, code);
+        Assert.Contains("'no_such_weight'", stderr);
+        Assert.Equal([output], Directory.GetFiles(folder));
+    }
+
+    [Fact]
     public void CompareJsonHasARowPerMethodRatioAndCalibration()
     {
         var lm = Path.Combine(TestPaths.RepositoryRoot, "samples", "LanguageModel");
         var folder = TestPaths.NewTemporaryFolder();
         var markdown = Path.Combine(folder, "table.md");
+        var plot = Path.Combine(folder, "plot.png");
         var (code, stdout, stderr) = Dirnet("compare", Path.Combine(lm, "model.onnx"), "--task", "lm", "--data", Path.Combine(lm, "data"),
-            "--tokens", "300", "--methods", "prune", "--ratios", "3", "--calibrate", "--json", "--markdown", markdown);
+            "--tokens", "300", "--methods", "prune", "--ratios", "3", "--calibrate", "--json", "--markdown", markdown, "--plot", plot);
         Assert.True(code == 0, stderr);
         var json = JsonDocument.Parse(stdout).RootElement;
         Assert.Equal(["perplexity"], json.GetProperty("metric_names").EnumerateArray().Select(e => e.GetString()));
@@ -181,6 +201,9 @@ public sealed class CliTests
         }
 
         Assert.Contains("| prune | yes | 3x |", File.ReadAllText(markdown));
+        var png = File.ReadAllBytes(plot);
+        Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], png[..4]);
+        Assert.True(png.Length > 10_000, $"plot of {png.Length} bytes");
     }
 
     private static (int Code, string Stdout, string Stderr) Dirnet(params string[] args)

@@ -36,11 +36,12 @@ internal static class CompareCommand
         var calibrate = new Option<bool>("--calibrate") { Description = "Also run every method in the data-aware norm ‖(W − Ŵ)X‖, with X captured by running the model natively on calibration data (a second row per method and ratio)." };
         var calibrationData = new Option<string?>("--calibration-data") { Description = "With --calibrate: lm: the split file in --data (default valid.txt, first 4,000 tokens); asr: a manifest folder (default: the calibration folder beside --data, as samples/Asr/data/calibration holds 40 valid utterances). Never the evaluated split." };
         var markdown = new Option<FileInfo?>("--markdown") { Description = "Also write the table as Markdown to this file, with the command that made it." };
+        var plot = new Option<FileInfo?>("--plot") { Description = "Also draw the task metric (perplexity or CER) against size for every method, as a PNG image to this file. Sizes are the compressed matrices' bytes with --scope recurrent, the whole file's with --scope model." };
         var json = new Option<bool>("--json") { Description = "Print JSON: task, metric_names, and rows (method, calibrated, target_ratio, matrix_ratio, file_ratio, matrix_bytes, file_bytes, reconstruction_error, output_error, metrics, seconds, problem)." };
         var command = new Command("compare",
             "Compress a model with each method at each ratio and measure every result with the native engine on the rebuilt weights: size, reconstruction error, output error against the original on probe inputs, and the task metric. " + ExitCodes.Help)
         {
-            model, task, data, split, tokens, utterances, alphabet, methods, ratios, scope, seed, calibrate, calibrationData, markdown, json,
+            model, task, data, split, tokens, utterances, alphabet, methods, ratios, scope, seed, calibrate, calibrationData, markdown, plot, json,
         };
         command.SetAction(result => CommandAction.Run(() =>
         {
@@ -83,12 +84,30 @@ internal static class CompareCommand
                 File.WriteAllText(path.FullName, text);
             }
 
+            if (result.GetValue(plot) is { } image)
+            {
+                var png = Plot(rows, evaluation, options, Path.GetFileName(file));
+                AtomicFile.Write(image.FullName, stream => stream.Write(png));
+            }
+
             Console.WriteLine(asJson
                 ? JsonSerializer.Serialize(new { task = evaluation.Task, metric_names = evaluation.MetricNames, rows }, CommandAction.Json)
                 : text);
             return ExitCodes.Success;
         }));
         return command;
+    }
+
+    /// <summary>The metric against size, one series per method (and per calibration), from the rows that reached their target.</summary>
+    private static byte[] Plot(IReadOnlyList<ComparisonRow> rows, TaskEvaluation task, CompressionOptions options, string modelName)
+    {
+        var wholeFile = options.Scope == CompressionScope.Model;
+        double Megabytes(ComparisonRow row) => (wholeFile ? row.FileBytes : row.MatrixBytes) / 1e6;
+        var series = rows.Skip(1).Where(r => r.Problem is null)
+            .GroupBy(r => (r.Method, r.Calibrated))
+            .Select(g => new ComparisonPlot.Series(g.Key.Method + (g.Key.Calibrated ? " (calibrated)" : ""), g.Select(r => (Megabytes(r), r.Metrics[0])).ToArray()));
+        return ComparisonPlot.Draw($"{modelName}: {task.MetricNames[0]} against size", wholeFile ? "model file (MB)" : "recurrent weights (MB)",
+            task.MetricNames[0], (Megabytes(rows[0]), rows[0].Metrics[0]), series);
     }
 
     private static string Markdown(IReadOnlyList<ComparisonRow> rows, TaskEvaluation task, CompressionOptions options, string[] commandLine)

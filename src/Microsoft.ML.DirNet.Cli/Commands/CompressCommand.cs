@@ -11,7 +11,7 @@ namespace Microsoft.ML.DirNet.Cli.Commands;
 using Command = System.CommandLine.Command;
 
 /// <summary>
-/// <c>dirnet compress MODEL -o OUT --method M --ratio R [--scope model|recurrent] [--allocation A] [--seed S] [--json]</c>:
+/// <c>dirnet compress MODEL -o OUT --method M --ratio R [--scope model|recurrent] [--allocation A] [--keep-dense NAME] [--seed S] [--json]</c>:
 /// compresses the model's weight matrices to a target ratio and prints the per-matrix table.
 /// </summary>
 internal static class CompressCommand
@@ -58,11 +58,16 @@ internal static class CompressCommand
             DefaultValueFactory = _ => "fp32",
         };
         precision.AcceptOnlyFromAmong("fp32", "fp16");
+        var keepDense = new Option<string[]>("--keep-dense")
+        {
+            Description = "Per-matrix override: keep this initializer dense whatever the budget (repeat for several; names as `dirnet inspect` lists them). The ratio is then met by the other matrices.",
+            AllowMultipleArgumentsPerToken = false,
+        };
         var dense = new Option<bool>("--dense") { Description = "Write the original graph with every compressed matrix replaced by its rebuilt dense form Ŵ instead (same size as the input; for tools that need plain weights)." };
         var json = new Option<bool>("--json") { Description = "Print JSON: bytes_before, bytes_after, ratio (over --scope), file_ratio, matrix_ratio, seconds, output, output_bytes (the size of the file written), and matrices (one row per matrix: name, initializer, role, rows, columns, method, structure, precision, params, bytes_before, bytes, ratio, relative_error)." };
         var command = new Command("compress", "Compress a recurrent model's weight matrices to a target ratio with one method, and print size and reconstruction error per matrix. " + ExitCodes.Help)
         {
-            model, output, method, ratio, scope, allocation, calibration, seed, precision, dense, json,
+            model, output, method, ratio, scope, allocation, calibration, seed, precision, keepDense, dense, json,
         };
         command.SetAction(result => CommandAction.Run(() =>
         {
@@ -81,6 +86,7 @@ internal static class CompressCommand
                 Allocation = Allocations[result.GetValue(allocation)!],
                 Seed = result.GetValue(seed),
                 Precision = result.GetValue(precision) == "fp16" ? FactorPrecision.Float16 : FactorPrecision.Float32,
+                KeepDense = result.GetValue(keepDense) ?? [],
             };
             var asJson = result.GetValue(json);
             var loaded = OnnxModel.Load(input);
