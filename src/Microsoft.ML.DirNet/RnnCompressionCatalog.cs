@@ -15,7 +15,7 @@ public static class RnnCompressionCatalog
     /// <param name="modelFile">The trained model; never modified.</param>
     /// <param name="method">The compression method; default DirNet.</param>
     /// <param name="targetRatio">Bytes before / after over the recurrent layers' weights; default 8.</param>
-    /// <param name="shapeDictionary">Fixed shapes for inputs with more than one symbolic dimension, by ONNX input name.</param>
+    /// <param name="shapeDictionary">Shapes for inputs with more than one symbolic dimension, by ONNX input name (−1 leaves one open, to follow from each row; see <see cref="RnnCompressionOptions.ShapeDictionary"/>).</param>
     /// <remarks>Save the fitted transformer's compressed model with <see cref="RnnCompressionTransformer.SaveCompressedModel(string)"/>.</remarks>
     /// <example>
     /// <code>
@@ -40,7 +40,7 @@ public static class RnnCompressionCatalog
     /// <param name="modelFile">The trained model; never modified.</param>
     /// <param name="method">The compression method; default DirNet.</param>
     /// <param name="targetRatio">Bytes before / after over the recurrent layers' weights; default 8.</param>
-    /// <param name="shapeDictionary">Fixed shapes for inputs with more than one symbolic dimension, by ONNX input name.</param>
+    /// <param name="shapeDictionary">Shapes for inputs with more than one symbolic dimension, by ONNX input name (−1 leaves one open, to follow from each row; see <see cref="RnnCompressionOptions.ShapeDictionary"/>).</param>
     /// <example>
     /// <code>
     /// var pipeline = mlContext.Transforms.CompressRnn(["Scores"], ["Features"], "asr.onnx", CompressionMethod.Hmd, 4);
@@ -85,7 +85,7 @@ public static class RnnCompressionCatalog
     /// <param name="compressedModelFile">The compressed model.</param>
     /// <param name="outputColumnNames">Columns for the model's outputs, in order; default the ONNX output names.</param>
     /// <param name="inputColumnNames">Columns feeding the model's inputs, in order; default the ONNX input names.</param>
-    /// <param name="shapeDictionary">Fixed shapes for inputs with more than one symbolic dimension, by ONNX input name.</param>
+    /// <param name="shapeDictionary">Shapes for inputs with more than one symbolic dimension, by ONNX input name (−1 leaves one open, to follow from each row; see <see cref="RnnCompressionOptions.ShapeDictionary"/>).</param>
     /// <example>
     /// <code>
     /// var transformer = mlContext.Model.LoadCompressedRnn("model.dirnet.onnx");

@@ -24,8 +24,9 @@ public sealed class RnnCompressionOptions
 
     /// <summary>
     /// Fixed shapes for inputs whose ONNX shape has symbolic dimensions, by ONNX input name (as ML.NET's
-    /// <c>ApplyOnnxModel</c> takes them), e.g. <c>{ ["input"] = [35, 1] }</c>. An input with one unknown dimension
-    /// needs no entry: that dimension follows from the number of values in the row. Default none.
+    /// <c>ApplyOnnxModel</c> takes them), e.g. <c>{ ["input"] = [35, 1] }</c>. A size of −1 leaves one symbolic dimension
+    /// open, to follow from each row's number of values (variable-length sequences: <c>{ ["features"] = [1, -1, 40] }</c>);
+    /// an input whose declared shape has only one open dimension needs no entry. Default none.
     /// </summary>
     public IDictionary<string, int[]>? ShapeDictionary { get; set; }
 

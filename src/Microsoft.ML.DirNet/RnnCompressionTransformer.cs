@@ -45,7 +45,7 @@ public sealed class RnnCompressionTransformer : ITransformer
     /// <param name="compressedModelFile">The compressed model.</param>
     /// <param name="outputColumnNames">Columns for the model's outputs, in order; default the ONNX output names.</param>
     /// <param name="inputColumnNames">Columns feeding the model's inputs, in order; default the ONNX input names.</param>
-    /// <param name="shapeDictionary">Fixed shapes for inputs with more than one symbolic dimension, by ONNX input name.</param>
+    /// <param name="shapeDictionary">Shapes for inputs with more than one symbolic dimension, by ONNX input name (−1 leaves one open, to follow from each row; see <see cref="RnnCompressionOptions.ShapeDictionary"/>).</param>
     /// <exception cref="DirNetException">The file is missing, not ONNX, not compressed by this library, or changed after compression.</exception>
     public static RnnCompressionTransformer Load(string compressedModelFile, string[]? outputColumnNames = null,
         string[]? inputColumnNames = null, IDictionary<string, int[]>? shapeDictionary = null)

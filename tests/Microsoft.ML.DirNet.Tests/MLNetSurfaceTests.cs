@@ -207,6 +207,26 @@ public sealed class MLNetSurfaceTests
         var error = Assert.Throws<ModelInputException>(() => Column(withoutShapes.Transform(data), "log_probs"));
         Assert.Contains("'features'", error.Message);
         Assert.Contains("shape dictionary", error.Message);
+
+        // With the time dimension left open (-1), rows of any length score, each as its own sequence.
+        var open = mlContext.Model.LoadCompressedRnn(path, shapeDictionary: new Dictionary<string, int[]> { ["features"] = [1, -1, FeatureCount] });
+        var engine = mlContext.Model.CreatePredictionEngine<VariableUtterance, Scores>(open);
+        var native = new NativeModel(OnnxModel.Load(path));
+        foreach (var frames in new[] { 3, 17 })
+        {
+            var features = Enumerable.Range(0, frames * FeatureCount).Select(i => MathF.Sin(i)).ToArray();
+            var expected = native.Run(new Tensor<float>([1, frames, FeatureCount], features))[0].As<float>().Data;
+            Assert.Equal(expected, engine.Predict(new VariableUtterance { Features = features }).LogProbs);
+        }
+
+        Assert.Throws<ArgumentException>(() => mlContext.Model.LoadCompressedRnn(path, shapeDictionary: new Dictionary<string, int[]> { ["features"] = [1, -1, 19] }));
+    }
+
+    /// <summary>An utterance of any length (a variable-size vector column).</summary>
+    private sealed class VariableUtterance
+    {
+        [ColumnName("features")]
+        public float[] Features { get; set; } = [];
     }
 
     [Fact]

@@ -217,16 +217,23 @@ internal sealed class ModelColumns
         return input.Dimensions.Select(d => d ?? (int)(length / known)).ToArray();
     }
 
+    /// <summary>
+    /// The input's dimensions: the shape dictionary's entry where there is one (−1 leaves a symbolic dimension open, to
+    /// follow from each row's length), else the declared ones, null where not fixed.
+    /// </summary>
     private static int?[] DimensionsOf(OnnxValueInfo value, IDictionary<string, int[]>? shapes)
     {
         if (shapes is not null && shapes.TryGetValue(value.Name, out var shape))
         {
-            if (value.Dimensions is { } declared && (declared.Count != shape.Length || declared.Where((d, i) => d.Value is { } fixedSize && fixedSize != shape[i]).Any()) || shape.Any(d => d <= 0))
+            var declared = value.Dimensions;
+            var fits = (declared is null || declared.Count == shape.Length)
+                && shape.Select((d, i) => d > 0 ? declared?[i].Value is not { } size || size == d : d == -1 && declared?[i].Value is null).All(ok => ok);
+            if (!fits)
             {
-                throw new ArgumentException($"The shape dictionary gives ONNX input '{value.Name}' the shape [{string.Join(", ", shape)}], which does not fit its declared shape {value.ShapeText}.", nameof(shapes));
+                throw new ArgumentException($"The shape dictionary gives ONNX input '{value.Name}' the shape [{string.Join(", ", shape)}], which does not fit its declared shape {value.ShapeText} (sizes must be positive, or -1 for a dimension the model leaves open).", nameof(shapes));
             }
 
-            return shape.Select(d => (int?)d).ToArray();
+            return shape.Select(d => d > 0 ? (int?)d : null).ToArray();
         }
 
         return value.Dimensions?.Select(d => d.Value is { } size ? (int?)size : null).ToArray() ?? [null];
