@@ -5,7 +5,7 @@
 # prints one table of size, per-token latency (native engine and ONNX Runtime side by side) and perplexity on 5,000
 # test tokens before and after, with a plot (artifacts/samples/LanguageModel/lm-compression.png); then checks both
 # engines against PyTorch's own outputs on a PyTorch-exported fixture.
-# Takes about 2.5 minutes on 2 cores after the build. Outputs go to artifacts/ (not tracked).
+# Takes about 3 minutes on 2 cores after the build. Outputs go to artifacts/ (not tracked).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dotnet build samples/LanguageModel -c Release --nologo -v quiet
