@@ -79,7 +79,9 @@ public sealed class OnnxNode
 
         try
         {
-            return TensorProtoConverter.ToTensor(Expect(a, AttributeProto.Types.AttributeType.Tensor).T);
+            // A tensor attribute without its tensor (a file damaged or written by a broken exporter) is refused here.
+            return TensorProtoConverter.ToTensor(Expect(a, AttributeProto.Types.AttributeType.Tensor).T
+                ?? throw new ArgumentException("the attribute is declared a tensor but holds none."));
         }
         catch (ArgumentException e)
         {

@@ -365,7 +365,7 @@ public sealed class NativeModel : ITensorModel
             {
                 kernel.Execute(inputs, outputs);
             }
-            catch (Exception e) when (e is ArgumentException or NotSupportedException or InvalidOperationException or IndexOutOfRangeException)
+            catch (Exception e) when (e is ArgumentException or NotSupportedException or InvalidOperationException or IndexOutOfRangeException or OverflowException)
             {
                 throw new ModelExecutionException(node.Name, $"{node.Description} failed: {e.Message}", e);
             }
