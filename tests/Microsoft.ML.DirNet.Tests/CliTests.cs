@@ -206,7 +206,7 @@ public sealed class CliTests
         Assert.True(png.Length > 10_000, $"plot of {png.Length} bytes");
     }
 
-    private static (int Code, string Stdout, string Stderr) Dirnet(params string[] args)
+    internal static (int Code, string Stdout, string Stderr) Dirnet(params string[] args)
     {
         var originalOut = Console.Out;
         var originalError = Console.Error;

@@ -32,24 +32,35 @@ internal static class TensorProtoConverter
             shape[i] = (int)d;
         }
 
+        int count;
         try
         {
-            TensorShape.ElementCount(shape);
+            count = TensorShape.ElementCount(shape);
         }
         catch (ArgumentException e)
         {
             throw new ArgumentException($"tensor '{name}': {e.Message}");
         }
 
+        // Check the declared size against the data before allocating, so a damaged or hostile file cannot make the
+        // loader allocate gigabytes for a tensor that is not there.
+        var byteCount = (long)count * Tensor.ElementSizeOf(type);
+        if (proto.HasRawData && proto.RawData.Length != byteCount)
+        {
+            throw new ArgumentException(
+                $"tensor '{name}' declares {type}{TensorShape.Format(shape)} ({byteCount} bytes) but its raw_data has {proto.RawData.Length} bytes.");
+        }
+
+        if (!proto.HasRawData && count > proto.CalculateSize())
+        {
+            // Every element of a typed data field takes at least one byte of the message.
+            throw new ArgumentException(
+                $"tensor '{name}' declares {type}{TensorShape.Format(shape)} ({count} elements) but holds only {proto.CalculateSize()} bytes.");
+        }
+
         var tensor = Tensor.Zeros(type, shape);
         if (proto.HasRawData)
         {
-            if (proto.RawData.Length != tensor.ByteCount)
-            {
-                throw new ArgumentException(
-                    $"tensor '{name}' declares {type}{TensorShape.Format(shape)} ({tensor.ByteCount} bytes) but its raw_data has {proto.RawData.Length} bytes.");
-            }
-
             proto.RawData.Span.CopyTo(tensor.AsBytes());
             return tensor;
         }

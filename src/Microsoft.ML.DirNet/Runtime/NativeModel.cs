@@ -56,6 +56,12 @@ public sealed class NativeModel : ITensorModel
         _inputSlots = graph.Inputs.Select(i => Slot(i.Name)).ToArray();
         var order = TopologicalOrder(model, nodes, factored?.Initializers.Select(i => i.Entry.Name) ?? []);
         var opset = model.DefaultOpset;
+        if (opset > MaxOpset)
+        {
+            throw new OnnxGraphException(
+                $"'{model.SourceName}' imports ONNX opset {opset}; the native engine implements its operators up to opset {MaxOpset} and would not know what a newer version of them means.");
+        }
+
         _nodes = order.Select(node => new CompiledNode(node, BuildKernel(node, opset, bound),
             node.Inputs.Select((input, index) => input.Length == 0 || bound.ContainsKey((node, index)) ? -1 : Slot(input)).ToArray(),
             node.Outputs.Select(o => o.Length == 0 ? -1 : Slot(o)).ToArray())).ToArray();
@@ -152,6 +158,12 @@ public sealed class NativeModel : ITensorModel
 
     /// <summary>The operators the engine implements (default ONNX domain).</summary>
     public static IReadOnlyList<string> SupportedOperators => OperatorRegistry.SupportedOperators;
+
+    /// <summary>
+    /// The newest default-domain opset the engine accepts (ONNX 1.17's); its operators' semantics are checked against
+    /// the ONNX conformance cases, which go up to opset 17 here, and newer versions of them only add element types.
+    /// </summary>
+    public const long MaxOpset = 22;
 
     /// <summary>The model being run.</summary>
     public OnnxModel Model { get; }
