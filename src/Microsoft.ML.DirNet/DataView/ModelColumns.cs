@@ -16,9 +16,10 @@ internal sealed class ModelColumns
     public sealed record Input(string Column, OnnxValueInfo Value, TensorElementType ElementType, PrimitiveDataViewType ItemType, int?[] Dimensions)
     {
         /// <summary>The number of values a row holds when every dimension is fixed.</summary>
-        public int? FixedLength => Dimensions.All(d => d.HasValue) ? Dimensions.Aggregate(1, (a, d) => a * d!.Value) : null;
+        public long? FixedLength => Dimensions.All(d => d.HasValue) ? Dimensions.Aggregate(1L, (a, d) => a * d!.Value) : null;
 
-        public string ShapeText => "[" + string.Join(", ", Dimensions.Select((d, i) => d?.ToString() ?? Value.Dimensions![i].ToString())) + "]";
+        /// <summary>The shape as the column is read: fixed sizes, and the model's symbols where they are open.</summary>
+        public string ShapeText => "[" + string.Join(", ", Dimensions.Select((d, i) => d?.ToString() ?? Value.Dimensions?[i].ToString() ?? "?")) + "]";
 
         /// <summary>What the column must be, in words, for error messages.</summary>
         public string Expected => (FixedLength is { } n ? $"vector of {ItemType} with {n} values" : $"vector of {ItemType}") +
