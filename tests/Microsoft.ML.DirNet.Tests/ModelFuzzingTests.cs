@@ -12,8 +12,9 @@ namespace Microsoft.ML.DirNet.Tests;
 /// <summary>
 /// A mutation fuzzer over the committed fixtures and a compressed model made from one: bit flips, byte insertions and
 /// deletions, truncations, and swapped or duplicated byte ranges (which move whole protobuf fields). Each mutant is
-/// parsed, searched for compressible weights, loaded natively and run on the fixture's inputs; the only allowed
-/// outcomes are a <see cref="DirNetException"/> or a successful run. A fixed, seeded number of iterations runs here;
+/// parsed, searched for compressible weights, loaded natively and run on the fixture's inputs (and, where that works,
+/// compressed and run again); the only allowed outcomes are a <see cref="DirNetException"/> or a successful run. A
+/// fixed, seeded number of iterations runs here;
 /// <c>DIRNET_FUZZ_ITERATIONS</c> and <c>DIRNET_FUZZ_SEED</c> make a longer run (<c>build/fuzz.sh</c>).
 /// </summary>
 public sealed class ModelFuzzingTests(ITestOutputHelper output)
@@ -72,12 +73,20 @@ public sealed class ModelFuzzingTests(ITestOutputHelper output)
         Assert.True(rejected > 0 && ran > 0, $"{rejected} rejected, {ran} ran: the mutations should give both");
     }
 
-    /// <summary>What a user does with a model: read it, find its weights, load it natively, run it.</summary>
+    /// <summary>
+    /// What a user does with a model: read it, find its weights, load it natively, run it; and where all that worked,
+    /// compress it (low-rank, the quickest method) and load the compressed file back.
+    /// </summary>
     private static void Exercise(byte[] bytes, Tensor[] inputs)
     {
         var model = OnnxModel.Parse(bytes, "fuzzed.onnx");
         WeightFinder.FindWeights(model);
         new NativeModel(model).Run(inputs);
+        if (!model.Metadata.ContainsKey(Export.CompressionMetadata.Key))
+        {
+            var compressed = RnnCompressor.Compress(model, new CompressionOptions { Method = CompressionMethod.LowRank, Ratio = 2, Scope = CompressionScope.Recurrent });
+            new NativeModel(OnnxModel.Parse(compressed.ToCompressedModel().ToBytes(), "fuzzed-compressed.onnx")).Run(inputs);
+        }
     }
 
     private static (byte[] Bytes, string Mutation) Mutate(byte[] original, Random random)

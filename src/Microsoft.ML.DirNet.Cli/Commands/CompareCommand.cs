@@ -81,7 +81,7 @@ internal static class CompareCommand
             var text = Markdown(rows, evaluation, options, Environment.GetCommandLineArgs());
             if (result.GetValue(markdown) is { } path)
             {
-                File.WriteAllText(path.FullName, text);
+                AtomicFile.Write(path.FullName, stream => stream.Write(System.Text.Encoding.UTF8.GetBytes(text)));
             }
 
             if (result.GetValue(plot) is { } image)

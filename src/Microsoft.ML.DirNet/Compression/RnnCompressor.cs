@@ -9,6 +9,7 @@ namespace Microsoft.ML.DirNet.Compression;
 /// (<see cref="WeightFinder"/>), measures each method's size/error trade-off per matrix group, splits the byte budget
 /// (<see cref="BudgetAllocation"/>), and fits every group at its budget. The input model is never modified.
 /// </summary>
+/// <remarks>Thread-safe: it keeps no state, and only reads the model, so compressions may run at once.</remarks>
 public static class RnnCompressor
 {
     /// <summary>Compresses <paramref name="model"/> as <paramref name="options"/> say.</summary>
@@ -68,7 +69,7 @@ public static class RnnCompressor
         {
             cancellationToken.ThrowIfCancellationRequested();
             progress?.Report(new CompressionProgress("analyse", fits.Count, groups.Count, group.DisplayName));
-            fits.Add(Analyse(group, options));
+            fits.Add(Analyse(group, options, cancellationToken));
         }
 
         var denseBytes = groups.Sum(g => g.DenseBytes);
@@ -232,10 +233,10 @@ public static class RnnCompressor
             ? InputTransform.Create(moment, weight.Columns, diagonal: options.Method != CompressionMethod.LowRank)
             : null;
 
-    private static GroupFit Analyse(MatrixGroup group, CompressionOptions options) => options.Method switch
+    private static GroupFit Analyse(MatrixGroup group, CompressionOptions options, CancellationToken cancellationToken) => options.Method switch
     {
         // Beyond about three times its even share a group's ladder is not worth measuring (see DictionaryFit).
-        CompressionMethod.DirNet => new DictionaryFit(group, options.Dictionary, options.Seed, (long)(group.DenseBytes * 3 / options.Ratio)),
+        CompressionMethod.DirNet => new DictionaryFit(group, options.Dictionary, options.Seed, (long)(group.DenseBytes * 3 / options.Ratio), cancellationToken),
         CompressionMethod.Hmd => new HybridFit(group),
         CompressionMethod.LowRank => new LowRankFit(group),
         CompressionMethod.Prune => new PruningFit(group),

@@ -18,15 +18,19 @@ internal sealed class DictionaryFit : GroupFit
     private readonly List<Snapshot> _snapshots = [];
     private readonly IReadOnlyList<FitPoint> _ladder;
     private readonly long _largestUsefulBytes;
+    private readonly CancellationToken _cancellationToken;
 
     /// <param name="group">The matrices.</param>
     /// <param name="options">Learner settings.</param>
     /// <param name="seed">Seed of the initialisation and visiting orders.</param>
     /// <param name="largestUsefulBytes">Where the ladder may stop: sizes above it are not measured (the planner can
     /// still give more, up to dense). Long λ paths into dense codes are the costliest part of the analysis.</param>
-    public DictionaryFit(MatrixGroup group, DictionaryOptions options, int seed, long largestUsefulBytes = long.MaxValue)
+    /// <param name="cancellationToken">Checked at every learning epoch (a group's analysis can take many seconds).</param>
+    public DictionaryFit(MatrixGroup group, DictionaryOptions options, int seed, long largestUsefulBytes = long.MaxValue,
+        CancellationToken cancellationToken = default)
         : base(group)
     {
+        _cancellationToken = cancellationToken;
         _options = options;
         _largestUsefulBytes = Math.Min(largestUsefulBytes, group.DenseBytes);
         _seed = seed;
@@ -39,6 +43,7 @@ internal sealed class DictionaryFit : GroupFit
         var learner = new SccDictionaryLearner(_rows.Signals, group.Rows, group.Columns, initial, atoms, random);
         for (var e = 0; e < options.WarmupEpochs; e++)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             learner.Epoch(options.MiningLambda);
         }
 
@@ -51,6 +56,7 @@ internal sealed class DictionaryFit : GroupFit
             var keep = Enumerable.Range(0, learner.Atoms).OrderByDescending(a => learner.Energy[a]).ThenBy(a => a)
                 .Take(keepCount).Order().ToArray();
             learner.KeepAtoms(keep);
+            cancellationToken.ThrowIfCancellationRequested();
             learner.Epoch(options.MiningLambda);
             if (learner.Atoms <= next || learner.Atoms <= options.MinimumAtoms)
             {
@@ -99,6 +105,7 @@ internal sealed class DictionaryFit : GroupFit
         var learner = new SccDictionaryLearner(_rows.Signals, Group.Rows, Group.Columns, (float[])best.Dictionary.Clone(), best.Atoms, random);
         for (var e = 0; e < _options.FinalEpochs; e++)
         {
+            _cancellationToken.ThrowIfCancellationRequested();
             learner.Epoch(lambda);
         }
 
