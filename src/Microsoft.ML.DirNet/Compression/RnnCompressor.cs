@@ -33,6 +33,7 @@ public static class RnnCompressor
                 $"'{model.SourceName}' is already compressed by this library (its metadata holds '{Export.CompressionMetadata.Key}'); compress the original model instead, with the new options.");
         }
 
+        CheckGraph(model);
         var clock = Stopwatch.StartNew();
         var fileBytes = model.ToBytes().LongLength;
         var weights = Targets(model, options.Scope, options.KeepDense);
@@ -123,6 +124,26 @@ public static class RnnCompressor
         var built = OdlPlan.Build(groups, budget, options.Seed, cancellationToken).Select((m, g) => groups[g].MapBack(m)).ToArray();
         progress?.Report(new CompressionProgress("build", 1, 1, ""));
         return built;
+    }
+
+    /// <summary>
+    /// Refuses a graph that cannot run (a cycle, a value nothing produces, an initializer whose data disagrees with its
+    /// shape, a bad attribute), as the native engine checks it: compressing it would write a smaller broken file.
+    /// Operators the engine lacks are no reason to refuse; ONNX Runtime may run them.
+    /// </summary>
+    private static void CheckGraph(OnnxModel model)
+    {
+        try
+        {
+            _ = new Runtime.NativeModel(model);
+        }
+        catch (Runtime.UnsupportedOperatorException)
+        {
+        }
+        catch (DirNetException e) when (e is Onnx.OnnxGraphException or Onnx.OnnxFormatException)
+        {
+            throw new DirNetException($"{model.SourceName} cannot be compressed: {e.Message}", e);
+        }
     }
 
     /// <summary>Bytes the targeted matrices may take: the scope's bytes over the ratio, less what stays as it is.</summary>

@@ -2,6 +2,7 @@ using Microsoft.ML.DirNet.Export;
 using Microsoft.ML.DirNet.Onnx;
 using Microsoft.ML.DirNet.Runtime.Operators;
 using Microsoft.ML.DirNet.Tensors;
+using Microsoft.ML.DirNet.Weights;
 
 namespace Microsoft.ML.DirNet.Runtime;
 
@@ -34,6 +35,11 @@ public sealed class NativeModel : ITensorModel
         if (unsupported.Count > 0)
         {
             throw new UnsupportedOperatorException(model.SourceName, unsupported);
+        }
+
+        foreach (var node in nodes.Where(WeightFinder.IsRecurrent))
+        {
+            WeightFinder.CheckRecurrentShapes(model, node); // at load, naming the initializer, rather than at the first run
         }
 
         foreach (var value in graph.Inputs.Concat(graph.Outputs))

@@ -36,6 +36,35 @@ public static class WeightFinder
         return layers;
     }
 
+    /// <summary>
+    /// Refuses a recurrent node whose constant W or R disagrees with its hidden_size, gate count or directions: its
+    /// matrices would be split into the wrong rows, and the model cannot run anyway.
+    /// </summary>
+    internal static void CheckRecurrentShapes(OnnxModel model, OnnxNode node)
+    {
+        var graph = model.Graph;
+        var gates = Gates(node.OpType);
+        var directions = node.GetString("direction", "forward") == "bidirectional" ? 2 : 1;
+        var hiddenAttribute = node.GetInt("hidden_size", 0);
+        int[]? Shape(int index) => node.Inputs.Count > index && graph.HasInitializer(node.Inputs[index]) ? graph.GetInitializerInfo(node.Inputs[index]).Shape : null;
+        var r = Shape(2);
+        var hidden = hiddenAttribute > 0 ? hiddenAttribute : r is { Length: 3 } ? r[2] : 0;
+        foreach (var (index, role, width) in new[] { (1, "W", (long?)null), (2, "R", (long?)hidden) })
+        {
+            if (Shape(index) is not { } shape)
+            {
+                continue;
+            }
+
+            if (shape.Length != 3 || shape[0] != directions || shape[1] != gates * hidden || (width is { } w && shape[2] != w))
+            {
+                throw new OnnxGraphException(
+                    $"{node.Description}: {role} '{node.Inputs[index]}' has shape [{string.Join(", ", shape)}], but {directions} direction(s) × {gates} gate(s) × hidden_size {hidden} " +
+                    $"need [{directions}, {gates * hidden}, {(width is { } n ? n.ToString() : "input")}].", node.Name);
+            }
+        }
+    }
+
     /// <summary>The compressible weight matrices, in graph order (recurrent ones split per direction).</summary>
     public static IReadOnlyList<CompressibleWeight> FindWeights(OnnxModel model)
     {
@@ -49,6 +78,7 @@ public static class WeightFinder
         {
             if (IsRecurrent(node))
             {
+                CheckRecurrentShapes(model, node);
                 foreach (var (index, role) in new[] { (1, WeightRole.RecurrentInput), (2, WeightRole.RecurrentHidden) })
                 {
                     if (node.Inputs.Count > index && IsFloatMatrix(node.Inputs[index], 3))
@@ -87,7 +117,7 @@ public static class WeightFinder
 
     private static long Bytes(int[] shape) => (long)shape[0] * shape[1] * sizeof(float);
 
-    private static bool IsRecurrent(OnnxNode node) => node.Domain is "" or "ai.onnx" && node.OpType is "LSTM" or "GRU" or "RNN";
+    internal static bool IsRecurrent(OnnxNode node) => node.Domain is "" or "ai.onnx" && node.OpType is "LSTM" or "GRU" or "RNN";
 
     private static int Gates(string opType) => opType switch { "LSTM" => 4, "GRU" => 3, _ => 1 };
 }
