@@ -33,6 +33,11 @@ internal static class KernelInputs
             $"input '{name}' must be int64 or int32 but is {tensor.ElementType}{TensorShape.Format(tensor.Shape)}."),
     };
 
+    /// <summary>A shape input (int64 or int32) as dimensions, refusing values a tensor dimension cannot take.</summary>
+    public static int[] Dimensions(Tensor tensor, string name) => Array.ConvertAll(Integers(tensor, name), d => d is >= int.MinValue and <= int.MaxValue
+        ? (int)d
+        : throw new ArgumentException($"input '{name}' holds the dimension {d}, beyond what one tensor can hold."));
+
     /// <summary>
     /// Inputs 0 and 1 of an elementwise binary operator, checked to share an element type and broadcast to their
     /// common shape (numpy rules).

@@ -99,9 +99,17 @@ public sealed class Tensor<T> : Tensor where T : unmanaged
     private static readonly TensorElementType Type = ElementTypeOf(typeof(T));
 
     /// <summary>Creates a tensor of zeros with the given shape.</summary>
+    /// <exception cref="ArgumentException">The shape has a negative dimension, or needs more than 2 GB.</exception>
     public Tensor(int[] shape)
         : base(shape)
     {
+        // One tensor is at most 2 GB (its bytes must fit one span). Checked before allocating, so a shape computed from
+        // damaged data is refused without first taking the memory.
+        if ((long)Length * System.Runtime.CompilerServices.Unsafe.SizeOf<T>() > int.MaxValue)
+        {
+            throw new ArgumentException($"Shape {TensorShape.Format(shape)} of {typeof(T).Name} needs more than 2 GB, the limit for one tensor.");
+        }
+
         Data = new T[Length];
     }
 

@@ -34,16 +34,9 @@ internal sealed class ConstantOfShapeKernel(OnnxNode node) : IKernel
             throw new ArgumentException($"attribute 'value' must hold one element but holds {_value.Length}.");
         }
 
-        var dims = KernelInputs.Integers(KernelInputs.Required(inputs, 0, "input"), "input");
+        // Tensor.Zeros refuses a negative or over-2 GB shape before allocating (a shape from damaged data can be any size).
+        var result = Tensor.Zeros(_value.ElementType, KernelInputs.Dimensions(KernelInputs.Required(inputs, 0, "input"), "input"));
         var size = _value.ElementSize;
-        var bytes = dims.Aggregate((long)size, (total, d) => d < 0 || total > int.MaxValue ? -1 : total * d);
-        if (bytes < 0 || bytes > int.MaxValue)
-        {
-            // A shape computed from damaged data can ask for any size; refuse it before allocating.
-            throw new ArgumentException($"the shape [{string.Join(", ", dims)}] has a negative dimension or needs more than 2 GB.");
-        }
-
-        var result = Tensor.Zeros(_value.ElementType, dims.Select(d => (int)d).ToArray());
         var fill = _value.AsBytes();
         var target = result.AsBytes();
         for (var i = 0; i < result.Length; i++)

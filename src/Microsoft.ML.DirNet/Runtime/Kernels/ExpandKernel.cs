@@ -8,7 +8,7 @@ internal sealed class ExpandKernel : IKernel
     public void Execute(ReadOnlySpan<Tensor?> inputs, Span<Tensor?> outputs)
     {
         var x = KernelInputs.Required(inputs, 0, "input");
-        var requested = KernelInputs.Integers(KernelInputs.Required(inputs, 1, "shape"), "shape").Select(d => (int)d).ToArray();
+        var requested = KernelInputs.Dimensions(KernelInputs.Required(inputs, 1, "shape"), "shape");
         var shape = TensorShape.Broadcast(x.Shape, requested);
         outputs[0] = StridedCopy.Broadcast(x, shape);
     }
