@@ -1,4 +1,3 @@
-using Google.Protobuf;
 using Microsoft.ML.DirNet.Compression;
 using Microsoft.ML.DirNet.Onnx.Protobuf;
 using Microsoft.ML.DirNet.Onnx;
@@ -135,7 +134,7 @@ public sealed class ModelFuzzingTests(ITestOutputHelper output)
         var constant = new NodeProto { OpType = "Constant", Name = "c" };
         constant.Output.Add("y");
         constant.Attribute.Add(new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor });
-        var error = Assert.Throws<OnnxGraphException>(() => new NativeModel(SingleNode(constant)));
+        var error = Assert.Throws<OnnxGraphException>(() => new NativeModel(SingleNodeModel.Build(constant, [], ["y"])));
         Assert.Contains("'value'", error.Message);
         Assert.Contains("holds none", error.Message);
     }
@@ -147,7 +146,7 @@ public sealed class ModelFuzzingTests(ITestOutputHelper output)
         var fill = new NodeProto { OpType = "ConstantOfShape", Name = "fill" };
         fill.Input.Add("shape");
         fill.Output.Add("y");
-        var model = new NativeModel(SingleNode(fill, "shape"));
+        var model = new NativeModel(SingleNodeModel.Build(fill, [("shape", TensorElementType.Int64)], ["y"]));
         var before = GC.GetAllocatedBytesForCurrentThread();
         foreach (var shape in new long[][] { [600_000_000], [1 << 20, 1 << 20, 1 << 20], [-3, 2] })
         {
@@ -157,20 +156,5 @@ public sealed class ModelFuzzingTests(ITestOutputHelper output)
 
         Assert.True(GC.GetAllocatedBytesForCurrentThread() - before < 1 << 20, "refused before allocating the tensor");
         Assert.Equal([2, 3], model.Run(new Tensor<long>([2], [2, 3]))[0].Shape);
-    }
-
-    private static OnnxModel SingleNode(NodeProto node, params string[] int64Inputs)
-    {
-        var graph = new GraphProto { Name = "one_node" };
-        graph.Node.Add(node);
-        foreach (var name in int64Inputs)
-        {
-            graph.Input.Add(new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorElementType.Int64 } } });
-        }
-
-        graph.Output.Add(new ValueInfoProto { Name = "y", Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorElementType.Float } } });
-        var model = new ModelProto { IrVersion = 8, Graph = graph };
-        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = 14 });
-        return OnnxModel.Parse(model.ToByteArray(), "one_node.onnx");
     }
 }

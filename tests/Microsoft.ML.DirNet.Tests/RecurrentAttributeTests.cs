@@ -81,7 +81,7 @@ public sealed class RecurrentAttributeTests
         node.Input.Add(inputs.Select(i => i.Name));
         var outputs = op == "LSTM" ? new[] { "Y", "Y_h", "Y_c" } : ["Y", "Y_h"];
         node.Output.Add(outputs);
-        var model = BuildModel(node, inputs, outputs);
+        var model = SingleNodeModel.Build(node, inputs.Select(i => (i.Name, i.Value.ElementType)), outputs);
 
         var values = inputs.Select(i => i.Value).ToArray();
         var native = new NativeModel(model).Run(values);
@@ -94,7 +94,7 @@ public sealed class RecurrentAttributeTests
         else
         {
             node.Attribute.Remove(node.Attribute.Single(a => a.Name == "layout"));
-            using var ort = new OnnxRuntimeModel(BuildModel(node, inputs, outputs), optimize: false);
+            using var ort = new OnnxRuntimeModel(SingleNodeModel.Build(node, inputs.Select(i => (i.Name, i.Value.ElementType)), outputs), optimize: false);
             // Batch-major → time-major: X [B,T,I] → [T,B,I]; states [B,D,H] → [D,B,H]; then Y [T,D,B,H] → [B,T,D,H].
             var timeMajor = inputs.Select(i => i.Name is "X" or "initial_h" or "initial_c" ? SwapFirstTwoAxes(i.Value) : i.Value).ToArray();
             var result = ort.Run(timeMajor);
@@ -118,26 +118,4 @@ public sealed class RecurrentAttributeTests
 
     private static AttributeProto Int(string name, long value) =>
         new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value };
-
-    private static OnnxModel BuildModel(NodeProto node, List<(string Name, Tensor Value)> inputs, string[] outputs)
-    {
-        var graph = new GraphProto { Name = "single_cell" };
-        graph.Node.Add(node);
-        foreach (var (name, value) in inputs)
-        {
-            graph.Input.Add(ValueInfo(name, value.ElementType));
-        }
-
-        foreach (var name in outputs)
-        {
-            graph.Output.Add(ValueInfo(name, TensorElementType.Float));
-        }
-
-        var model = new ModelProto { IrVersion = 8, Graph = graph };
-        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = 14 });
-        return OnnxModel.Parse(model.ToByteArray(), "single_cell.onnx");
-    }
-
-    private static ValueInfoProto ValueInfo(string name, TensorElementType type) =>
-        new() { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)type } } };
 }
