@@ -40,14 +40,15 @@ public sealed class RnnCompressionEstimator : IEstimator<RnnCompressionTransform
     /// <summary>Compresses the model (seconds to minutes for a large one; see <see cref="RnnCompressionOptions.Progress"/>).</summary>
     /// <exception cref="ArgumentOutOfRangeException">An input column of <paramref name="input"/> is missing or of the wrong type or size.</exception>
     /// <exception cref="DirNetException">The target cannot be reached, a weight is not finite, or calibration rows do not fit the model.</exception>
+    /// <exception cref="OperationCanceledException"><see cref="RnnCompressionOptions.CancellationToken"/> was cancelled.</exception>
     public RnnCompressionTransformer Fit(IDataView input)
     {
         ArgumentNullException.ThrowIfNull(input);
         _columns.Check(input.Schema);
         var calibration = _options.CalibrationRows > 0
-            ? CalibrationStatistics.Capture(_model, _columns.ReadRows(input, _options.CalibrationRows))
+            ? CalibrationStatistics.Capture(_model, _columns.ReadRows(input, _options.CalibrationRows), _options.CancellationToken)
             : null;
-        var result = RnnCompressor.Compress(_model, _options.ToCompressionOptions(calibration), _options.Progress);
+        var result = RnnCompressor.Compress(_model, _options.ToCompressionOptions(calibration), _options.Progress, _options.CancellationToken);
         return new RnnCompressionTransformer(result.ToCompressedModel(), _columns, result);
     }
 }

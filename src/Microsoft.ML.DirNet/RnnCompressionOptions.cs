@@ -65,6 +65,13 @@ public sealed class RnnCompressionOptions
     /// <summary>Receives progress during <c>Fit</c> (compression of a large model takes seconds to minutes). Default none.</summary>
     public IProgress<CompressionProgress>? Progress { get; set; }
 
+    /// <summary>
+    /// Stops <c>Fit</c> with an <see cref="OperationCanceledException"/> when cancelled: checked between calibration
+    /// rows, between matrices, and between the dictionary-learning passes of each matrix. ML.NET's <c>Fit</c> takes no
+    /// token, so it travels here. Default none.
+    /// </summary>
+    public CancellationToken CancellationToken { get; set; }
+
     internal CompressionOptions ToCompressionOptions(CalibrationStatistics? calibration) => new()
     {
         Method = Method,

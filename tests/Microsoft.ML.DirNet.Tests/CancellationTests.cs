@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Microsoft.ML.DirNet.Compression;
+using Microsoft.ML.Data;
 using Microsoft.ML.DirNet.Onnx;
 
 namespace Microsoft.ML.DirNet.Tests;
@@ -30,6 +31,40 @@ public sealed class CancellationTests
             RnnCompressor.Compress(model, new CompressionOptions { Method = CompressionMethod.DirNet, Ratio = 3 }, progress, cancel.Token));
         Assert.Contains(reports, r => r.Stage == "analyse");
         Assert.Equal(1, reports.Count(r => r.Stage == "build"));
+    }
+
+    [Theory]
+    [InlineData(CompressionMethod.DirNet)]
+    [InlineData(CompressionMethod.Hmd)]
+    [InlineData(CompressionMethod.LowRank)]
+    [InlineData(CompressionMethod.Prune)]
+    [InlineData(CompressionMethod.Odl)]
+    public void EstimatorFitStopsAtTheOptionsToken(CompressionMethod method)
+    {
+        var mlContext = new MLContext(seed: 1);
+        var data = mlContext.Data.LoadFromEnumerable(Enumerable.Range(0, 3).Select(i => new SpeechFrames { Features = new float[11 * 20] }));
+        using var cancel = new CancellationTokenSource();
+        var reports = 0;
+        var options = new RnnCompressionOptions
+        {
+            ModelFile = Path.Combine(TestPaths.Fixtures, "asr_bigru_ctc", "model.onnx"), ShapeDictionary = new Dictionary<string, int[]> { ["features"] = [1, 11, 20] },
+            Method = method, TargetRatio = 4, CalibrationRows = 2, CancellationToken = cancel.Token,
+            Progress = new SynchronousProgress(_ =>
+            {
+                reports++;
+                cancel.Cancel(); // the first matrix (or, for ODL, the one shared plan) has begun
+            }),
+        };
+        var estimator = mlContext.Transforms.CompressRnn(options);
+        Assert.ThrowsAny<OperationCanceledException>(() => estimator.Fit(data));
+        Assert.Equal(1, reports);
+    }
+
+    private sealed class SpeechFrames
+    {
+        [VectorType(11 * 20)]
+        [ColumnName("features")]
+        public float[] Features { get; set; } = [];
     }
 
     [Fact]
