@@ -1,4 +1,5 @@
 using Microsoft.ML.DirNet.Compression;
+using Microsoft.ML.DirNet.Evaluation;
 using Microsoft.ML.DirNet.Onnx.Protobuf;
 using Microsoft.ML.DirNet.Onnx;
 using Microsoft.ML.DirNet.Runtime;
@@ -42,16 +43,65 @@ public sealed class ModelFuzzingTests(ITestOutputHelper output)
     public void MutatedModelsFailWithAClearErrorOrRun()
     {
         var seedlings = Seedlings();
+        Fuzz("models", random =>
+        {
+            var seedling = seedlings[random.Next(seedlings.Count)];
+            var (mutant, mutation) = Mutate(seedling.Bytes, random);
+            return ($"{seedling.Name}, {mutation}", mutant, () => Exercise(mutant, seedling.Inputs));
+        });
+    }
+
+    /// <summary>
+    /// The tensor files that <c>dirnet run --data</c> and calibration folders read: one input file of a fixture's
+    /// test set is mutated, the folder read as calibration inputs, the model run on them and statistics captured.
+    /// </summary>
+    [Fact]
+    public void MutatedTensorFilesFailWithAClearErrorOrRun()
+    {
+        var fixtures = Directory.GetDirectories(TestPaths.Fixtures).Order()
+            .Where(dir => File.Exists(Path.Combine(dir, "model.onnx")))
+            .Select(dir => (Model: OnnxModel.Load(Path.Combine(dir, "model.onnx")), Inputs: Directory.GetFiles(Path.Combine(dir, "test_data_set_0"), "input_*.pb").Order().ToArray()))
+            .ToList();
+        var folder = TestPaths.NewTemporaryFolder();
+        Fuzz("tensor files", random =>
+        {
+            var (model, inputs) = fixtures[random.Next(fixtures.Count)];
+            var target = random.Next(inputs.Length);
+            var (mutant, mutation) = Mutate(File.ReadAllBytes(inputs[target]), random);
+            foreach (var stale in Directory.GetFiles(folder))
+            {
+                File.Delete(stale);
+            }
+
+            for (var k = 0; k < inputs.Length; k++)
+            {
+                File.WriteAllBytes(Path.Combine(folder, Path.GetFileName(inputs[k])), k == target ? mutant : File.ReadAllBytes(inputs[k]));
+            }
+
+            return ($"{Path.GetFileName(inputs[target])} of {model.Graph.Name}, {mutation}", mutant, () =>
+            {
+                var sets = CalibrationInputs.FromFolder(folder);
+                new NativeModel(model).Run(sets[0]);
+                CalibrationStatistics.Capture(model, sets);
+            });
+        });
+    }
+
+    /// <summary>
+    /// Runs <see cref="Iterations"/> mutants made by <paramref name="next"/> (a description, the mutant's bytes and
+    /// what to do with them); fails listing the first few that escaped with anything but a <see cref="DirNetException"/>.
+    /// </summary>
+    private void Fuzz(string what, Func<Random, (string Mutation, byte[] Mutant, Action Exercise)> next)
+    {
         var random = new Random(Seed);
         var failures = new List<string>();
         int rejected = 0, ran = 0;
         for (var iteration = 0; iteration < Iterations; iteration++)
         {
-            var seedling = seedlings[random.Next(seedlings.Count)];
-            var (mutant, mutation) = Mutate(seedling.Bytes, random);
+            var (mutation, mutant, exercise) = next(random);
             try
             {
-                Exercise(mutant, seedling.Inputs);
+                exercise();
                 ran++;
             }
             catch (DirNetException)
@@ -60,14 +110,14 @@ public sealed class ModelFuzzingTests(ITestOutputHelper output)
             }
             catch (Exception error)
             {
-                var saved = Path.Combine(TestPaths.NewTemporaryFolder(), $"fuzz-{iteration}.onnx");
+                var saved = Path.Combine(TestPaths.NewTemporaryFolder(), $"fuzz-{iteration}.bin");
                 File.WriteAllBytes(saved, mutant);
-                failures.Add($"iteration {iteration} ({seedling.Name}, {mutation}; saved to {saved}): {error.GetType().Name}: {error.Message}\n{error.StackTrace}");
+                failures.Add($"iteration {iteration} ({mutation}; saved to {saved}): {error.GetType().Name}: {error.Message}\n{error.StackTrace}");
             }
         }
 
-        output.WriteLine($"{Iterations} mutants (seed {Seed}): {rejected} rejected with a clear error, {ran} ran, {failures.Count} escaped");
-        Assert.True(failures.Count == 0, $"{failures.Count} of {Iterations} mutants escaped with another exception (seed {Seed}):\n" + string.Join("\n\n", failures.Take(5)));
+        output.WriteLine($"{Iterations} mutated {what} (seed {Seed}): {rejected} rejected with a clear error, {ran} ran, {failures.Count} escaped");
+        Assert.True(failures.Count == 0, $"{failures.Count} of {Iterations} mutated {what} escaped with another exception (seed {Seed}):\n" + string.Join("\n\n", failures.Take(5)));
         Assert.Equal(Iterations, rejected + ran);
         Assert.True(rejected > 0 && ran > 0, $"{rejected} rejected, {ran} ran: the mutations should give both");
     }
