@@ -1,0 +1,161 @@
+"""A PyTorch module that runs an ONNX graph (a compressed one written by Microsoft.ML.DirNet, or any recurrent model
+the library reads) with its floating-point initializers as trainable parameters.
+
+In a compressed file every compressed matrix is a small subgraph of standard ops over its factors (dictionary times
+sparse codes, HMD's dense rows and rank-1 blocks, low-rank factors, pruned values at fixed positions). Running that
+subgraph here, rather than re-implementing each method, keeps the structure exactly what the file says: only the
+factors' values are parameters; their indices, row starts and shapes are integer initializers and never change, so
+the sparsity pattern and every size stay fixed while the values train. What depends on no parameter and no input (the
+integer index arithmetic of the sparse rebuilds) is computed once when the module is built.
+"""
+import json
+
+import numpy as np
+import onnx
+import torch
+from onnx import helper, numpy_helper
+
+from .operators import DTYPES, OPERATORS
+from .recurrent import run_recurrent
+
+METADATA_KEY = "dirnet.compression"
+FACTOR_PREFIX = "dirnet/"
+RECURRENT = ("LSTM", "GRU", "RNN")
+
+
+class OnnxModule(torch.nn.Module):
+    """Runs ``model`` (an ``onnx.ModelProto``); ``forward(*inputs)`` takes the graph inputs in order and returns its
+    outputs as a tuple.
+
+    ``train`` chooses the parameters: ``"all"`` (every float initializer: the factors and the dense layers around them,
+    as a full fine-tuning) or ``"factors"`` (only the compressed matrices' factors). The other floats are buffers.
+    ``dropout`` is applied, in training mode only, to the input and output sequences of every recurrent node (the
+    exported graph has lost the training dropout).
+    """
+
+    def __init__(self, model, train="all", dropout=0.0):
+        super().__init__()
+        if train not in ("all", "factors"):
+            raise ValueError(f"train must be 'all' or 'factors', not {train!r}")
+        self.model = model
+        self.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
+        self.dropout = dropout
+        self.metadata = compression_metadata(model)
+        self._slots = {}  # initializer name -> ("param" | "buffer", attribute name)
+        self._stored_types = {}
+        for k, tensor in enumerate(model.graph.initializer):
+            value = torch.from_numpy(numpy_helper.to_array(tensor).copy())
+            self._stored_types[tensor.name] = tensor.data_type
+            attribute = f"initializer_{k}"
+            if value.dtype in (torch.float16, torch.float32, torch.float64):
+                # Values stored as float16 train in float32 and are rounded back when saved.
+                value = value.float()
+                trainable = train == "all" or tensor.name.startswith(FACTOR_PREFIX)
+                if trainable:
+                    self.register_parameter(attribute, torch.nn.Parameter(value))
+                    self._slots[tensor.name] = ("param", attribute)
+                    continue
+            self.register_buffer(attribute, value)
+            self._slots[tensor.name] = ("buffer", attribute)
+
+        for node in model.graph.node:
+            if node.domain not in ("", "ai.onnx") or (node.op_type not in OPERATORS and node.op_type not in RECURRENT):
+                raise NotImplementedError(
+                    f"node '{node.name}': operator {node.domain or 'ai.onnx'}.{node.op_type} is not supported by the PyTorch rebuild")
+        self._attributes = [{a.name: helper.get_attribute_value(a) for a in node.attribute} for node in model.graph.node]
+        self.input_names = [i.name for i in model.graph.input if i.name not in self._slots]
+        self.output_names = [o.name for o in model.graph.output]
+        self._static = self._fold_static()
+
+    def parameter_names(self):
+        """The initializer names that are parameters, in file order."""
+        return [name for name, (kind, _) in self._slots.items() if kind == "param"]
+
+    def initializer(self, name):
+        """The current value of an initializer (a parameter or a buffer)."""
+        return getattr(self, self._slots[name][1])
+
+    def _fold_static(self):
+        """Values that depend on no parameter and no graph input, computed once."""
+        static = {name: self.initializer(name) for name, (kind, _) in self._slots.items() if kind == "buffer"}
+        static[""] = None
+        with torch.no_grad():
+            for node, attributes in zip(self.model.graph.node, self._attributes):
+                if node.op_type not in RECURRENT and all(i in static for i in node.input):
+                    outputs = OPERATORS[node.op_type]([static[i] for i in node.input], attributes, self.opset)
+                    static.update(zip(node.output, outputs))
+        return static
+
+    def forward(self, *inputs, sequence_lengths=None):
+        """Runs the graph. ``sequence_lengths`` (int64 [batch]), when given, acts as the ``sequence_lens`` input of
+        every recurrent node that has none: padded steps are skipped, as in a PyTorch packed sequence."""
+        if len(inputs) != len(self.input_names):
+            raise ValueError(f"the graph takes {len(self.input_names)} inputs ({', '.join(self.input_names)}), got {len(inputs)}")
+        values = dict(self._static)
+        values.update((name, getattr(self, attribute)) for name, (kind, attribute) in self._slots.items() if kind == "param")
+        values.update(zip(self.input_names, inputs))
+        for node, attributes in zip(self.model.graph.node, self._attributes):
+            if all(o in self._static for o in node.output):
+                continue
+            try:
+                arguments = [values[i] for i in node.input]
+            except KeyError as missing:
+                raise ValueError(f"node '{node.name}' reads {missing}, which nothing computes") from None
+            if node.op_type in RECURRENT:
+                if self.training and self.dropout:
+                    arguments[0] = torch.nn.functional.dropout(arguments[0], self.dropout, True)
+                outputs = run_recurrent(node, attributes, arguments, self.training, sequence_lengths)
+                if self.training and self.dropout:
+                    outputs = (torch.nn.functional.dropout(outputs[0], self.dropout, True),) + outputs[1:]
+            else:
+                outputs = OPERATORS[node.op_type](arguments, attributes, self.opset)
+            values.update((name, value) for name, value in zip(node.output, outputs) if name)
+        return tuple(values[name] for name in self.output_names)
+
+    def to_model(self):
+        """A copy of the ONNX model with every parameter's current value written into its initializer: names, shapes,
+        element types, order, nodes and metadata unchanged (float16 values rounded back to float16)."""
+        model = onnx.ModelProto()
+        model.CopyFrom(self.model)
+        for tensor in model.graph.initializer:
+            kind, attribute = self._slots[tensor.name]
+            if kind != "param":
+                continue
+            value = getattr(self, attribute).detach().cpu().numpy()
+            if not np.isfinite(value).all():
+                raise ValueError(f"initializer '{tensor.name}' holds non-finite values after training")
+            dtype = DTYPES[self._stored_types[tensor.name]]
+            stored = numpy_helper.from_array(value.astype(torch.empty(0, dtype=dtype).numpy().dtype), tensor.name)
+            tensor.CopyFrom(stored)
+        return model
+
+    def save(self, path, note=None):
+        """Writes ``to_model()`` to ``path`` (through a temporary file, so a failure leaves no partial file);
+        ``note`` (a dict), when given, is stored as JSON under the metadata key ``dirnet.fine_tuning``."""
+        import os
+        model = self.to_model()
+        if note is not None:
+            entries = [p for p in model.metadata_props if p.key != "dirnet.fine_tuning"]
+            del model.metadata_props[:]
+            model.metadata_props.extend(entries)
+            model.metadata_props.add(key="dirnet.fine_tuning", value=json.dumps(note, sort_keys=True))
+        temporary = f"{path}.tmp-{os.getpid()}"
+        try:
+            onnx.save(model, temporary)
+            os.replace(temporary, path)
+        finally:
+            if os.path.exists(temporary):
+                os.remove(temporary)
+
+
+def compression_metadata(model):
+    """The ``dirnet.compression`` metadata of a compressed file, parsed; ``None`` for a plain model."""
+    for entry in model.metadata_props:
+        if entry.key == METADATA_KEY:
+            return json.loads(entry.value)
+    return None
+
+
+def load(path, train="all", dropout=0.0):
+    """Reads an ONNX file into an ``OnnxModule``."""
+    return OnnxModule(onnx.load(path), train=train, dropout=dropout)

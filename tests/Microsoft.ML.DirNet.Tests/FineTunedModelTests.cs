@@ -1,0 +1,72 @@
+using Microsoft.ML.DirNet.Onnx;
+using Microsoft.ML.DirNet.Runtime;
+using Microsoft.ML.DirNet.Tensors;
+
+namespace Microsoft.ML.DirNet.Tests;
+
+/// <summary>
+/// The other half of the PyTorch round trip (python/dirnet_torch; its own tests are python/tests): compressed fixtures
+/// written by <c>dirnet compress</c> with every method, fine-tuned in PyTorch and written back
+/// (Fixtures/fine_tuning, made by python/tests/make_fixtures.sh). The fine-tuned file must keep the compressed file's
+/// structure exactly (only factor values change), load as compressed in the native engine, agree with ONNX Runtime, and
+/// carry what the training gained: its outputs are closer to the original model's than the compressed file's were.
+/// </summary>
+public sealed class FineTunedModelTests
+{
+    private static readonly string Folder = Path.Combine(TestPaths.Fixtures, "fine_tuning");
+
+    public static IEnumerable<object[]> Cases() =>
+        Directory.GetFiles(Folder, "*.fine_tuned.onnx").Order().Select(f => new object[] { Path.GetFileName(f) });
+
+    [Fact]
+    public void EveryMethodHasAFineTunedFixture() => Assert.Equal(10, Cases().Count());
+
+    [Theory]
+    [MemberData(nameof(Cases))]
+    public void FineTunedFileKeepsTheStructureAndRunsNativelyAsOnnxRuntimeDoes(string name)
+    {
+        var fixture = name.Split('.')[0];
+        var compressed = OnnxModel.Load(Path.Combine(Folder, name.Replace(".fine_tuned", "")));
+        var tuned = OnnxModel.Load(Path.Combine(Folder, name));
+
+        Assert.Equal(compressed.Proto.Graph.Node, tuned.Proto.Graph.Node);
+        Assert.Equal(compressed.Metadata["dirnet.compression"], tuned.Metadata["dirnet.compression"]);
+        Assert.Contains("distillation", tuned.Metadata["dirnet.fine_tuning"]);
+        var changedFactors = 0;
+        foreach (var (before, after) in compressed.Proto.Graph.Initializer.Zip(tuned.Proto.Graph.Initializer))
+        {
+            Assert.Equal((before.Name, before.DataType), (after.Name, after.DataType));
+            Assert.Equal(before.Dims, after.Dims);
+            var (a, b) = (TensorProtoConverter.ToTensor(before), TensorProtoConverter.ToTensor(after));
+            if (a is Tensor<float> or Tensor<Half>)
+            {
+                changedFactors += before.Name.StartsWith("dirnet/", StringComparison.Ordinal) && TensorComparer.MaxAbsoluteDifference(a, b) > 0 ? 1 : 0;
+            }
+            else
+            {
+                Assert.True(TensorComparer.MaxAbsoluteDifference(a, b) == 0, $"{before.Name}: indices and row starts never change");
+            }
+        }
+
+        Assert.True(changedFactors > 0, "the fine-tuning changed factor values");
+
+        var native = new NativeModel(tuned);
+        Assert.Equal(new NativeModel(compressed).CompressedWeights, native.CompressedWeights);
+        var inputs = TensorFile.ReadSeries(Path.Combine(TestPaths.Fixtures, fixture, "test_data_set_0"), "input");
+        var original = TensorFile.ReadSeries(Path.Combine(TestPaths.Fixtures, fixture, "test_data_set_0"), "output");
+        var tunedOutputs = native.Run(inputs);
+        using var ort = new OnnxRuntimeModel(tuned);
+        var ortOutputs = ort.Run(inputs);
+        var compressedOutputs = new NativeModel(compressed).Run(inputs);
+        for (var k = 0; k < tunedOutputs.Length; k++)
+        {
+            Assert.True(TensorComparer.MaxAbsoluteDifference(tunedOutputs[k], ortOutputs[k]) <= 1e-4, $"output {k}: native vs ONNX Runtime");
+        }
+
+        double Error(Tensor[] outputs) => outputs.Zip(original).Sum(p => SquaredError(p.First.As<float>().Data, p.Second.As<float>().Data));
+        Assert.True(Error(tunedOutputs) < 0.5 * Error(compressedOutputs),
+            $"squared error against the original's outputs: fine-tuned {Error(tunedOutputs):G4}, compressed {Error(compressedOutputs):G4}");
+    }
+
+    private static double SquaredError(float[] a, float[] b) => a.Zip(b).Sum(p => (double)(p.First - p.Second) * (p.First - p.Second));
+}
