@@ -29,8 +29,8 @@ class OnnxModule(torch.nn.Module):
 
     ``train`` chooses the parameters: ``"all"`` (every float initializer: the factors and the dense layers around them,
     as a full fine-tuning) or ``"factors"`` (only the compressed matrices' factors). The other floats are buffers.
-    ``dropout`` is applied, in training mode only, to the input and output sequences of every recurrent node (the
-    exported graph has lost the training dropout).
+    ``dropout`` is applied, in training mode only, to the input sequence of every recurrent node and to the output
+    sequence of the last one, where PyTorch models usually drop out (the exported graph has lost the training dropout).
     """
 
     def __init__(self, model, train="all", dropout=0.0):
@@ -66,6 +66,8 @@ class OnnxModule(torch.nn.Module):
         self.input_names = [i.name for i in model.graph.input if i.name not in self._slots]
         self.output_names = [o.name for o in model.graph.output]
         self._static = self._fold_static()
+        recurrent = [n.name for n in model.graph.node if n.op_type in RECURRENT]
+        self._last_recurrent = recurrent[-1] if recurrent else None
 
     def parameter_names(self):
         """The initializer names that are parameters, in file order."""
@@ -105,7 +107,7 @@ class OnnxModule(torch.nn.Module):
                 if self.training and self.dropout:
                     arguments[0] = torch.nn.functional.dropout(arguments[0], self.dropout, True)
                 outputs = run_recurrent(node, attributes, arguments, self.training, sequence_lengths)
-                if self.training and self.dropout:
+                if self.training and self.dropout and node.name == self._last_recurrent:
                     outputs = (torch.nn.functional.dropout(outputs[0], self.dropout, True),) + outputs[1:]
             else:
                 outputs = OPERATORS[node.op_type](arguments, attributes, self.opset)

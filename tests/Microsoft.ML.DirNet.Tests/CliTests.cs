@@ -178,6 +178,40 @@ public sealed class CliTests
     }
 
     [Fact]
+    public void CompareMeasuresACompressedFileAsItsOwnCompressionWouldBe()
+    {
+        var lm = Path.Combine(TestPaths.RepositoryRoot, "samples", "LanguageModel");
+        var folder = TestPaths.NewTemporaryFolder();
+        var file = Path.Combine(folder, "lowrank.onnx");
+        Assert.Equal(0, Dirnet("compress", Path.Combine(lm, "model.onnx"), "-o", file, "--method", "lowrank", "--ratio", "3", "--scope", "recurrent").Code);
+        var (code, stdout, stderr) = Dirnet("compare", Path.Combine(lm, "model.onnx"), "--task", "lm", "--data", Path.Combine(lm, "data"),
+            "--tokens", "300", "--methods", "lowrank", "--ratios", "3", "--compressed", file, "--json");
+        Assert.True(code == 0, stderr);
+        var rows = JsonDocument.Parse(stdout).RootElement.GetProperty("rows").EnumerateArray().ToArray();
+        var (compressedHere, measured) = (rows[1], rows[2]);
+        Assert.Equal(["original", "lowrank", "lowrank"], rows.Select(r => r.GetProperty("method").GetString()));
+        Assert.Equal(JsonValueKind.Null, compressedHere.GetProperty("source").ValueKind);
+        Assert.Equal("lowrank.onnx", measured.GetProperty("source").GetString());
+        Assert.False(measured.GetProperty("fine_tuned").GetBoolean());
+        foreach (var field in new[] { "matrix_bytes", "file_bytes" })
+        {
+            Assert.Equal(compressedHere.GetProperty(field).GetInt64(), measured.GetProperty(field).GetInt64());
+        }
+
+        foreach (var field in new[] { "matrix_ratio", "file_ratio", "reconstruction_error", "output_error" })
+        {
+            Assert.Equal(compressedHere.GetProperty(field).GetDouble(), measured.GetProperty(field).GetDouble(), 1e-4);
+        }
+
+        Assert.Equal(compressedHere.GetProperty("metrics")[0].GetDouble(), measured.GetProperty("metrics")[0].GetDouble(), 1e-3);
+
+        var plain = Dirnet("compare", Path.Combine(lm, "model.onnx"), "--task", "lm", "--data", Path.Combine(lm, "data"),
+            "--tokens", "300", "--methods", "", "--compressed", Path.Combine(lm, "model.onnx"), "--json");
+        Assert.Equal(2, plain.Code);
+        Assert.Contains("is not a compressed model", plain.Stderr);
+    }
+
+    [Fact]
     public void CompareJsonHasARowPerMethodRatioAndCalibration()
     {
         var lm = Path.Combine(TestPaths.RepositoryRoot, "samples", "LanguageModel");

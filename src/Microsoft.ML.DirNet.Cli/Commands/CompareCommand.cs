@@ -37,11 +37,15 @@ internal static class CompareCommand
         var calibrationData = new Option<string?>("--calibration-data") { Description = "With --calibrate: lm: the split file in --data (default valid.txt, first 4,000 tokens); asr: a manifest folder (default: the calibration folder beside --data, as samples/Asr/data/calibration holds 40 valid utterances). Never the evaluated split." };
         var markdown = new Option<FileInfo?>("--markdown") { Description = "Also write the table as Markdown to this file, with the command that made it." };
         var plot = new Option<FileInfo?>("--plot") { Description = "Also draw the task metric (perplexity or CER) against size for every method, as a PNG image to this file. Sizes are the compressed matrices' bytes with --scope recurrent, the whole file's with --scope model." };
-        var json = new Option<bool>("--json") { Description = "Print JSON: task, metric_names, and rows (method, calibrated, target_ratio, matrix_ratio, file_ratio, matrix_bytes, file_bytes, reconstruction_error, output_error, metrics, seconds, problem)." };
+        var files = new Option<FileInfo[]>("--compressed")
+        {
+            Description = "Also measure this compressed file as it is, as one more row (repeat for several): one written by `dirnet compress` from <model>, or fine-tuned in PyTorch with python/dirnet_torch. Its method, target and calibration come from its metadata. With --methods \"\" only the original and these rows are measured.",
+        };
+        var json = new Option<bool>("--json") { Description = "Print JSON: task, metric_names, and rows (method, calibrated, target_ratio, matrix_ratio, file_ratio, matrix_bytes, file_bytes, reconstruction_error, output_error, metrics, seconds, problem, source, fine_tuned; source is the file name of a --compressed row, fine_tuned whether that file was fine-tuned)." };
         var command = new Command("compare",
             "Compress a model with each method at each ratio and measure every result with the native engine on the rebuilt weights: size, reconstruction error, output error against the original on probe inputs, and the task metric. " + ExitCodes.Help)
         {
-            model, task, data, split, tokens, utterances, alphabet, methods, ratios, scope, seed, calibrate, calibrationData, markdown, plot, json,
+            model, task, data, split, tokens, utterances, alphabet, methods, ratios, scope, seed, calibrate, calibrationData, files, markdown, plot, json,
         };
         command.SetAction(result => CommandAction.Run(() =>
         {
@@ -67,6 +71,8 @@ internal static class CompareCommand
                 : result.GetValue(task) == "lm"
                     ? CalibrationInputs.LanguageModel(loaded, folder, result.GetValue(calibrationData) ?? "valid.txt")
                     : CalibrationInputs.Speech(CommandAction.ExistingDirectory(new DirectoryInfo(result.GetValue(calibrationData) ?? Path.Combine(folder, "..", "calibration"))));
+            // Files given as they are are measured first, so a wrong one stops the command before minutes of compression.
+            var measured = (result.GetValue(files) ?? []).Select(f => CompressedFileMeasurement.Measure(loaded, OnnxModel.Load(CommandAction.ExistingFile(f)), evaluation)).ToArray();
             IReadOnlyList<ComparisonRow> rows = [];
             if (asJson)
             {
@@ -78,6 +84,7 @@ internal static class CompareCommand
                     rows = MethodComparison.Run(loaded, evaluation, chosen, targets, options, calibration, new SynchronousProgress<string>(s => context.Status($"compressing and evaluating: {s}"))));
             }
 
+            rows = [.. rows, .. measured];
             var text = Markdown(rows, evaluation, options, Environment.GetCommandLineArgs());
             if (result.GetValue(markdown) is { } path)
             {
@@ -104,11 +111,15 @@ internal static class CompareCommand
         var wholeFile = options.Scope == CompressionScope.Model;
         double Megabytes(ComparisonRow row) => (wholeFile ? row.FileBytes : row.MatrixBytes) / 1e6;
         var series = rows.Skip(1).Where(r => r.Problem is null)
-            .GroupBy(r => (r.Method, r.Calibrated))
-            .Select(g => new ComparisonPlot.Series(g.Key.Method + (g.Key.Calibrated ? " (calibrated)" : ""), g.Select(r => (Megabytes(r), r.Metrics[0])).ToArray()));
+            .GroupBy(Label)
+            .Select(g => new ComparisonPlot.Series(g.Key, g.Select(r => (Megabytes(r), r.Metrics[0])).ToArray()));
         return ComparisonPlot.Draw($"{modelName}: {task.MetricNames[0]} against size", wholeFile ? "model file (MB)" : "recurrent weights (MB)",
             task.MetricNames[0], (Megabytes(rows[0]), rows[0].Metrics[0]), series);
     }
+
+    /// <summary>A row's method as the plot's legend and the table name it: calibration and fine-tuning added.</summary>
+    private static string Label(ComparisonRow row) =>
+        row.Method + (row.Calibrated ? " (calibrated)" : "") + (row.FineTuned ? " (fine-tuned)" : "");
 
     private static string Markdown(IReadOnlyList<ComparisonRow> rows, TaskEvaluation task, CompressionOptions options, string[] commandLine)
     {
@@ -126,7 +137,7 @@ internal static class CompareCommand
         {
             var cells = new List<string>
             {
-                row.Method,
+                row.Source is null ? row.Method : $"{row.Method}{(row.FineTuned ? " (fine-tuned)" : "")}: {row.Source}",
                 row.Calibrated ? "yes" : row.Method == "original" ? "" : "no",
                 row.Method == "original" ? "" : row.TargetRatio.ToString("0.##", inv) + "x",
             };

@@ -18,8 +18,11 @@ namespace Microsoft.ML.DirNet.Evaluation;
 /// <param name="Metrics">The task's metrics (<see cref="TaskEvaluation.MetricNames"/>).</param>
 /// <param name="Seconds">Compression time.</param>
 /// <param name="Problem">Why the row has no result (e.g. an unreachable ratio); null otherwise.</param>
+/// <param name="Source">For a compressed file measured as it is (<see cref="CompressedFileMeasurement"/>), its file name; null for rows compressed by the comparison.</param>
+/// <param name="FineTuned">Whether that file was fine-tuned after compression (python/dirnet_torch records it).</param>
 public sealed record ComparisonRow(string Method, bool Calibrated, double TargetRatio, double MatrixRatio, double FileRatio, long MatrixBytes,
-    long FileBytes, double ReconstructionError, double OutputError, double[] Metrics, double Seconds, string? Problem = null);
+    long FileBytes, double ReconstructionError, double OutputError, double[] Metrics, double Seconds, string? Problem = null,
+    string? Source = null, bool FineTuned = false);
 
 /// <summary>
 /// Compresses a model with several methods at several ratios and measures each result with the native engine on the
@@ -86,7 +89,8 @@ public static class MethodComparison
             result.FileBytesAfter, result.RelativeError, outputError, task.Evaluate(engine, rebuilt), result.Seconds);
     }
 
-    private static double OutputError(float[][] reference, float[][] outputs)
+    /// <summary>‖y − ŷ‖ / ‖y‖ over all probes (‖y − ŷ‖ when y is zero).</summary>
+    internal static double OutputError(float[][] reference, float[][] outputs)
     {
         double error = 0, energy = 0;
         for (var p = 0; p < reference.Length; p++)
