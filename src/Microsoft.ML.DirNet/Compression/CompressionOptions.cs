@@ -54,6 +54,13 @@ public enum FactorPrecision
     /// about 2⁻¹¹ of each value.
     /// </summary>
     Float16,
+
+    /// <summary>
+    /// 8-bit integers with one float32 scale per row (symmetric, scale = max |value| / 127): the structure is chosen at
+    /// float32 for the target ratio, then every value is quantized, so the file shrinks further (about 4x on values;
+    /// indices are unchanged) at a rounding error of at most half a step, max |row| / 254, per value.
+    /// </summary>
+    Int8,
 }
 
 /// <summary>Options of <see cref="RnnCompressor"/>.</summary>

@@ -47,12 +47,18 @@ public static class RnnCompressor
 
         var result = new List<CompressedWeight>();
         var rounded = new Dictionary<float[], float[]>();
+        var quantized = new Dictionary<float[], (float[], float[])>();
         for (var g = 0; g < groups.Count; g++)
         {
             for (var m = 0; m < groups[g].Members.Count; m++)
             {
                 var (weight, original) = groups[g].Members[m];
-                var matrix = options.Precision == FactorPrecision.Float16 ? built[g][m].ToHalfPrecision(rounded) : built[g][m];
+                var matrix = options.Precision switch
+                {
+                    FactorPrecision.Float16 => built[g][m].ToHalfPrecision(rounded),
+                    FactorPrecision.Int8 => built[g][m].ToInt8Precision(quantized),
+                    _ => built[g][m],
+                };
                 result.Add(new CompressedWeight(weight, matrix, RelativeError(original, matrix.ToDense()), original.Sum(v => (double)v * v)));
             }
         }

@@ -42,10 +42,16 @@ internal static class CompressedOnnxReader
 
         var widened = new Dictionary<Tensor, float[]>(ReferenceEqualityComparer.Instance);
         var rounded = new Dictionary<float[], float[]>();
+        var scales = new Dictionary<float[], float[]>();
         var initializers = metadata.Initializers.Select(entry => new FactoredInitializer(entry, entry.Matrices.Select((stored, d) =>
         {
-            var matrix = ReadMatrix(model, entry, stored, d, widened);
-            return stored.Precision == "fp16" ? matrix.ToHalfPrecision(rounded) : matrix;
+            var matrix = ReadMatrix(model, entry, stored, d, widened, scales);
+            return stored.Precision switch
+            {
+                "fp16" => matrix.ToHalfPrecision(rounded),
+                "int8" => matrix.WithInt8Scales(scales),
+                _ => matrix,
+            };
         }).ToArray())).ToArray();
         var expected = InitializerRebuild.Build(initializers.Select(i => (i.Entry, i.Matrices)));
         var rebuildNodes = new HashSet<string>(StringComparer.Ordinal);
@@ -99,9 +105,9 @@ internal static class CompressedOnnxReader
     }
 
     private static CompressedMatrix ReadMatrix(OnnxModel model, CompressedInitializer entry, StoredMatrix stored, int direction,
-        Dictionary<Tensor, float[]> widened)
+        Dictionary<Tensor, float[]> widened, Dictionary<float[], float[]> scales)
     {
-        if (stored.Precision is not ("fp32" or "fp16"))
+        if (!StoredMatrix.Precisions.ContainsKey(stored.Precision ?? ""))
         {
             throw new OnnxFormatException(model.SourceName, $"compressed initializer '{entry.Name}' declares the unknown precision '{stored.Precision}'.");
         }
@@ -110,15 +116,30 @@ internal static class CompressedOnnxReader
         Tensor Factor(string name) => model.Graph.HasInitializer(name)
             ? model.Graph.GetInitializer(name)
             : throw new OnnxFormatException(model.SourceName, $"the factor '{name}' of compressed initializer '{entry.Name}' is missing.");
-        // Values come as the precision the metadata declares; float16 ones are widened once per tensor, so matrices that
-        // share a dictionary still share one array.
-        var valueType = stored.Precision == "fp16" ? TensorElementType.Float16 : TensorElementType.Float;
-        float[] Floats(string name) => Factor(name) switch
+        // Values come as the precision the metadata declares; float16 and int8 ones are widened once per tensor, so
+        // matrices that share a dictionary still share one array. Int8 values are read with their row scales.
+        var valueType = stored.Precision switch { "fp16" => TensorElementType.Float16, "int8" => TensorElementType.Int8, _ => TensorElementType.Float };
+        float[] Floats(string name, int[]? rowStarts = null) => Factor(name) switch
         {
             Tensor<float> t when valueType == TensorElementType.Float => t.Data,
             Tensor<Half> t when valueType == TensorElementType.Float16 => widened.TryGetValue(t, out var w) ? w : widened[t] = Array.ConvertAll(t.Data, v => (float)v),
+            Tensor<sbyte> t when valueType == TensorElementType.Int8 => widened.TryGetValue(t, out var w) ? w : widened[t] = Dequantize(name, t, rowStarts),
             var t => throw new OnnxFormatException(model.SourceName, $"the factor '{name}' of compressed initializer '{entry.Name}' must be {valueType}, not {t.ElementType}."),
         };
+        float[] Dequantize(string name, Tensor<sbyte> levels, int[]? rowStarts)
+        {
+            var rows = levels.Rank == 2 ? levels.Shape[0] : rowStarts is null ? -1 : rowStarts.Length - 1;
+            var scale = Factor(Int8Rows.ScaleName(name));
+            if (rows < 0 || scale is not Tensor<float> { Rank: 2 } s || s.Shape[0] != rows || s.Shape[1] != 1)
+            {
+                throw new OnnxFormatException(model.SourceName, $"the int8 factor '{name}' of compressed initializer '{entry.Name}' needs float scales of shape [{rows}, 1] in '{Int8Rows.ScaleName(name)}'.");
+            }
+
+            var values = Int8Rows.Dequantize(levels.Data, s.Data, rowStarts ?? Enumerable.Range(0, rows + 1).Select(r => r * levels.Shape[1]).ToArray());
+            scales[values] = s.Data;
+            return values;
+        }
+
         int[] Indices(string name) => Factor(name) switch
         {
             Tensor<byte> t => Array.ConvertAll(t.Data, v => (int)v),
@@ -131,8 +152,16 @@ internal static class CompressedOnnxReader
         // The writer leaves out empty factors (HMD with no dense rows, or none below them).
         float[] OptionalFloats(string name) => model.Graph.HasInitializer(name) ? Floats(name) : [];
         int OptionalDimension(string name, int axis) => model.Graph.HasInitializer(name) ? Dimension(name, axis) : 0;
-        SparseRows Sparse(string factorPrefix, int columns) =>
-            new(stored.Rows, columns, Indices(prefix + factorPrefix + "row_starts"), Indices(prefix + factorPrefix + "columns"), Floats(prefix + factorPrefix + "values"));
+        SparseRows Sparse(string factorPrefix, int columns)
+        {
+            var rowStarts = Indices(prefix + factorPrefix + "row_starts");
+            if (rowStarts.Length != stored.Rows + 1 || rowStarts.Any(v => v < 0))
+            {
+                throw new OnnxFormatException(model.SourceName, $"the factor '{prefix + factorPrefix}row_starts' of compressed initializer '{entry.Name}' must hold {stored.Rows + 1} non-negative offsets.");
+            }
+
+            return new(stored.Rows, columns, rowStarts, Indices(prefix + factorPrefix + "columns"), Floats(prefix + factorPrefix + "values", rowStarts));
+        }
 
         try
         {

@@ -58,9 +58,15 @@ internal sealed record CompressedInitializer(string Name, int[] Shape, bool Tran
 /// <param name="Columns">Columns of W.</param>
 /// <param name="Structure">The structure in words, for people reading the metadata.</param>
 /// <param name="Dictionary">For dictionary forms, the initializer holding P (another matrix's when shared).</param>
-/// <param name="Precision">The values' storage: <c>fp32</c> or <c>fp16</c>.</param>
+/// <param name="Precision">The values' storage: <c>fp32</c>, <c>fp16</c> or <c>int8</c> (with row scales).</param>
 internal sealed record StoredMatrix(string Method, int Rows, int Columns, string Structure, string? Dictionary = null, string Precision = "fp32")
 {
+    /// <summary>The precision names, as recorded and as the command line spells them.</summary>
+    public static readonly IReadOnlyDictionary<string, FactorPrecision> Precisions = new Dictionary<string, FactorPrecision>
+    {
+        ["fp32"] = FactorPrecision.Float32, ["fp16"] = FactorPrecision.Float16, ["int8"] = FactorPrecision.Int8,
+    };
+
     /// <summary>The precision name recorded for a matrix.</summary>
-    public static string PrecisionOf(CompressedMatrix matrix) => matrix.HalfPrecision ? "fp16" : "fp32";
+    public static string PrecisionOf(CompressedMatrix matrix) => Precisions.First(p => p.Value == matrix.Precision).Key;
 }

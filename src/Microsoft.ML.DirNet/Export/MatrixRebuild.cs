@@ -22,8 +22,13 @@ internal static class MatrixRebuild
     {
         string F(string factor) => factorPrefix + factor;
 
-        // Values stored as float16 are cast to float32 where they are read, so the rebuilt W has the original type.
-        string V(string factor) => matrix.HalfPrecision ? ToFloat(g, factor) : factor;
+        // Values stored as float16 or int8 are cast to float32 where they are read, so the rebuilt W has the original
+        // type; int8 values are then multiplied by their row scales ([rows × 1], broadcast over each row). Sparse rows'
+        // values are scaled after they are scattered: the matrix's row r takes scale r.
+        var int8 = matrix.Precision == FactorPrecision.Int8;
+        string Cast(string factor) => matrix.Precision == FactorPrecision.Float32 ? factor : ToFloat(g, factor);
+        string V(string factor) => int8 ? g.Op("Mul", [Cast(factor), Int8Rows.ScaleName(factor)]) : Cast(factor);
+        string Scaled(string dense, string values) => int8 ? g.Op("Mul", [dense, Int8Rows.ScaleName(values)]) : dense;
         switch (matrix)
         {
             case DenseMatrix:
@@ -31,9 +36,9 @@ internal static class MatrixRebuild
             case LowRankMatrix:
                 return g.Op("MatMul", [V(F("left")), V(F("right"))]);
             case SparseMatrix sparse:
-                return SparseToDense(g, F("weight_"), V(F("weight_values")), sparse.Rows, sparse.Columns, sparse.NonZeros, sparse.Storage.NonEmptyRows);
+                return Scaled(SparseToDense(g, F("weight_"), Cast(F("weight_values")), sparse.Rows, sparse.Columns, sparse.NonZeros, sparse.Storage.NonEmptyRows), F("weight_values"));
             case DictionaryMatrix dictionary:
-                var codes = SparseToDense(g, F("code_"), V(F("code_values")), dictionary.Rows, dictionary.Atoms, dictionary.NonZeros, dictionary.Codes.NonEmptyRows);
+                var codes = Scaled(SparseToDense(g, F("code_"), Cast(F("code_values")), dictionary.Rows, dictionary.Atoms, dictionary.NonZeros, dictionary.Codes.NonEmptyRows), F("code_values"));
                 return g.Op("MatMul", [codes, V(dictionaryName ?? F("dictionary"))]);
             case HybridMatrix hybrid:
                 return Hybrid(g, hybrid, name => V(F(name)));

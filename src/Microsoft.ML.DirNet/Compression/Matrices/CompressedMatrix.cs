@@ -42,16 +42,30 @@ public abstract class CompressedMatrix
     /// <summary>
     /// The arrays this matrix is stored as, in a fixed order, each named for its role (e.g. <c>dictionary</c>,
     /// <c>code_values</c>). They are exactly what <see cref="WriteTo"/> writes and what the exporter stores: values as
-    /// float32, or as float16 when <see cref="HalfPrecision"/>; indices and row starts as they are.
+    /// float32, as float16, or as int8 each followed by its row scales (<c>{name}_scale</c>, float32 [rows × 1]) as
+    /// <see cref="Precision"/> says; indices and row starts as they are.
     /// </summary>
-    public IReadOnlyList<MatrixFactor> Factors =>
-        HalfPrecision ? FloatFactors.Select(f => f.Tensor is Tensor<float> values ? f with { Tensor = ToHalf(values) } : f).ToArray() : FloatFactors;
+    public IReadOnlyList<MatrixFactor> Factors => Precision switch
+    {
+        FactorPrecision.Float16 => FloatFactors.Select(f => f.Tensor is Tensor<float> values ? f with { Tensor = ToHalf(values) } : f).ToArray(),
+        FactorPrecision.Int8 => FloatFactors.SelectMany(f => f.Tensor is Tensor<float> values ? Int8Factors(f, values) : [f]).ToArray(),
+        _ => FloatFactors,
+    };
 
     /// <summary>
     /// Whether the values are stored in half precision (float16): they were rounded to it, so products, the dense
     /// matrix and the stored factors all use the same numbers.
     /// </summary>
-    public bool HalfPrecision { get; private set; }
+    public bool HalfPrecision => Precision == FactorPrecision.Float16;
+
+    /// <summary>
+    /// How the values are stored. Below float32 they were rounded to that precision when it was chosen, so products,
+    /// the dense matrix and the stored factors all use the same numbers.
+    /// </summary>
+    public FactorPrecision Precision { get; private set; }
+
+    /// <summary>For int8 values, each value array's row scales.</summary>
+    private IReadOnlyDictionary<float[], float[]>? _int8Scales;
 
     /// <summary>The factors with values as float32 (what the native operators multiply by).</summary>
     internal IReadOnlyList<MatrixFactor> FullPrecisionFactors => FloatFactors;
@@ -135,8 +149,54 @@ public abstract class CompressedMatrix
 
             return result;
         });
-        rounded.HalfPrecision = true;
+        rounded.Precision = FactorPrecision.Float16;
         return rounded;
+    }
+
+    /// <summary>
+    /// The same structure with every value quantized to int8 with one scale per row (<see cref="Int8Rows"/>).
+    /// Matrices sharing a dictionary quantize it once through <paramref name="shared"/> and keep sharing it.
+    /// </summary>
+    internal CompressedMatrix ToInt8Precision(Dictionary<float[], (float[] Values, float[] Scales)> shared)
+    {
+        var factors = QuantizedFactors.ToArray();
+        var rowStarts = factors.Where(f => f.Tensor is Tensor<float>)
+            .ToDictionary(f => ((Tensor<float>)f.Tensor).Data, f => Int8Rows.RowStarts(f, factors)); // arrays compare by reference
+        var scales = new Dictionary<float[], float[]>();
+        var quantized = MapValues(values =>
+        {
+            if (!shared.TryGetValue(values, out var result))
+            {
+                result = shared[values] = Int8Rows.Quantize(values, rowStarts[values]);
+            }
+
+            scales[result.Values] = result.Scales;
+            return result.Values;
+        });
+        return quantized.WithInt8Scales(scales);
+    }
+
+    /// <summary>Marks this matrix, whose value arrays are already on the int8 grid, as stored in int8 with these row scales.</summary>
+    internal CompressedMatrix WithInt8Scales(IReadOnlyDictionary<float[], float[]> scales)
+    {
+        Precision = FactorPrecision.Int8;
+        _int8Scales = scales;
+        return this;
+    }
+
+    /// <summary>
+    /// The factors with float32 values, plus any value array the matrix uses but another matrix stores (a shared
+    /// dictionary), so that every array <see cref="MapValues"/> maps can be given its rows.
+    /// </summary>
+    private protected virtual IEnumerable<MatrixFactor> QuantizedFactors => FloatFactors;
+
+    private IEnumerable<MatrixFactor> Int8Factors(MatrixFactor factor, Tensor<float> values)
+    {
+        var rowStarts = Int8Rows.RowStarts(factor, FloatFactors);
+        // An empty factor (HMD with no dense rows) is not stored, so a matrix read back has no scales for it.
+        var scales = values.Length == 0 ? new float[rowStarts.Length - 1] : _int8Scales![values.Data];
+        yield return new MatrixFactor(factor.Name, new Tensor<sbyte>(values.Shape, Int8Rows.Levels(values.Data, scales, rowStarts)));
+        yield return new MatrixFactor(Int8Rows.ScaleName(factor.Name), new Tensor<float>([scales.Length, 1], scales));
     }
 
     /// <summary>The same structure with each value array replaced by <paramref name="map"/>'s result.</summary>

@@ -71,6 +71,10 @@ public sealed class DictionaryMatrix : CompressedMatrix
         }
     }
 
+    /// <inheritdoc/>
+    private protected override IEnumerable<MatrixFactor> QuantizedFactors =>
+        OwnsDictionary ? FloatFactors : FloatFactors.Prepend(new MatrixFactor("dictionary", new Tensor<float>([Atoms, Columns], _dictionary)));
+
     /// <summary>Whether this matrix and <paramref name="other"/> use the same dictionary object.</summary>
     public bool SharesDictionaryWith(DictionaryMatrix other) => ReferenceEquals(_dictionary, other._dictionary);
 
