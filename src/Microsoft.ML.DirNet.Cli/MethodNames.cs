@@ -12,5 +12,6 @@ internal static class MethodNames
         ["lowrank"] = CompressionMethod.LowRank,
         ["prune"] = CompressionMethod.Prune,
         ["odl"] = CompressionMethod.Odl,
+        ["int8"] = CompressionMethod.Int8,
     };
 }

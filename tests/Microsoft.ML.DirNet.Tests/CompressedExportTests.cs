@@ -152,6 +152,30 @@ public sealed class CompressedExportTests
         }
     }
 
+    [Theory]
+    [InlineData("lm_embedding_lstm_linear")]
+    [InlineData("asr_bigru_ctc")]
+    public void TheInt8BaselineKeepsEveryMatrixWholeAtAboutFourTimesSmallerAndRefusesMore(string fixture)
+    {
+        var model = OnnxModel.Load(Path.Combine(TestPaths.Fixtures, fixture, "model.onnx"));
+        var options = new CompressionOptions { Method = CompressionMethod.Int8, Ratio = 2, Scope = CompressionScope.Recurrent };
+        var result = RnnCompressor.Compress(model, options);
+        Assert.All(result.Weights, w =>
+        {
+            Assert.IsType<DenseMatrix>(w.Matrix);
+            Assert.Equal(FactorPrecision.Int8, w.Matrix.Precision);
+            Assert.InRange(w.RelativeError, 1e-4, 0.01); // half a step of max|row| / 127 at most per value
+        });
+        // One byte per value and four per row's scale, against four per value: 4x less the scales' share.
+        var weights = result.Weights.Select(w => w.Matrix).ToArray();
+        Assert.Equal(weights.Sum(m => 4.0 * m.Rows * m.Columns) / weights.Sum(m => (double)m.Rows * m.Columns + 4 * m.Rows), result.MatrixRatio, 1e-9);
+        AssertEnginesAgreeOnTheFile(result, fixture);
+
+        var error = Assert.Throws<DirNetException>(() => RnnCompressor.Compress(model, options with { Ratio = 4 }));
+        Assert.Contains("out of reach for Int8", error.Message);
+        Assert.Contains($"reach ratio {result.MatrixRatio:0.##}", error.Message);
+    }
+
     /// <summary>
     /// Writes <paramref name="result"/> as a compressed file and checks that the native engine runs its factors (never a
     /// rebuilt matrix) with the same outputs as ONNX Runtime, optimised or not, and as the native engine on the rebuilt

@@ -33,7 +33,7 @@ internal static class CompressCommand
         };
         var method = new Option<string>("--method")
         {
-            Description = "dirnet: dictionary × sparse codes (SCC, mined atoms, adaptive sparsity); hmd: dense upper rows, rank-1 blocks below; lowrank: truncated SVD; prune: magnitude pruning (CSR, index bytes counted); odl: the LSTM-ODL baseline (online dictionary learning, one atom count and one λ for every matrix).",
+            Description = "dirnet: dictionary × sparse codes (SCC, mined atoms, adaptive sparsity); hmd: dense upper rows, rank-1 blocks below; lowrank: truncated SVD; prune: magnitude pruning (CSR, index bytes counted); odl: the LSTM-ODL baseline (online dictionary learning, one atom count and one λ for every matrix); int8: the quantization baseline (every matrix whole, int8 values with a float scale per row, as dynamic quantization stores weights; about 4x, so --ratio must not exceed what it reaches).",
             DefaultValueFactory = _ => "dirnet",
         };
         method.AcceptOnlyFromAmong([.. MethodNames.All.Keys]);

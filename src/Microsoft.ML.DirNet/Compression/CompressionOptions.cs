@@ -17,6 +17,13 @@ public enum CompressionMethod
 
     /// <summary>LSTM-ODL baseline: dictionary × sparse codes by Mairal's online dictionary learning, one k and one λ for every matrix.</summary>
     Odl,
+
+    /// <summary>
+    /// The int8 baseline: every matrix kept whole, its values stored as int8 with one float scale per row (symmetric),
+    /// as dynamic quantization stores weights (activations stay float32 here). One form, about 4x; a target ratio
+    /// beyond what it reaches is refused, one below it is exceeded.
+    /// </summary>
+    Int8,
 }
 
 /// <summary>What the target ratio applies to.</summary>

@@ -41,9 +41,13 @@ public static class RnnCompressor
         var groups = Group(model, weights, values, options);
 
         var budget = Budget(options, fileBytes, groups.Sum(g => g.DenseBytes));
-        var built = options.Method == CompressionMethod.Odl
-            ? BuildOdl(groups, budget, options, progress, cancellationToken)
-            : BuildPlanned(groups, budget, fileBytes, options, progress, cancellationToken);
+        var built = options.Method switch
+        {
+            CompressionMethod.Odl => BuildOdl(groups, budget, options, progress, cancellationToken),
+            CompressionMethod.Int8 => BuildQuantized(groups, budget, fileBytes, options),
+            _ => BuildPlanned(groups, budget, fileBytes, options, progress, cancellationToken),
+        };
+        var precision = options.Method == CompressionMethod.Int8 ? FactorPrecision.Int8 : options.Precision;
 
         var result = new List<CompressedWeight>();
         var rounded = new Dictionary<float[], float[]>();
@@ -53,7 +57,7 @@ public static class RnnCompressor
             for (var m = 0; m < groups[g].Members.Count; m++)
             {
                 var (weight, original) = groups[g].Members[m];
-                var matrix = options.Precision switch
+                var matrix = precision switch
                 {
                     FactorPrecision.Float16 => built[g][m].ToHalfPrecision(rounded),
                     FactorPrecision.Int8 => built[g][m].ToInt8Precision(quantized),
@@ -120,6 +124,26 @@ public static class RnnCompressor
         }
 
         progress?.Report(new CompressionProgress("build", fits.Count, fits.Count, ""));
+        return built;
+    }
+
+    /// <summary>
+    /// The int8 baseline: every matrix kept whole (its values quantized afterwards), as dynamic quantization stores
+    /// weights. Its one form reaches one ratio; a target beyond it is refused.
+    /// </summary>
+    private static IReadOnlyList<CompressedMatrix>[] BuildQuantized(List<MatrixGroup> groups, long budget, long fileBytes, CompressionOptions options)
+    {
+        var built = groups.Select(g => (IReadOnlyList<CompressedMatrix>)g.Members.Select(m => new DenseMatrix(m.Values, m.Weight.Rows, m.Weight.Columns)).ToArray()).ToArray();
+        var denseBytes = groups.Sum(g => g.DenseBytes);
+        var stored = built.Sum(g => g.Sum(m => m.ToInt8Precision([]).StorageBytes));
+        if (stored > budget)
+        {
+            var reached = options.Scope == CompressionScope.Model ? (double)fileBytes / (fileBytes - denseBytes + stored) : (double)denseBytes / stored;
+            throw new DirNetException(
+                $"Ratio {options.Ratio:0.##} over the {(options.Scope == CompressionScope.Model ? "model" : "recurrent weights")} is out of reach for Int8: " +
+                $"int8 values with a scale per row reach ratio {reached:0.##}; ask for that or less.");
+        }
+
         return built;
     }
 

@@ -32,7 +32,7 @@ public static class MethodComparison
 {
     /// <summary>
     /// Runs every method at every ratio, plain and (when <paramref name="calibrationInputs"/> are given) data-aware;
-    /// the first row is the original model.
+    /// the first row is the original model. <see cref="CompressionMethod.Int8"/> gives one row, at the ratio it reaches.
     /// </summary>
     public static IReadOnlyList<ComparisonRow> Run(OnnxModel model, TaskEvaluation task, IReadOnlyList<CompressionMethod> methods,
         IReadOnlyList<double> ratios, CompressionOptions baseOptions, IReadOnlyList<Tensor[]>? calibrationInputs = null,
@@ -51,6 +51,16 @@ public static class MethodComparison
         };
         foreach (var method in methods)
         {
+            // The int8 baseline has one form: it is measured once, and its row's target is the ratio it reaches.
+            if (method == CompressionMethod.Int8)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                progress?.Report("int8");
+                var row = Measure(model, task, probes, reference, baseOptions with { Method = method, Ratio = 1.001, Calibration = null }, cancellationToken);
+                rows.Add(row with { TargetRatio = row.MatrixRatio });
+                continue;
+            }
+
             foreach (var ratio in ratios)
             {
                 foreach (var variant in variants)

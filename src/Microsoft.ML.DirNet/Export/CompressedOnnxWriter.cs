@@ -33,7 +33,7 @@ internal static class CompressedOnnxWriter
 
         var entries = new List<(CompressedInitializer Entry, CompressedMatrix[] Matrices)>();
         var initializers = new List<TensorProto>();
-        foreach (var group in result.Weights.GroupBy(w => w.Weight.Initializer).Where(g => g.Any(w => w.Matrix is not DenseMatrix)))
+        foreach (var group in result.Weights.GroupBy(w => w.Weight.Initializer).Where(g => g.Any(w => w.Matrix is not DenseMatrix || w.Matrix.Precision != FactorPrecision.Float32)))
         {
             var name = group.Key;
             var (_, shape) = source.Graph.GetInitializerInfo(name);
