@@ -19,6 +19,7 @@ from .operators import DTYPES, OPERATORS
 from .recurrent import run_recurrent
 
 METADATA_KEY = "dirnet.compression"
+INT8_SCALE = "{}_scale"  # the row scales stored beside an int8 factor
 FACTOR_PREFIX = "dirnet/"
 RECURRENT = ("LSTM", "GRU", "RNN")
 
@@ -43,10 +44,24 @@ class OnnxModule(torch.nn.Module):
         self.metadata = compression_metadata(model)
         self._slots = {}  # initializer name -> ("param" | "buffer", attribute name)
         self._stored_types = {}
+        # int8 factors (levels stored as int8, with a float scale per row in "<name>_scale") train as float values in
+        # real units, P = level x scale; the forward pass turns them back into levels, round(P / scale), with a
+        # straight-through gradient, so each trains at the learning rate of the float weights and the file stays on
+        # the int8 grid. A row's scale is the scale of a matrix row: the levels' first axis, or for the values of
+        # sparse rows (codes, pruned weights) the row their "<prefix>row_starts" gives each entry.
+        arrays = {t.name: numpy_helper.to_array(t) for t in model.graph.initializer}
+        self._levels = {}
+        for name, levels in arrays.items():
+            if levels.dtype == np.int8 and INT8_SCALE.format(name) in arrays:
+                starts = arrays.get(name[: -len("values")] + "row_starts") if name.endswith("values") else None
+                entry_rows = None if levels.ndim == 2 else torch.from_numpy(np.repeat(np.arange(len(starts) - 1), np.diff(starts)))
+                self._levels[name] = (INT8_SCALE.format(name), entry_rows)
         for k, tensor in enumerate(model.graph.initializer):
-            value = torch.from_numpy(numpy_helper.to_array(tensor).copy())
+            value = torch.from_numpy(arrays[tensor.name].copy())
             self._stored_types[tensor.name] = tensor.data_type
             attribute = f"initializer_{k}"
+            if tensor.name in self._levels:
+                value = value.float() * self._entry_scales(tensor.name, torch.from_numpy(arrays[INT8_SCALE.format(tensor.name)].copy()))
             if value.dtype in (torch.float16, torch.float32, torch.float64):
                 # Values stored as float16 train in float32 and are rounded back when saved.
                 value = value.float()
@@ -95,6 +110,8 @@ class OnnxModule(torch.nn.Module):
             raise ValueError(f"the graph takes {len(self.input_names)} inputs ({', '.join(self.input_names)}), got {len(inputs)}")
         values = dict(self._static)
         values.update((name, getattr(self, attribute)) for name, (kind, attribute) in self._slots.items() if kind == "param")
+        for name in self._levels:
+            values[name] = self._int8_levels(name, values[name], values[INT8_SCALE.format(name)])
         values.update(zip(self.input_names, inputs))
         for node, attributes in zip(self.model.graph.node, self._attributes):
             if all(o in self._static for o in node.output):
@@ -114,6 +131,17 @@ class OnnxModule(torch.nn.Module):
             values.update((name, value) for name, value in zip(node.output, outputs) if name)
         return tuple(values[name] for name in self.output_names)
 
+    def _entry_scales(self, name, scales):
+        """The scale of every value of int8 factor ``name``: [rows, 1] for a matrix, one per entry for sparse rows."""
+        entry_rows = self._levels[name][1]
+        return scales if entry_rows is None else scales[entry_rows, 0]
+
+    def _int8_levels(self, name, values, scales):
+        """round(values / scale) in [-127, 127], with a straight-through gradient (a zero scale gives level 0)."""
+        entry_scales = self._entry_scales(name, scales)
+        ratio = values / torch.where(entry_scales == 0, torch.ones_like(entry_scales), entry_scales)
+        return (ratio + (torch.round(ratio) - ratio).detach()).clamp(-127, 127)
+
     def to_model(self):
         """A copy of the ONNX model with every parameter's current value written into its initializer: names, shapes,
         element types, order, nodes and metadata unchanged (float16 values rounded back to float16)."""
@@ -127,6 +155,9 @@ class OnnxModule(torch.nn.Module):
             if not np.isfinite(value).all():
                 raise ValueError(f"initializer '{tensor.name}' holds non-finite values after training")
             dtype = DTYPES[self._stored_types[tensor.name]]
+            if tensor.name in self._levels:
+                with torch.no_grad():
+                    value = self._int8_levels(tensor.name, getattr(self, attribute), self.initializer(INT8_SCALE.format(tensor.name))).numpy()
             stored = numpy_helper.from_array(value.astype(torch.empty(0, dtype=dtype).numpy().dtype), tensor.name)
             tensor.CopyFrom(stored)
         return model

@@ -12,9 +12,9 @@ rm -rf "$out" && mkdir -p "$out"
 dotnet build src/Microsoft.ML.DirNet.Cli -c Release --nologo -v quiet
 dirnet() { dotnet src/Microsoft.ML.DirNet.Cli/bin/Release/net10.0/dirnet.dll "$@"; }
 for fixture in lm_embedding_lstm_linear asr_bigru_ctc; do
-  for variant in dirnet hmd lowrank prune dirnet-fp16; do
-    method=${variant%-fp16}
-    precision=fp32; [[ $variant == *-fp16 ]] && precision=fp16
+  for variant in dirnet hmd lowrank prune dirnet-fp16 dirnet-int8 hmd-int8; do
+    method=${variant%-*}
+    precision=fp32; [[ $variant == *-* ]] && precision=${variant#*-}
     for form in "" --dense; do
       name=$out/${fixture}.${variant}${form:+.dense}.onnx
       dirnet compress "$fixtures/$fixture/model.onnx" -o "$name" --method "$method" --ratio 3 --scope recurrent \
