@@ -178,6 +178,21 @@ public sealed class CliTests
     }
 
     [Fact]
+    public void InspectShowsPrecisionAndWhatTheFineTuningRecorded()
+    {
+        var file = Path.Combine(TestPaths.Fixtures, "fine_tuning", "lm_embedding_lstm_linear.dirnet-int8.fine_tuned.onnx");
+        var (code, stdout, stderr) = Dirnet("inspect", file, "--json");
+        Assert.True(code == 0, stderr);
+        var compressed = JsonDocument.Parse(stdout).RootElement.GetProperty("compressed");
+        Assert.Equal("distillation", compressed.GetProperty("fine_tuning").GetProperty("recipe").GetString());
+        Assert.All(compressed.GetProperty("initializers").EnumerateArray().SelectMany(i => i.GetProperty("matrices").EnumerateArray()),
+            m => Assert.Equal("int8", m.GetProperty("precision").GetString()));
+
+        var plain = Dirnet("inspect", Path.Combine(TestPaths.Fixtures, "fine_tuning", "lm_embedding_lstm_linear.dirnet.onnx"), "--json");
+        Assert.Equal(JsonValueKind.Null, JsonDocument.Parse(plain.Stdout).RootElement.GetProperty("compressed").GetProperty("fine_tuning").ValueKind);
+    }
+
+    [Fact]
     public void CompareMeasuresACompressedFileAsItsOwnCompressionWouldBe()
     {
         var lm = Path.Combine(TestPaths.RepositoryRoot, "samples", "LanguageModel");

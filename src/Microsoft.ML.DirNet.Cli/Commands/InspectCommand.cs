@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Text.Json;
+using Microsoft.ML.DirNet.Evaluation;
 using Microsoft.ML.DirNet.Export;
 using Microsoft.ML.DirNet.Onnx;
 using Microsoft.ML.DirNet.Runtime;
@@ -68,10 +69,11 @@ internal static class InspectCommand
                 {
                     method = factored.Metadata.Method, target_ratio = factored.Metadata.TargetRatio, scope = factored.Metadata.Scope,
                     seed = factored.Metadata.Seed, calibrated = factored.Metadata.Calibrated,
+                    fine_tuning = FineTuning(model) is { } note ? JsonDocument.Parse(note).RootElement : (JsonElement?)null,
                     initializers = factored.Initializers.Select(i => new
                     {
                         name = i.Entry.Name, shape = i.Entry.Shape,
-                        matrices = i.Matrices.Select(m => new { method = m.Method, rows = m.Rows, columns = m.Columns, structure = m.Structure, bytes = m.StorageBytes }),
+                        matrices = i.Matrices.Select(m => new { method = m.Method, rows = m.Rows, columns = m.Columns, structure = m.Structure, precision = StoredMatrix.PrecisionOf(m), bytes = m.StorageBytes }),
                     }),
                 },
             }, CommandAction.Json));
@@ -95,17 +97,22 @@ internal static class InspectCommand
         {
             var meta = factored.Metadata;
             var compressedTable = new Table().Title($"Compressed by DirNet: {meta.Method} at ratio {meta.TargetRatio:0.##} over the {meta.Scope}, seed {meta.Seed}{(meta.Calibrated ? ", calibrated" : "")}")
-                .AddColumns("initializer", "direction", "rows × cols", "method", "structure", "bytes");
+                .AddColumns("initializer", "direction", "rows × cols", "method", "structure", "precision", "bytes");
             foreach (var initializer in factored.Initializers)
             {
                 for (var d = 0; d < initializer.Matrices.Length; d++)
                 {
                     var m = initializer.Matrices[d];
-                    compressedTable.AddRow(Markup.Escape(initializer.Entry.Name), d.ToString(), $"{m.Rows} × {m.Columns}", m.Method, Markup.Escape(m.Structure), m.StorageBytes.ToString("N0"));
+                    compressedTable.AddRow(Markup.Escape(initializer.Entry.Name), d.ToString(), $"{m.Rows} × {m.Columns}", m.Method, Markup.Escape(m.Structure), StoredMatrix.PrecisionOf(m), m.StorageBytes.ToString("N0"));
                 }
             }
 
             console.Write(compressedTable);
+            if (FineTuning(model) is { } fineTuning)
+            {
+                console.MarkupLineInterpolated($"Fine-tuned after compression (python/dirnet_torch): {fineTuning}");
+            }
+
             console.MarkupLine("This model is already compressed: `dirnet compress` refuses it; compress the original model to change the result.");
             return ExitCodes.Success;
         }
@@ -121,5 +128,22 @@ internal static class InspectCommand
         console.Write(weightTable);
         console.MarkupLineInterpolated($"Compressible weights: {compressibleBytes:N0} bytes, {100.0 * compressibleBytes / fileBytes:F1} % of the file.");
         return ExitCodes.Success;
+    }
+
+    /// <summary>What python/dirnet_torch recorded when it fine-tuned the file (JSON), or null.</summary>
+    private static string? FineTuning(OnnxModel model) =>
+        model.Metadata.TryGetValue(CompressedFileMeasurement.FineTuningKey, out var note) && IsJson(note) ? note : null;
+
+    private static bool IsJson(string text)
+    {
+        try
+        {
+            using var _ = JsonDocument.Parse(text);
+            return true;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
     }
 }
