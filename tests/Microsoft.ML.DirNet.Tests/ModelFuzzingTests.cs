@@ -10,12 +10,13 @@ using Xunit.Abstractions;
 namespace Microsoft.ML.DirNet.Tests;
 
 /// <summary>
-/// A mutation fuzzer over the committed fixtures and a compressed model made from one: bit flips, byte insertions and
-/// deletions, truncations, and swapped or duplicated byte ranges (which move whole protobuf fields). Each mutant is
-/// parsed, searched for compressible weights, loaded natively and run on the fixture's inputs (and, where that works,
-/// compressed and run again); the only allowed outcomes are a <see cref="DirNetException"/> or a successful run. A
-/// fixed, seeded number of iterations runs here;
-/// <c>DIRNET_FUZZ_ITERATIONS</c> and <c>DIRNET_FUZZ_SEED</c> make a longer run (<c>build/fuzz.sh</c>).
+/// A mutation fuzzer over the committed fixtures, compressed models made from one (float32 and int8 factors) and the
+/// fixtures' input tensor files: bit flips, byte insertions and deletions, truncations, and swapped or duplicated byte
+/// ranges (which move whole protobuf fields). Each mutant model is parsed, searched for compressible weights, loaded
+/// natively and run on the fixture's inputs (and, where that works, compressed and run again); each mutant tensor file
+/// is read as calibration inputs and run. The only allowed outcomes are a <see cref="DirNetException"/> or a successful
+/// run. A fixed, seeded number of iterations runs here; <c>DIRNET_FUZZ_ITERATIONS</c> and <c>DIRNET_FUZZ_SEED</c> make
+/// a longer run (<c>build/fuzz.sh</c>).
 /// </summary>
 public sealed class ModelFuzzingTests(ITestOutputHelper output)
 {
@@ -33,9 +34,13 @@ public sealed class ModelFuzzingTests(ITestOutputHelper output)
                 TensorFile.ReadSeries(Path.Combine(dir, "test_data_set_0"), "input")))
             .ToList();
         var lm = seedlings.First(s => s.Name == "lm_embedding_lstm_linear");
-        var compressed = RnnCompressor.Compress(OnnxModel.Parse(lm.Bytes), new CompressionOptions { Method = CompressionMethod.DirNet, Ratio = 3, Scope = CompressionScope.Recurrent })
-            .ToCompressedModel().ToBytes();
-        seedlings.Add(lm with { Name = "lm_compressed_dirnet", Bytes = compressed });
+        foreach (var precision in new[] { FactorPrecision.Float32, FactorPrecision.Int8 })
+        {
+            var options = new CompressionOptions { Method = CompressionMethod.DirNet, Ratio = 3, Scope = CompressionScope.Recurrent, Precision = precision };
+            var compressed = RnnCompressor.Compress(OnnxModel.Parse(lm.Bytes), options).ToCompressedModel().ToBytes();
+            seedlings.Add(lm with { Name = $"lm_compressed_dirnet_{precision}", Bytes = compressed });
+        }
+
         return seedlings;
     }
 
