@@ -259,8 +259,10 @@ public sealed class CliTests
     {
         var originalOut = Console.Out;
         var originalError = Console.Error;
-        using var stdout = new StringWriter();
-        using var stderr = new StringWriter();
+        // Not disposed: a display's refresh thread (Spectre.Console's status and progress) may still write once after
+        // the command has returned, and a closed writer would throw on that thread and stop the test host.
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
         Console.SetOut(stdout);
         Console.SetError(stderr);
         try
