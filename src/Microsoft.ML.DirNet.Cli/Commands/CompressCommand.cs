@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Text.Json;
 using Microsoft.ML.DirNet.Compression;
+using Microsoft.ML.DirNet.Export;
 using Microsoft.ML.DirNet.Evaluation;
 using Microsoft.ML.DirNet.Onnx;
 using Spectre.Console;
@@ -57,7 +58,7 @@ internal static class CompressCommand
             Description = "How the factors' values are stored. fp32: 32-bit floats; fp16: the structure is chosen at fp32 for --ratio, then every value is rounded to 16-bit floats, so the file is smaller again (about 2x on values; indices are unchanged) and the reported ratio is the bytes actually stored; int8: likewise with 8-bit integers and one float scale per row (about 4x on values).",
             DefaultValueFactory = _ => "fp32",
         };
-        precision.AcceptOnlyFromAmong("fp32", "fp16", "int8");
+        precision.AcceptOnlyFromAmong([.. StoredMatrix.Precisions.Keys]);
         var keepDense = new Option<string[]>("--keep-dense")
         {
             Description = "Per-matrix override: keep this initializer dense whatever the budget (repeat for several; names as `dirnet inspect` lists them). The ratio is then met by the other matrices.",
@@ -85,7 +86,7 @@ internal static class CompressCommand
                 Scope = result.GetValue(scope) == "recurrent" ? CompressionScope.Recurrent : CompressionScope.Model,
                 Allocation = Allocations[result.GetValue(allocation)!],
                 Seed = result.GetValue(seed),
-                Precision = result.GetValue(precision) switch { "fp16" => FactorPrecision.Float16, "int8" => FactorPrecision.Int8, _ => FactorPrecision.Float32 },
+                Precision = StoredMatrix.Precisions[result.GetValue(precision)!],
                 KeepDense = result.GetValue(keepDense) ?? [],
             };
             var asJson = result.GetValue(json);
@@ -153,7 +154,7 @@ internal static class CompressCommand
         {
             name = w.Weight.DisplayName, initializer = w.Weight.Initializer, role = w.Weight.Role.ToString(),
             rows = w.Weight.Rows, columns = w.Weight.Columns, method = w.Matrix.Method, structure = w.Matrix.Structure,
-            precision = w.Matrix.Precision switch { FactorPrecision.Float16 => "fp16", FactorPrecision.Int8 => "int8", _ => "fp32" }, @params = w.Matrix.Parameters,
+            precision = StoredMatrix.PrecisionOf(w.Matrix), @params = w.Matrix.Parameters,
             bytes_before = w.Weight.Bytes, bytes = w.Matrix.StorageBytes, ratio = w.Ratio, relative_error = w.RelativeError,
         }).ToArray();
         if (json)

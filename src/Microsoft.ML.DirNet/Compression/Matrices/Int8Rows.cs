@@ -39,7 +39,7 @@ internal static class Int8Rows
         for (var r = 0; r < scales.Length; r++)
         {
             var row = values.AsSpan(rowStarts[r], rowStarts[r + 1] - rowStarts[r]);
-            var scale = row.IsEmpty ? 0f : TensorPrimitives.MaxMagnitude(row) is var peak && peak != 0 ? Math.Abs(peak) / 127f : 0f;
+            var scale = row.IsEmpty ? 0f : MathF.Abs(TensorPrimitives.MaxMagnitude(row)) / 127f;
             scales[r] = scale;
             for (var i = 0; i < row.Length; i++)
             {
