@@ -33,7 +33,9 @@ var fitData = mlContext.Data.LoadFromEnumerable(SpeechRecognitionEvaluator.ReadM
 AnsiConsole.MarkupLine($"[bold]Speech recogniser[/]: {Markup.Escape(modelPath)} (3-layer bidirectional GRU 256, CTC over 29 characters); CER and WER on the first {TestUtterances} test utterances");
 var showcase = new CompressionShowcase(mlContext, modelPath, TaskEvaluation.SpeechRecognition(test, alphabet, TestUtterances),
     RandomInputs.Create(OnnxModel.Load(modelPath), batch: 1, steps: FramesTimed), FramesTimed, "frame", SampleFolders.Output("Asr"));
-var cases = CompressionShowcase.Cases(shapes, [4, 8], CompressionMethod.DirNet, CompressionMethod.Hmd, CompressionMethod.LowRank, CompressionMethod.Prune);
+var cases = CompressionShowcase.Cases(shapes, [4, 8], CompressionMethod.DirNet, CompressionMethod.Hmd, CompressionMethod.LowRank, CompressionMethod.Prune)
+    .Concat(CompressionShowcase.WithInt8Factors(CompressionShowcase.Cases(shapes, [8], CompressionMethod.DirNet)))
+    .Append(CompressionShowcase.Int8Baseline(shapes));
 var fitted = showcase.Run(fitData, cases);
 showcase.PrintTable();
 showcase.DrawPlot("Speech recogniser: CER against the size of the GRU weights");

@@ -34,7 +34,9 @@ var fitData = mlContext.Data.LoadFromEnumerable(windows);
 AnsiConsole.MarkupLine($"[bold]Language model[/]: {Markup.Escape(modelPath)} (2-layer LSTM 512, 10k words); perplexity on the first {TestTokens:N0} test tokens");
 var showcase = new CompressionShowcase(mlContext, modelPath, TaskEvaluation.LanguageModel(data, "test.txt", TestTokens),
     RandomInputs.Create(OnnxModel.Load(modelPath), batch: 1, steps: StepsTimed), StepsTimed, "token", SampleFolders.Output("LanguageModel"));
-var cases = CompressionShowcase.Cases(shapes, [4, 8], CompressionMethod.DirNet, CompressionMethod.Hmd, CompressionMethod.LowRank, CompressionMethod.Prune);
+var cases = CompressionShowcase.Cases(shapes, [4, 8], CompressionMethod.DirNet, CompressionMethod.Hmd, CompressionMethod.LowRank, CompressionMethod.Prune)
+    .Concat(CompressionShowcase.WithInt8Factors(CompressionShowcase.Cases(shapes, [8], CompressionMethod.DirNet)))
+    .Append(CompressionShowcase.Int8Baseline(shapes));
 var fitted = showcase.Run(fitData, cases);
 showcase.PrintTable();
 showcase.DrawPlot("Language model: perplexity against the size of the LSTM weights");

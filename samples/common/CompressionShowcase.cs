@@ -114,6 +114,21 @@ internal sealed class CompressionShowcase(MLContext mlContext, string modelPath,
         return path;
     }
 
+    /// <summary>
+    /// The int8 baseline, labelled "int8": every recurrent matrix whole, int8 values with a scale per row, as dynamic
+    /// quantization stores weights (one form; the ratio asked is only a floor it exceeds).
+    /// </summary>
+    public static (string Label, RnnCompressionOptions Options) Int8Baseline(IDictionary<string, int[]> shapes) =>
+        ("int8", new RnnCompressionOptions { Method = CompressionMethod.Int8, TargetRatio = 2, Scope = CompressionScope.Recurrent, ShapeDictionary = shapes });
+
+    /// <summary>The same cases with their factors stored as int8 (a scale per row), labelled "method+int8 Nx".</summary>
+    public static IEnumerable<(string Label, RnnCompressionOptions Options)> WithInt8Factors(IEnumerable<(string Label, RnnCompressionOptions Options)> cases) =>
+        cases.Select(c => (c.Label.Replace(" ", "+int8 "), new RnnCompressionOptions
+        {
+            Method = c.Options.Method, TargetRatio = c.Options.TargetRatio, Scope = c.Options.Scope, ShapeDictionary = c.Options.ShapeDictionary,
+            Precision = FactorPrecision.Int8,
+        }));
+
     /// <summary>Each method at each ratio over the recurrent weights, labelled "method Nx".</summary>
     public static IEnumerable<(string Label, RnnCompressionOptions Options)> Cases(IDictionary<string, int[]> shapes, int[] ratios, params CompressionMethod[] methods) =>
         from method in methods
