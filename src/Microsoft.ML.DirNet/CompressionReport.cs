@@ -65,7 +65,7 @@ public sealed class CompressionReport
 /// <param name="Columns">Columns of W.</param>
 /// <param name="Method">Its stored form (<c>dirnet</c>, <c>hmd</c>, <c>lowrank</c>, <c>prune</c>, <c>odl</c> or <c>dense</c>).</param>
 /// <param name="Structure">The structure in words (atoms and codes per row, blocks, rank, density).</param>
-/// <param name="Precision">How its values are stored: <c>fp32</c> or <c>fp16</c>.</param>
+/// <param name="Precision">How its values are stored: <c>fp32</c>, <c>fp16</c> or <c>int8</c> (with a float scale per row).</param>
 /// <param name="BytesBefore">Its bytes as a float32 matrix.</param>
 /// <param name="BytesAfter">Bytes of its stored form.</param>
 /// <param name="RelativeError">‖W − Ŵ‖ / ‖W‖ as measured when it was compressed; null for a model loaded from a file.</param>
