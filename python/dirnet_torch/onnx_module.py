@@ -9,6 +9,7 @@ the sparsity pattern and every size stay fixed while the values train. What depe
 integer index arithmetic of the sparse rebuilds) is computed once when the module is built.
 """
 import json
+import os
 
 import numpy as np
 import onnx
@@ -19,6 +20,7 @@ from .operators import DTYPES, OPERATORS
 from .recurrent import run_recurrent
 
 METADATA_KEY = "dirnet.compression"
+FINE_TUNING_KEY = "dirnet.fine_tuning"  # what save(note=...) records; `dirnet inspect` shows it
 INT8_SCALE = "{}_scale"  # the row scales stored beside an int8 factor
 FACTOR_PREFIX = "dirnet/"
 RECURRENT = ("LSTM", "GRU", "RNN")
@@ -164,14 +166,13 @@ class OnnxModule(torch.nn.Module):
 
     def save(self, path, note=None):
         """Writes ``to_model()`` to ``path`` (through a temporary file, so a failure leaves no partial file);
-        ``note`` (a dict), when given, is stored as JSON under the metadata key ``dirnet.fine_tuning``."""
-        import os
+        ``note`` (a dict), when given, is stored as JSON under the metadata key ``FINE_TUNING_KEY``."""
         model = self.to_model()
         if note is not None:
-            entries = [p for p in model.metadata_props if p.key != "dirnet.fine_tuning"]
+            entries = [p for p in model.metadata_props if p.key != FINE_TUNING_KEY]
             del model.metadata_props[:]
             model.metadata_props.extend(entries)
-            model.metadata_props.add(key="dirnet.fine_tuning", value=json.dumps(note, sort_keys=True))
+            model.metadata_props.add(key=FINE_TUNING_KEY, value=json.dumps(note, sort_keys=True))
         temporary = f"{path}.tmp-{os.getpid()}"
         try:
             onnx.save(model, temporary)

@@ -5,6 +5,7 @@ Only what those graphs need is here; any other operator stops the rebuild with i
 """
 import torch
 import torch.nn.functional as F
+from onnx import numpy_helper
 
 # ONNX TensorProto data types -> torch dtypes.
 DTYPES = {1: torch.float32, 2: torch.uint8, 3: torch.int8, 5: torch.int16, 6: torch.int32, 7: torch.int64,
@@ -104,14 +105,12 @@ def _divide(inputs, attributes, opset):
 
 
 def _constant(inputs, attributes, opset):
-    from onnx import numpy_helper
     if "value" not in attributes:
         raise NotImplementedError("Constant nodes without a 'value' tensor are not supported by the PyTorch rebuild")
     return torch.from_numpy(numpy_helper.to_array(attributes["value"]).copy()),
 
 
 def _constant_of_shape(inputs, attributes, opset):
-    from onnx import numpy_helper
     fill = torch.from_numpy(numpy_helper.to_array(attributes["value"]).copy()) if "value" in attributes else torch.zeros(1)
     return fill.reshape(()).expand(_ints(inputs[0])).clone(),
 
