@@ -72,7 +72,7 @@ internal static class CompareCommand
                     ? CalibrationInputs.LanguageModel(loaded, folder, result.GetValue(calibrationData) ?? "valid.txt")
                     : CalibrationInputs.Speech(CommandAction.ExistingDirectory(new DirectoryInfo(result.GetValue(calibrationData) ?? Path.Combine(folder, "..", "calibration"))));
             // Files given as they are are measured first, so a wrong one stops the command before minutes of compression.
-            var measured = (result.GetValue(files) ?? []).Select(f => CompressedFileMeasurement.Measure(loaded, OnnxModel.Load(CommandAction.ExistingFile(f)), evaluation)).ToArray();
+            var measured = CompressedFileMeasurement.Measure(loaded, (result.GetValue(files) ?? []).Select(f => OnnxModel.Load(CommandAction.ExistingFile(f))).ToArray(), evaluation);
             IReadOnlyList<ComparisonRow> rows = [];
             if (asJson)
             {

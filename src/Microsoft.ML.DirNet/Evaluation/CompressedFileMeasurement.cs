@@ -16,29 +16,54 @@ public static class CompressedFileMeasurement
     /// <summary>The metadata key python/dirnet_torch writes when it saves a fine-tuned file.</summary>
     public const string FineTuningKey = "dirnet.fine_tuning";
 
-    /// <summary>Measures <paramref name="compressed"/> against <paramref name="original"/>, the model it was compressed from.</summary>
-    /// <exception cref="DirNetException">The file is not a compressed model, or was not compressed from <paramref name="original"/>.</exception>
-    public static ComparisonRow Measure(OnnxModel original, OnnxModel compressed, TaskEvaluation task)
+    /// <summary>
+    /// Measures each of <paramref name="files"/> against <paramref name="original"/>, the model they were compressed
+    /// from, one row per file in order. Every file is checked before any is evaluated, and the original's size and
+    /// probe outputs are computed once for all.
+    /// </summary>
+    /// <exception cref="DirNetException">A file is not a compressed model, or was not compressed from <paramref name="original"/>.</exception>
+    public static IReadOnlyList<ComparisonRow> Measure(OnnxModel original, IReadOnlyList<OnnxModel> files, TaskEvaluation task)
     {
         ArgumentNullException.ThrowIfNull(original);
-        ArgumentNullException.ThrowIfNull(compressed);
+        ArgumentNullException.ThrowIfNull(files);
         ArgumentNullException.ThrowIfNull(task);
+        var factored = files.Select(file => Read(original, file)).ToArray();
+        if (files.Count == 0)
+        {
+            return [];
+        }
+
+        var fileBefore = original.ToBytes().LongLength;
+        var probes = task.ProbeInputs(original);
+        var reference = MethodComparison.FirstOutputs(new NativeModel(original), probes);
+        return files.Select((file, k) => Measure(original, file, factored[k], task, fileBefore, probes, reference)).ToArray();
+    }
+
+    /// <summary>The file's factors, checked against the initializers they replace in <paramref name="original"/>.</summary>
+    private static FactoredModel Read(OnnxModel original, OnnxModel compressed)
+    {
         var factored = CompressedOnnxReader.Read(compressed)
             ?? throw new DirNetException($"{compressed.SourceName} is not a compressed model (it has no '{CompressionMetadata.Key}' metadata); compare measures files written by `dirnet compress`.");
-        var metadata = factored.Metadata;
-        var scope = metadata.Scope == "model" ? CompressionScope.Model : CompressionScope.Recurrent;
+        var unmatched = factored.Initializers.Select(i => i.Entry).FirstOrDefault(e =>
+            !original.Graph.HasInitializer(e.Name) || !original.Graph.GetInitializerInfo(e.Name).Shape.SequenceEqual(e.Shape));
+        if (unmatched is not null)
+        {
+            throw new DirNetException($"{compressed.SourceName} was not compressed from {original.SourceName}: its initializer '{unmatched.Name}' has no match of shape {TensorShape.Format(unmatched.Shape)} there.");
+        }
 
-        var targets = RnnCompressor.Targets(original, scope);
+        return factored;
+    }
+
+    private static ComparisonRow Measure(OnnxModel original, OnnxModel compressed, FactoredModel factored, TaskEvaluation task,
+        long fileBefore, IReadOnlyList<Tensor[]> probes, float[][] reference)
+    {
+        var metadata = factored.Metadata;
+        var targets = RnnCompressor.Targets(original, metadata.Scope == "model" ? CompressionScope.Model : CompressionScope.Recurrent);
         double error = 0, energy = targets.Select(w => w.Initializer).Distinct().Sum(SumOfSquares);
         long replacedBytes = 0, storedBytes = 0;
         foreach (var initializer in factored.Initializers)
         {
             var name = initializer.Entry.Name;
-            if (!original.Graph.HasInitializer(name) || !original.Graph.GetInitializerInfo(name).Shape.SequenceEqual(initializer.Entry.Shape))
-            {
-                throw new DirNetException($"{compressed.SourceName} was not compressed from {original.SourceName}: its initializer '{name}' has no match of shape {TensorShape.Format(initializer.Entry.Shape)} there.");
-            }
-
             var weights = original.Graph.GetInitializer(name).As<float>().Data;
             var rebuilt = initializer.ToDense().Data;
             for (var i = 0; i < weights.Length; i++)
@@ -53,14 +78,9 @@ public static class CompressedFileMeasurement
 
         var targetBytes = targets.Sum(w => w.Bytes);
         var matrixBytes = targetBytes - replacedBytes + storedBytes;
-        var fileBefore = original.ToBytes().LongLength;
         var fileBytes = fileBefore - replacedBytes + storedBytes;
-        var probes = task.ProbeInputs(original);
-        var reference = new NativeModel(original);
         var engine = new NativeModel(compressed);
-        var outputError = MethodComparison.OutputError(
-            probes.Select(p => reference.Run(p)[0].As<float>().Data).ToArray(),
-            probes.Select(p => engine.Run(p)[0].As<float>().Data).ToArray());
+        var outputError = MethodComparison.OutputError(reference, MethodComparison.FirstOutputs(engine, probes));
         return new ComparisonRow(metadata.Method, metadata.Calibrated, metadata.TargetRatio, (double)targetBytes / matrixBytes,
             (double)fileBefore / fileBytes, matrixBytes, fileBytes, energy > 0 ? Math.Sqrt(error / energy) : 0, outputError,
             task.Evaluate(engine, compressed), 0, Source: Path.GetFileName(compressed.SourceName),

@@ -42,7 +42,7 @@ public static class MethodComparison
         CalibrationStatistics?[] variants = calibration is null ? [null] : [null, calibration];
         var probes = task.ProbeInputs(model);
         var original = new NativeModel(model);
-        var reference = probes.Select(p => original.Run(p)[0].As<float>().Data).ToArray();
+        var reference = FirstOutputs(original, probes);
         progress?.Report("original");
         var fileBytes = model.ToBytes().LongLength;
         var rows = new List<ComparisonRow>
@@ -94,10 +94,14 @@ public static class MethodComparison
 
         var rebuilt = result.ToDenseModel();
         var engine = new NativeModel(rebuilt);
-        var outputError = OutputError(reference, probes.Select(p => engine.Run(p)[0].As<float>().Data).ToArray());
+        var outputError = OutputError(reference, FirstOutputs(engine, probes));
         return new ComparisonRow(name, calibrated, options.Ratio, result.MatrixRatio, result.FileRatio, result.MatrixBytesAfter,
             result.FileBytesAfter, result.RelativeError, outputError, task.Evaluate(engine, rebuilt), result.Seconds);
     }
+
+    /// <summary>The first output of <paramref name="engine"/> on each probe, the values <see cref="OutputError"/> compares.</summary>
+    internal static float[][] FirstOutputs(NativeModel engine, IReadOnlyList<Tensor[]> probes) =>
+        probes.Select(p => engine.Run(p)[0].As<float>().Data).ToArray();
 
     /// <summary>‖y − ŷ‖ / ‖y‖ over all probes (‖y − ŷ‖ when y is zero).</summary>
     internal static double OutputError(float[][] reference, float[][] outputs)

@@ -135,7 +135,7 @@ internal static class CompressedOnnxReader
                 throw new OnnxFormatException(model.SourceName, $"the int8 factor '{name}' of compressed initializer '{entry.Name}' needs float scales of shape [{rows}, 1] in '{Int8Rows.ScaleName(name)}'.");
             }
 
-            var values = Int8Rows.Dequantize(levels.Data, s.Data, rowStarts ?? Enumerable.Range(0, rows + 1).Select(r => r * levels.Shape[1]).ToArray());
+            var values = Int8Rows.Dequantize(levels.Data, s.Data, rowStarts ?? Int8Rows.MatrixRowStarts(rows, levels.Shape[1]));
             scales[values] = s.Data;
             return values;
         }

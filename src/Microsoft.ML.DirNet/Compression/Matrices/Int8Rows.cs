@@ -20,8 +20,7 @@ internal static class Int8Rows
         var tensor = factor.Tensor;
         if (tensor.Rank == 2)
         {
-            var (rows, columns) = (tensor.Shape[0], tensor.Shape[1]);
-            return Enumerable.Range(0, rows + 1).Select(r => r * columns).ToArray();
+            return MatrixRowStarts(tensor.Shape[0], tensor.Shape[1]);
         }
 
         const string suffix = "values";
@@ -30,6 +29,9 @@ internal static class Int8Rows
             : null;
         return starts?.Data ?? throw new InvalidOperationException($"Factor '{factor.Name}' is neither a matrix nor the values of sparse rows.");
     }
+
+    /// <summary>Where each row of a row-major [<paramref name="rows"/> × <paramref name="columns"/>] matrix starts.</summary>
+    public static int[] MatrixRowStarts(int rows, int columns) => Enumerable.Range(0, rows + 1).Select(r => r * columns).ToArray();
 
     /// <summary>Quantizes <paramref name="values"/> row by row; returns the dequantized values and the scales.</summary>
     public static (float[] Values, float[] Scales) Quantize(float[] values, int[] rowStarts)
