@@ -20,7 +20,7 @@ public sealed class WeightOperatorTests
     public static IEnumerable<object[]> Matrices() =>
     [
         ["dense"], ["lowrank"], ["prune"], ["dictionary-sparse"], ["dictionary-dense-codes"], ["hybrid"], ["hybrid-no-dense-rows"],
-        ["hybrid-tall-blocks"], ["hybrid-many-blocks"],
+        ["hybrid-tall-blocks"], ["hybrid-many-blocks"], ["hybrid-two-slabs"],
     ];
 
     private static CompressedMatrix Create(string form)
@@ -40,6 +40,9 @@ public sealed class WeightOperatorTests
             // (more than one slab of block rows, so the hybrid kernel's slab loop and its four-vector paths run).
             "hybrid-tall-blocks" => new HybridMatrix(103, columns, 2, 7, 5, Random(2 * columns, random), Random(5 * 101, random), Random(7 * columns, random)),
             "hybrid-many-blocks" => new HybridMatrix(300, 41, 4, 37, 9, Random(4 * 41, random), Random(9 * 296, random), Random(37 * 41, random)),
+            // 87 block rows of 8 and 10 block columns: a whole slab of 64 block rows for one input (its eight-vector
+            // path) and then a partial one, and pairs of block rows for a tile of four inputs.
+            "hybrid-two-slabs" => new HybridMatrix(700, 41, 4, 87, 10, Random(4 * 41, random), Random(10 * 696, random), Random(87 * 41, random)),
             _ => throw new ArgumentException(form),
         };
     }

@@ -100,6 +100,21 @@ internal sealed class PackedMatrix
             }
         }
 
+        if (_width == Vector256<float>.Count && panel + PanelsPerGroup <= Rows / _width)
+        {
+            // The remaining rows of A (all of them for one input) against groups of four full panels.
+            var groups = (Rows / _width - panel) / PanelsPerGroup;
+            for (var i = 0; i < m; i++)
+            {
+                for (var g = 0; g < groups; g++)
+                {
+                    RowPanelGroupNarrow(a, i, panel + g * PanelsPerGroup, c, accumulate);
+                }
+            }
+
+            panel += groups * PanelsPerGroup;
+        }
+
         for (; panel < panelCount; panel++)
         {
             for (var i = 0; i < m; i++)
@@ -107,6 +122,63 @@ internal sealed class PackedMatrix
                 RowPanel(a, i, panel, c, accumulate);
             }
         }
+    }
+
+    /// <summary>Full panels per group of the narrow matrix-vector kernel.</summary>
+    private const int PanelsPerGroup = 4;
+
+    /// <summary>
+    /// One row of A against four full 8-row panels: two accumulators per panel (even and odd columns), so eight
+    /// independent FMA chains cover the FMA latency, and each broadcast of x feeds four FMAs. One panel at a time
+    /// (<see cref="RowPanel"/>) had four chains and a call per 8 outputs; on the [768 × 39] codes of a speech GRU it
+    /// ran at half this rate.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void RowPanelGroupNarrow(ReadOnlySpan<float> a, int i, int panel, Span<float> c, bool accumulate)
+    {
+        const int width = 8;
+        var stride = Columns * width;
+        ref var w0 = ref _panels[panel * stride];
+        ref var w1 = ref Unsafe.Add(ref w0, stride);
+        ref var w2 = ref Unsafe.Add(ref w1, stride);
+        ref var w3 = ref Unsafe.Add(ref w2, stride);
+        ref var x = ref Unsafe.Add(ref MemoryMarshal.GetReference(a), i * Columns);
+        Vector256<float> s00 = default, s01 = default, s10 = default, s11 = default;
+        Vector256<float> s20 = default, s21 = default, s30 = default, s31 = default;
+        var k = 0;
+        for (; k + 2 <= Columns; k += 2)
+        {
+            var o = (nuint)(k * width);
+            // Each stream advances 64 bytes (one cache line) per iteration: one prefetch per stream.
+            Prefetch(ref Unsafe.Add(ref w0, (nint)o + PrefetchDistance));
+            Prefetch(ref Unsafe.Add(ref w1, (nint)o + PrefetchDistance));
+            Prefetch(ref Unsafe.Add(ref w2, (nint)o + PrefetchDistance));
+            Prefetch(ref Unsafe.Add(ref w3, (nint)o + PrefetchDistance));
+            var even = Vector256.Create(Unsafe.Add(ref x, k));
+            var odd = Vector256.Create(Unsafe.Add(ref x, k + 1));
+            s00 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref w0, o), even, s00);
+            s01 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref w0, o + width), odd, s01);
+            s10 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref w1, o), even, s10);
+            s11 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref w1, o + width), odd, s11);
+            s20 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref w2, o), even, s20);
+            s21 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref w2, o + width), odd, s21);
+            s30 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref w3, o), even, s30);
+            s31 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref w3, o + width), odd, s31);
+        }
+
+        if (k < Columns)
+        {
+            var o = (nuint)(k * width);
+            var last = Vector256.Create(Unsafe.Add(ref x, k));
+            s00 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref w0, o), last, s00);
+            s10 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref w1, o), last, s10);
+            s20 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref w2, o), last, s20);
+            s30 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref w3, o), last, s30);
+        }
+
+        ref var y = ref Unsafe.Add(ref MemoryMarshal.GetReference(c), i * Rows + panel * width);
+        StorePair(ref y, s00 + s01, s10 + s11, accumulate);
+        StorePair(ref Unsafe.Add(ref y, 2 * width), s20 + s21, s30 + s31, accumulate);
     }
 
     /// <summary>Rows of A per register block of the many-row kernel.</summary>

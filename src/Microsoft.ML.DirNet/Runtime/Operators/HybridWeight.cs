@@ -117,8 +117,14 @@ internal sealed class HybridWeight : WeightOperator
         }
     }
 
-    /// <summary>Block rows per slab: 32 (four vectors of dots in flight) for one input, 16 for a tile of four.</summary>
-    private static int SlabRows(int inputs) => inputs == 1 ? Tile * Lanes : 2 * Lanes;
+    /// <summary>Block rows per slab of one input: eight vectors of dots in flight.</summary>
+    private const int OneInputSlab = 2 * Tile * Lanes;
+
+    /// <summary>Block rows per slab of a tile of four inputs: two vectors of dots each.</summary>
+    private const int TileSlab = 2 * Lanes;
+
+    /// <summary>Block rows per slab: <see cref="OneInputSlab"/> for one input, <see cref="TileSlab"/> for a tile of four.</summary>
+    private static int SlabRows(int inputs) => inputs == 1 ? OneInputSlab : TileSlab;
 
     /// <summary>Floats per input in the dots scratch, with one cache line between inputs so they fall in different L1 sets.</summary>
     private int DotsLength(int inputs) => _matrix.BlockColumns * SlabRows(inputs) + 16;
@@ -154,6 +160,40 @@ internal sealed class HybridWeight : WeightOperator
             var i = i0;
             if (inputs == 1)
             {
+                for (; i + 2 * Tile * Lanes <= i1; i += 2 * Tile * Lanes)
+                {
+                    // Eight independent sums: with two FMA units of four cycles' latency, four chains of `width`
+                    // FMAs ran at half the FMA rate.
+                    Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default;
+                    Vector256<float> s4 = default, s5 = default, s6 = default, s7 = default;
+                    ref var vk = ref Unsafe.Add(ref vColumn, i);
+                    ref var xk = ref x0;
+                    for (var k = 0; k < width; k++)
+                    {
+                        var xv = Vector256.Create(xk);
+                        s0 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref vk), xv, s0);
+                        s1 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref vk, Lanes), xv, s1);
+                        s2 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref vk, 2 * Lanes), xv, s2);
+                        s3 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref vk, 3 * Lanes), xv, s3);
+                        s4 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref vk, 4 * Lanes), xv, s4);
+                        s5 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref vk, 5 * Lanes), xv, s5);
+                        s6 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref vk, 6 * Lanes), xv, s6);
+                        s7 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref vk, 7 * Lanes), xv, s7);
+                        vk = ref Unsafe.Add(ref vk, stride);
+                        xk = ref Unsafe.Add(ref xk, 1);
+                    }
+
+                    ref var to = ref Unsafe.Add(ref target, i);
+                    s0.StoreUnsafe(ref to);
+                    s1.StoreUnsafe(ref to, Lanes);
+                    s2.StoreUnsafe(ref to, 2 * Lanes);
+                    s3.StoreUnsafe(ref to, 3 * Lanes);
+                    s4.StoreUnsafe(ref to, 4 * Lanes);
+                    s5.StoreUnsafe(ref to, 5 * Lanes);
+                    s6.StoreUnsafe(ref to, 6 * Lanes);
+                    s7.StoreUnsafe(ref to, 7 * Lanes);
+                }
+
                 for (; i + Tile * Lanes <= i1; i += Tile * Lanes)
                 {
                     Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default;
@@ -191,6 +231,44 @@ internal sealed class HybridWeight : WeightOperator
                 }
 
                 continue;
+            }
+
+            for (; i + 2 * Lanes <= i1; i += 2 * Lanes)
+            {
+                // Two vectors of block rows for each of the four inputs: eight independent FMA chains.
+                Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default;
+                Vector256<float> t0 = default, t1 = default, t2 = default, t3 = default;
+                ref var vk = ref Unsafe.Add(ref vColumn, i);
+                ref var xk = ref x0;
+                for (var k = 0; k < width; k++)
+                {
+                    var v = Vector256.LoadUnsafe(ref vk);
+                    var w = Vector256.LoadUnsafe(ref vk, Lanes);
+                    var b = Vector256.Create(xk);
+                    s0 = Vector256.FusedMultiplyAdd(v, b, s0);
+                    t0 = Vector256.FusedMultiplyAdd(w, b, t0);
+                    b = Vector256.Create(Unsafe.Add(ref xk, columns));
+                    s1 = Vector256.FusedMultiplyAdd(v, b, s1);
+                    t1 = Vector256.FusedMultiplyAdd(w, b, t1);
+                    b = Vector256.Create(Unsafe.Add(ref xk, 2 * columns));
+                    s2 = Vector256.FusedMultiplyAdd(v, b, s2);
+                    t2 = Vector256.FusedMultiplyAdd(w, b, t2);
+                    b = Vector256.Create(Unsafe.Add(ref xk, 3 * columns));
+                    s3 = Vector256.FusedMultiplyAdd(v, b, s3);
+                    t3 = Vector256.FusedMultiplyAdd(w, b, t3);
+                    vk = ref Unsafe.Add(ref vk, stride);
+                    xk = ref Unsafe.Add(ref xk, 1);
+                }
+
+                ref var to = ref Unsafe.Add(ref target, i);
+                s0.StoreUnsafe(ref to);
+                t0.StoreUnsafe(ref to, Lanes);
+                s1.StoreUnsafe(ref Unsafe.Add(ref to, dotsLength));
+                t1.StoreUnsafe(ref Unsafe.Add(ref to, dotsLength), Lanes);
+                s2.StoreUnsafe(ref Unsafe.Add(ref to, 2 * dotsLength));
+                t2.StoreUnsafe(ref Unsafe.Add(ref to, 2 * dotsLength), Lanes);
+                s3.StoreUnsafe(ref Unsafe.Add(ref to, 3 * dotsLength));
+                t3.StoreUnsafe(ref Unsafe.Add(ref to, 3 * dotsLength), Lanes);
             }
 
             for (; i < i1; i += Lanes)
@@ -236,6 +314,15 @@ internal sealed class HybridWeight : WeightOperator
         for (var i = i0; i < i1; i++)
         {
             int r0 = _rowStarts[i], height = _rowStarts[i + 1] - r0;
+            if (inputs == Tile && i + 1 < i1 && height <= Lanes && _rowStarts[i + 2] - _rowStarts[i + 1] <= Lanes)
+            {
+                // Two block rows of at most eight rows each for four inputs: eight independent FMA chains (one block
+                // row's four chains of blockColumns FMAs ran at half the FMA rate).
+                LowerOutputsPair(ref s, dotsLength, i, c, accumulate);
+                i++;
+                continue;
+            }
+
             for (var q = 0; q < height; q += Lanes)
             {
                 // U for these eight rows: blockColumns vectors, one after another.
@@ -243,31 +330,36 @@ internal sealed class HybridWeight : WeightOperator
                 Vector256<float> y0 = default, y1 = default, y2 = default, y3 = default;
                 if (inputs == 1)
                 {
-                    ref var sj0 = ref Unsafe.Add(ref s, i);
-                    ref var sj1 = ref Unsafe.Add(ref sj0, stride);
-                    ref var sj2 = ref Unsafe.Add(ref sj0, 2 * stride);
-                    ref var sj3 = ref Unsafe.Add(ref sj0, 3 * stride);
+                    // The sum over j split eight ways (eight independent FMA chains); a slab of one input is a
+                    // constant width, so the eight dots are at constant offsets.
+                    ref var sj = ref Unsafe.Add(ref s, i);
+                    Vector256<float> y4 = default, y5 = default, y6 = default, y7 = default;
                     var j = 0;
-                    for (; j + Tile <= blockColumns; j += Tile)
+                    for (; j + 2 * Tile <= blockColumns; j += 2 * Tile)
                     {
-                        y0 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref uj), Vector256.Create(sj0), y0);
-                        y1 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref uj, Lanes), Vector256.Create(sj1), y1);
-                        y2 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref uj, 2 * Lanes), Vector256.Create(sj2), y2);
-                        y3 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref uj, 3 * Lanes), Vector256.Create(sj3), y3);
-                        uj = ref Unsafe.Add(ref uj, Tile * Lanes);
-                        sj0 = ref Unsafe.Add(ref sj0, Tile * stride);
-                        sj1 = ref Unsafe.Add(ref sj1, Tile * stride);
-                        sj2 = ref Unsafe.Add(ref sj2, Tile * stride);
-                        sj3 = ref Unsafe.Add(ref sj3, Tile * stride);
+                        y0 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref uj), Vector256.Create(sj), y0);
+                        y1 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref uj, Lanes), Vector256.Create(Unsafe.Add(ref sj, OneInputSlab)), y1);
+                        y2 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref uj, 2 * Lanes), Vector256.Create(Unsafe.Add(ref sj, 2 * OneInputSlab)), y2);
+                        y3 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref uj, 3 * Lanes), Vector256.Create(Unsafe.Add(ref sj, 3 * OneInputSlab)), y3);
+                        y4 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref uj, 4 * Lanes), Vector256.Create(Unsafe.Add(ref sj, 4 * OneInputSlab)), y4);
+                        y5 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref uj, 5 * Lanes), Vector256.Create(Unsafe.Add(ref sj, 5 * OneInputSlab)), y5);
+                        y6 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref uj, 6 * Lanes), Vector256.Create(Unsafe.Add(ref sj, 6 * OneInputSlab)), y6);
+                        y7 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref uj, 7 * Lanes), Vector256.Create(Unsafe.Add(ref sj, 7 * OneInputSlab)), y7);
+                        uj = ref Unsafe.Add(ref uj, 2 * Tile * Lanes);
+                        sj = ref Unsafe.Add(ref sj, 2 * Tile * OneInputSlab);
                     }
 
                     for (; j < blockColumns; j++)
                     {
-                        y0 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref uj), Vector256.Create(sj0), y0);
+                        y0 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref uj), Vector256.Create(sj), y0);
                         uj = ref Unsafe.Add(ref uj, Lanes);
-                        sj0 = ref Unsafe.Add(ref sj0, stride);
+                        sj = ref Unsafe.Add(ref sj, OneInputSlab);
                     }
 
+                    y0 += y4;
+                    y1 += y5;
+                    y2 += y6;
+                    y3 += y7;
                     Store((y0 + y1) + (y2 + y3), c.Slice(denseRows + r0 + q), height - q, accumulate);
                     continue;
                 }
@@ -297,6 +389,51 @@ internal sealed class HybridWeight : WeightOperator
                 Store(y3, c.Slice(3 * Rows + first), height - q, accumulate);
             }
         }
+    }
+
+    /// <summary>
+    /// Pass 2 for four inputs and block rows <paramref name="i"/> and i + 1, each at most eight rows high; <paramref name="s"/>
+    /// is the dots scratch offset by the slab's first block row, as in <see cref="LowerOutputs"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void LowerOutputsPair(ref float s, int dotsLength, int i, Span<float> c, bool accumulate)
+    {
+        const int stride = TileSlab;
+        ref var u0 = ref _uPacked[_groupOffsets[i]];
+        ref var u1 = ref _uPacked[_groupOffsets[i + 1]];
+        ref var s0 = ref Unsafe.Add(ref s, i);
+        Vector256<float> y00 = default, y01 = default, y10 = default, y11 = default;
+        Vector256<float> y20 = default, y21 = default, y30 = default, y31 = default;
+        for (var j = 0; j < _matrix.BlockColumns; j++)
+        {
+            var first = Vector256.LoadUnsafe(ref u0);
+            var second = Vector256.LoadUnsafe(ref u1);
+            y00 = Vector256.FusedMultiplyAdd(first, Vector256.Create(s0), y00);
+            y01 = Vector256.FusedMultiplyAdd(second, Vector256.Create(Unsafe.Add(ref s0, 1)), y01);
+            ref var s1 = ref Unsafe.Add(ref s0, dotsLength);
+            y10 = Vector256.FusedMultiplyAdd(first, Vector256.Create(s1), y10);
+            y11 = Vector256.FusedMultiplyAdd(second, Vector256.Create(Unsafe.Add(ref s1, 1)), y11);
+            ref var s2 = ref Unsafe.Add(ref s1, dotsLength);
+            y20 = Vector256.FusedMultiplyAdd(first, Vector256.Create(s2), y20);
+            y21 = Vector256.FusedMultiplyAdd(second, Vector256.Create(Unsafe.Add(ref s2, 1)), y21);
+            ref var s3 = ref Unsafe.Add(ref s2, dotsLength);
+            y30 = Vector256.FusedMultiplyAdd(first, Vector256.Create(s3), y30);
+            y31 = Vector256.FusedMultiplyAdd(second, Vector256.Create(Unsafe.Add(ref s3, 1)), y31);
+            u0 = ref Unsafe.Add(ref u0, Lanes);
+            u1 = ref Unsafe.Add(ref u1, Lanes);
+            s0 = ref Unsafe.Add(ref s0, stride);
+        }
+
+        int firstRow = _matrix.DenseRows + _rowStarts[i], firstHeight = _rowStarts[i + 1] - _rowStarts[i];
+        int secondRow = _matrix.DenseRows + _rowStarts[i + 1], secondHeight = _rowStarts[i + 2] - _rowStarts[i + 1];
+        Store(y00, c.Slice(firstRow), firstHeight, accumulate);
+        Store(y01, c.Slice(secondRow), secondHeight, accumulate);
+        Store(y10, c.Slice(Rows + firstRow), firstHeight, accumulate);
+        Store(y11, c.Slice(Rows + secondRow), secondHeight, accumulate);
+        Store(y20, c.Slice(2 * Rows + firstRow), firstHeight, accumulate);
+        Store(y21, c.Slice(2 * Rows + secondRow), secondHeight, accumulate);
+        Store(y30, c.Slice(3 * Rows + firstRow), firstHeight, accumulate);
+        Store(y31, c.Slice(3 * Rows + secondRow), secondHeight, accumulate);
     }
 
     /// <summary>
