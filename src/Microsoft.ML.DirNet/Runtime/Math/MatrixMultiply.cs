@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace Microsoft.ML.DirNet.Runtime.Math;
 
@@ -106,6 +107,14 @@ internal static class MatrixMultiply
             s3.StoreUnsafe(ref c3, u);
         }
 
+        if (j < n && Avx.IsSupported)
+        {
+            // The last n − j (< 8) columns as one masked vector: scalar loops over them cost more than all the full
+            // vectors on a narrow output (the speech model's 29 classes).
+            AxpyRows4Tail(ai, k, ref b0, n, j, ref c0, ref c1, ref c2, ref c3);
+            return;
+        }
+
         for (; j < n; j++)
         {
             for (var p = 0; p < k; p++)
@@ -116,6 +125,34 @@ internal static class MatrixMultiply
                 Unsafe.Add(ref c2, j) += ai[2 * k + p] * bv;
                 Unsafe.Add(ref c3, j) += ai[3 * k + p] * bv;
             }
+        }
+    }
+
+    /// <summary>Columns [<paramref name="j"/>, n) of <see cref="AxpyRows4"/>, fewer than eight, through masked loads and stores.</summary>
+    private static unsafe void AxpyRows4Tail(ReadOnlySpan<float> ai, int k, ref float b0, int n, int j,
+        ref float c0, ref float c1, ref float c2, ref float c3)
+    {
+        var mask = Vector256.LessThan(Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7), Vector256.Create(n - j)).AsSingle();
+        fixed (float* y0 = &Unsafe.Add(ref c0, j), y1 = &Unsafe.Add(ref c1, j), y2 = &Unsafe.Add(ref c2, j), y3 = &Unsafe.Add(ref c3, j), b = &Unsafe.Add(ref b0, j))
+        {
+            var s0 = Avx.MaskLoad(y0, mask);
+            var s1 = Avx.MaskLoad(y1, mask);
+            var s2 = Avx.MaskLoad(y2, mask);
+            var s3 = Avx.MaskLoad(y3, mask);
+            for (var p = 0; p < k; p++)
+            {
+                // Masked-off lanes are neither read nor faulted on, so the last row of B may end the array.
+                var bv = Avx.MaskLoad(b + (long)p * n, mask);
+                s0 = Vector256.FusedMultiplyAdd(bv, Vector256.Create(ai[p]), s0);
+                s1 = Vector256.FusedMultiplyAdd(bv, Vector256.Create(ai[k + p]), s1);
+                s2 = Vector256.FusedMultiplyAdd(bv, Vector256.Create(ai[2 * k + p]), s2);
+                s3 = Vector256.FusedMultiplyAdd(bv, Vector256.Create(ai[3 * k + p]), s3);
+            }
+
+            Avx.MaskStore(y0, mask, s0);
+            Avx.MaskStore(y1, mask, s1);
+            Avx.MaskStore(y2, mask, s2);
+            Avx.MaskStore(y3, mask, s3);
         }
     }
 }
