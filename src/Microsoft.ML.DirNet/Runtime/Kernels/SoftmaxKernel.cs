@@ -1,4 +1,5 @@
 using Microsoft.ML.DirNet.Onnx;
+using Microsoft.ML.DirNet.Runtime.Math;
 using Microsoft.ML.DirNet.Tensors;
 
 namespace Microsoft.ML.DirNet.Runtime.Kernels;
@@ -39,14 +40,12 @@ internal sealed class SoftmaxKernel : IKernel
             else inner *= x.Shape[d];
         }
 
-        var scratch = new float[length];
         if (inner == 1)
         {
-            // The usual case (last axis): each row is contiguous and is normalised in place in the output.
-            x.Data.CopyTo(y.Data, 0);
+            // The usual case (last axis): each row is contiguous and is normalised straight into the output.
             for (var o = 0; o < outer; o++)
             {
-                Normalize(y.Data.AsSpan(o * length, length), scratch);
+                Normalize(x.Data.AsSpan(o * length, length), y.Data.AsSpan(o * length, length));
             }
 
             return;
@@ -59,27 +58,29 @@ internal sealed class SoftmaxKernel : IKernel
             {
                 var start = o * length * inner + i;
                 for (var k = 0; k < length; k++) row[k] = x.Data[start + k * inner];
-                Normalize(row, scratch);
+                Normalize(row, row);
                 for (var k = 0; k < length; k++) y.Data[start + k * inner] = row[k];
             }
         }
     }
 
-    private void Normalize(Span<float> row, Span<float> exp)
+    /// <summary>Normalises <paramref name="row"/> into <paramref name="result"/> (which may be the same span).</summary>
+    private void Normalize(ReadOnlySpan<float> row, Span<float> result)
     {
         // Subtracting the maximum keeps exp from overflowing on large logits.
         var max = TensorPrimitives.Max(row);
-        TensorPrimitives.Subtract(row, max, row);
         if (_log)
         {
-            // log softmax = (x - max) - log Σ exp(x - max), kept in the log domain so tiny probabilities keep precision.
-            TensorPrimitives.Exp(row, exp);
-            TensorPrimitives.Subtract(row, MathF.Log(TensorPrimitives.Sum(exp)), row);
+            // log softmax = (x − max) − log Σ e^(x − max), kept in the log domain so tiny probabilities keep precision
+            // (and in that order: max + log Σ first would round away the small terms next to large logits); the
+            // exponentials are only summed, never stored.
+            var logSum = MathF.Log(FastExp.SumShifted(row, max));
+            TensorPrimitives.Subtract(row, max, result);
+            TensorPrimitives.Subtract(result, logSum, result);
         }
         else
         {
-            TensorPrimitives.Exp(row, row);
-            TensorPrimitives.Divide(row, TensorPrimitives.Sum(row), row);
+            TensorPrimitives.Multiply(result, 1f / FastExp.ExpShifted(row, max, result), result);
         }
     }
 }
