@@ -5,12 +5,13 @@ namespace Microsoft.ML.DirNet.Tests;
 /// <summary>
 /// The dense product kernels against a plain triple loop on shapes that hit each remainder path: MatMul's row-major
 /// kernel (tiles of four rows, vectors of eight columns, a masked last vector, leftover rows) and the packed kernel
-/// (pairs of panels for four rows at a time, groups of four panels for single rows, a partial last panel).
+/// (pairs of panels for four rows at a time, two or three rows left over padded to four, groups of four panels for
+/// single rows, a partial last panel).
 /// </summary>
 public sealed class MatrixKernelTests
 {
     public static IEnumerable<object[]> Shapes() =>
-        from m in new[] { 1, 3, 4, 7, 13 }
+        from m in new[] { 1, 3, 4, 6, 7, 13 }
         from k in new[] { 1, 6, 19 }
         from n in new[] { 1, 5, 8, 29, 45 }
         select new object[] { m, k, n };
