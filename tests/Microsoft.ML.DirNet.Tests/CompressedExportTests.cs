@@ -148,6 +148,12 @@ public sealed class CompressedExportTests
                     var name = CompressionMetadata.FactorPrefix(initializer.Entry.Name, d) + factor.Name;
                     Assert.True(TensorComparer.MaxAbsoluteDifference(factor.Tensor, file.Graph.GetInitializer(name)) == 0, name);
                 }
+
+                // Read back, the dictionary and low-rank operators find their scales and run the int8 kernels.
+                if (method is "dirnet" or "odl" or "lowrank")
+                {
+                    Assert.Equal(Runtime.Math.PackedInt8Matrix.IsSupported, Runtime.Operators.WeightOperator.For(initializer.Matrices[d]).RunsInt8);
+                }
             }
         }
     }

@@ -21,10 +21,17 @@ public sealed class WeightOperatorTests
     [
         ["dense"], ["lowrank"], ["prune"], ["dictionary-sparse"], ["dictionary-dense-codes"], ["hybrid"], ["hybrid-no-dense-rows"],
         ["hybrid-tall-blocks"], ["hybrid-many-blocks"], ["hybrid-two-slabs"],
+        ["dense-int8"], ["lowrank-int8"], ["dictionary-dense-codes-int8"], ["dictionary-sparse-int8"], ["hybrid-int8"],
     ];
 
     private static CompressedMatrix Create(string form)
     {
+        if (form.EndsWith("-int8", StringComparison.Ordinal))
+        {
+            // The same structure with int8 values and row scales: single inputs run through the int8 kernels.
+            return Create(form[..^"-int8".Length]).ToInt8Precision([]);
+        }
+
         var random = new Random(form.Length * 31 + 7);
         const int rows = 37, columns = 23;
         return form switch
@@ -100,6 +107,16 @@ public sealed class WeightOperatorTests
             var expected = Enumerable.Range(0, matrix.Columns).Sum(k => dense[(10 + r) * matrix.Columns + k] * x[k]);
             Assert.True(MathF.Abs(y[r] - expected) <= 1e-4f, $"{form} range row {r}");
         }
+    }
+
+    [Theory]
+    [InlineData("dense-int8")]
+    [InlineData("lowrank-int8")]
+    [InlineData("dictionary-dense-codes-int8")]
+    public void Int8ValuesRunThroughTheInt8Kernels(string form)
+    {
+        Assert.Equal(Runtime.Math.PackedInt8Matrix.IsSupported, WeightOperator.For(Create(form)).RunsInt8);
+        Assert.False(WeightOperator.For(Create(form[..^"-int8".Length])).RunsInt8);
     }
 
     [Fact]

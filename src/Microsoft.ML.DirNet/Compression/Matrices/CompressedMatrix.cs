@@ -67,6 +67,13 @@ public abstract class CompressedMatrix
     /// <summary>For int8 values, each value array's row scales.</summary>
     private IReadOnlyDictionary<float[], float[]>? _int8Scales;
 
+    /// <summary>
+    /// The row scales of one of this matrix's value arrays (a factor's float32 values, by reference) when the matrix is
+    /// stored as int8, else null: the native operators run such arrays through int8 kernels.
+    /// </summary>
+    internal float[]? Int8ScalesOf(float[] values) =>
+        _int8Scales is { } scales && scales.TryGetValue(values, out var rowScales) ? rowScales : null;
+
     /// <summary>The factors with values as float32 (what the native operators multiply by).</summary>
     internal IReadOnlyList<MatrixFactor> FullPrecisionFactors => FloatFactors;
 

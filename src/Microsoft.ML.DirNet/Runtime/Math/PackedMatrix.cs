@@ -218,8 +218,8 @@ internal sealed class PackedMatrix
         StorePair(ref Unsafe.Add(ref y, 2 * width), s20 + s21, s30 + s31, accumulate);
     }
 
-    /// <summary>Rows of A per register block of the many-row kernel.</summary>
-    private const int BlockRows = 4;
+    /// <summary>Rows of A per register block of the many-row kernel (fewer run as matrix-vector products).</summary>
+    internal const int BlockRows = 4;
 
     /// <summary>One row of A against one panel: the matrix-vector kernel (four accumulators over k, prefetching).</summary>
     private void RowPanel(ReadOnlySpan<float> a, int i, int panel, Span<float> c, bool accumulate)

@@ -22,20 +22,28 @@ internal sealed class DictionaryWeight : WeightOperator
     private readonly float[] _dictionary;
     private readonly SparseProduct _codes;
     private readonly DenseWeight? _denseCodes;
+    private readonly float[]? _codeScales;
 
     public DictionaryWeight(DictionaryMatrix matrix)
-        : this(new DenseWeight(matrix.DictionaryArray, 0, matrix.Atoms, matrix.Columns), matrix.DictionaryArray, new SparseProduct(matrix.Codes))
+        : this(new DenseWeight(matrix.DictionaryArray, 0, matrix.Atoms, matrix.Columns, matrix.Int8ScalesOf(matrix.DictionaryArray)),
+            matrix.DictionaryArray, new SparseProduct(matrix.Codes), matrix.Int8ScalesOf(matrix.Codes.Values))
     {
     }
 
-    private DictionaryWeight(DenseWeight projection, float[] dictionary, SparseProduct codes)
+    /// <summary>
+    /// The operator over a dictionary's <paramref name="projection"/> (its <paramref name="dictionary"/> array, for
+    /// rows) and <paramref name="codes"/>; <paramref name="codeScales"/>, for int8 codes, holds each code row's scale
+    /// (dense codes then run through the int8 kernel).
+    /// </summary>
+    private DictionaryWeight(DenseWeight projection, float[] dictionary, SparseProduct codes, float[]? codeScales)
     {
         _projection = projection;
         _dictionary = dictionary;
         _codes = codes;
+        _codeScales = codeScales;
         if (codes.Source.NonZeros * (long)DenseCodesDensity >= (long)codes.Rows * codes.Columns)
         {
-            _denseCodes = new DenseWeight(codes.Source.ToDense(), 0, codes.Rows, codes.Columns);
+            _denseCodes = new DenseWeight(codes.Source.ToDense(), 0, codes.Rows, codes.Columns, codeScales);
         }
     }
 
@@ -53,6 +61,9 @@ internal sealed class DictionaryWeight : WeightOperator
     public override int Columns => _projection.Columns;
 
     public override string Form => "dictionary";
+
+    /// <summary>The projection runs int8, and so do the codes when they run dense (sparse codes stay float32).</summary>
+    internal override bool RunsInt8 => _projection.RunsInt8 && (_denseCodes?.RunsInt8 ?? true);
 
     public override void Multiply(ReadOnlySpan<float> a, int m, Span<float> c, bool accumulate)
     {
@@ -81,5 +92,5 @@ internal sealed class DictionaryWeight : WeightOperator
     public override void ReadRow(int row, Span<float> destination) => _codes.CombineRows(row, _dictionary, Columns, destination);
 
     protected override WeightOperator CreateRowRange(int start, int count) =>
-        new DictionaryWeight(_projection, _dictionary, new SparseProduct(_codes.Source.RowRange(start, count)));
+        new DictionaryWeight(_projection, _dictionary, new SparseProduct(_codes.Source.RowRange(start, count)), _codeScales?[start..(start + count)]);
 }

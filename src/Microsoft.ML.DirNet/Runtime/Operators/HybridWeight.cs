@@ -42,7 +42,8 @@ internal sealed class HybridWeight : WeightOperator
         _matrix = matrix;
         var factors = matrix.FullPrecisionFactors;
         int columns = matrix.Columns, lower = matrix.Rows - matrix.DenseRows, blockRows = matrix.BlockRows, blockColumns = matrix.BlockColumns;
-        _top = matrix.DenseRows > 0 ? new DenseWeight(factors[0].Tensor.As<float>().Data, 0, matrix.DenseRows, columns) : null;
+        var top = factors[0].Tensor.As<float>().Data;
+        _top = matrix.DenseRows > 0 ? new DenseWeight(top, 0, matrix.DenseRows, columns, matrix.Int8ScalesOf(top)) : null;
         var u = factors[1].Tensor.As<float>().Data;
         var v = factors[2].Tensor.As<float>().Data;
         _rowStarts = Enumerable.Range(0, blockRows + 1).Select(i => HybridMatrix.BlockStart(i, lower, blockRows)).ToArray();

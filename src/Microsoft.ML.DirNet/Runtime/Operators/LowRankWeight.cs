@@ -11,8 +11,10 @@ internal sealed class LowRankWeight : WeightOperator
     public LowRankWeight(LowRankMatrix matrix)
     {
         var factors = matrix.FullPrecisionFactors;
-        _left = new DenseWeight(factors[0].Tensor.As<float>().Data, 0, matrix.Rows, matrix.Rank);
-        _right = new DenseWeight(factors[1].Tensor.As<float>().Data, 0, matrix.Rank, matrix.Columns);
+        var left = factors[0].Tensor.As<float>().Data;
+        var right = factors[1].Tensor.As<float>().Data;
+        _left = new DenseWeight(left, 0, matrix.Rows, matrix.Rank, matrix.Int8ScalesOf(left));
+        _right = new DenseWeight(right, 0, matrix.Rank, matrix.Columns, matrix.Int8ScalesOf(right));
     }
 
     private LowRankWeight(DenseWeight left, DenseWeight right)
@@ -26,6 +28,8 @@ internal sealed class LowRankWeight : WeightOperator
     public override int Columns => _right.Columns;
 
     public override string Form => "lowrank";
+
+    internal override bool RunsInt8 => _left.RunsInt8 && _right.RunsInt8;
 
     public override void Multiply(ReadOnlySpan<float> a, int m, Span<float> c, bool accumulate)
     {

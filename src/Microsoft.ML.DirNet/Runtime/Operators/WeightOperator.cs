@@ -19,6 +19,9 @@ internal abstract class WeightOperator
     /// <summary>The stored form the products run on, e.g. <c>dense</c>, <c>dictionary</c>, <c>hybrid</c>.</summary>
     public abstract string Form { get; }
 
+    /// <summary>Whether single inputs run through int8 kernels (values stored as int8, on a machine that has them).</summary>
+    internal virtual bool RunsInt8 => false;
+
     /// <summary>C[m×Rows] = A[m×Columns]·Wᵀ, or C += when <paramref name="accumulate"/>.</summary>
     public abstract void Multiply(ReadOnlySpan<float> a, int m, Span<float> c, bool accumulate);
 
@@ -40,13 +43,19 @@ internal abstract class WeightOperator
     /// <summary>The operator that multiplies directly from <paramref name="matrix"/>'s stored factors.</summary>
     public static WeightOperator For(CompressedMatrix matrix) => matrix switch
     {
-        DenseMatrix dense => new DenseWeight(dense.FullPrecisionFactors[0].Tensor.As<float>().Data, 0, dense.Rows, dense.Columns),
+        DenseMatrix dense => DenseWeightOf(dense),
         LowRankMatrix lowRank => new LowRankWeight(lowRank),
         SparseMatrix sparse => new SparseWeight(sparse),
         DictionaryMatrix dictionary => new DictionaryWeight(dictionary),
         HybridMatrix hybrid => new HybridWeight(hybrid),
         _ => throw new NotSupportedException($"No native operator runs {matrix.GetType().Name}."),
     };
+
+    private static DenseWeight DenseWeightOf(DenseMatrix dense)
+    {
+        var values = dense.FullPrecisionFactors[0].Tensor.As<float>().Data;
+        return new DenseWeight(values, 0, dense.Rows, dense.Columns, dense.Int8ScalesOf(values));
+    }
 
     /// <summary>Checks the spans of <see cref="Multiply"/> against the shape.</summary>
     protected void CheckSpans(ReadOnlySpan<float> a, int m, Span<float> c)
