@@ -3,7 +3,7 @@ using Microsoft.ML.DirNet.Benchmarking;
 using Microsoft.ML.DirNet.Benchmarks;
 
 // `--ratio` prints the quick side-by-side medians (the same measurement as `dirnet bench`) for every benchmark model;
-// `--compressed` does the same for the compressed language models (and the native engine's managed heap);
+// `--compressed` does the same for the compressed sample models (and the native engine's managed heap);
 // anything else goes to BenchmarkDotNet (e.g. `--filter *`).
 if (args.Length > 0 && args[0] == "--ratio")
 {
@@ -22,13 +22,13 @@ if (args.Length > 0 && args[0] == "--ratio")
 if (args.Length > 0 && args[0] == "--compressed")
 {
     var runs = args.Length > 1 ? int.Parse(args[1]) : 21;
-    var original = CompressedModels.LanguageModel();
-    var inputs = RandomInputs.Create(original, batch: 1, steps: 35);
-    Console.WriteLine($"{"compression",-20} {"ORT orig ms",11} {"native ms",10} {"ORT comp ms",11} {"speedup",8} {"heap MB",8}  (LM, batch 1, 35 steps, 1 thread, median of {runs})");
+    Console.WriteLine($"{"compression",-24} {"ORT orig ms",11} {"native ms",10} {"ORT comp ms",11} {"speedup",8} {"heap MB",8}  (batch 1, LM 35 tokens, speech 300 frames, 1 thread, median of {runs})");
     foreach (var name in CompressedModels.Names)
     {
+        var original = CompressedModels.Original(name);
+        var inputs = RandomInputs.Create(original, batch: 1, steps: CompressedModels.Steps(name));
         var result = LatencyComparison.MeasureCompressed(original, CompressedModels.Compress(original, name), inputs, runs);
-        Console.WriteLine($"{name,-20} {result.Original.OnnxRuntimeMilliseconds,11:F3} {result.Compressed.NativeMilliseconds,10:F3} {result.Compressed.OnnxRuntimeMilliseconds,11:F3} {result.CompressedSpeedup,7:F2}x {result.CompressedNativeBytes / 1e6,8:F1}  (native original {result.Original.NativeMilliseconds:F3} ms, {result.OriginalNativeBytes / 1e6:F1} MB)");
+        Console.WriteLine($"{name,-24} {result.Original.OnnxRuntimeMilliseconds,11:F3} {result.Compressed.NativeMilliseconds,10:F3} {result.Compressed.OnnxRuntimeMilliseconds,11:F3} {result.CompressedSpeedup,7:F2}x {result.CompressedNativeBytes / 1e6,8:F1}  (native original {result.Original.NativeMilliseconds:F3} ms, {result.OriginalNativeBytes / 1e6:F1} MB)");
     }
 
     return;
