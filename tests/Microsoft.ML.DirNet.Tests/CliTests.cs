@@ -64,7 +64,33 @@ public sealed class CliTests
         var ort = json.GetProperty("ort_ms").GetDouble();
         Assert.True(native > 0 && ort > 0);
         Assert.Equal(ort / native, json.GetProperty("speedup").GetDouble(), 6);
+        Assert.Equal(JsonValueKind.Null, json.GetProperty("profile").ValueKind);
     }
+
+    [Fact]
+    public void BenchProfileShowsEveryNodeInBothEngines()
+    {
+        var model = Path.Combine(Fixture, "model.onnx");
+        var (code, stdout, stderr) = Dirnet("bench", model, "--json", "--runs", "3", "--steps", "4", "--profile");
+        Assert.True(code == 0, stderr);
+        var rows = JsonDocument.Parse(stdout).RootElement.GetProperty("profile").EnumerateArray().ToArray();
+        // Every node the native engine runs has a row; the recurrent layer runs in both engines under its own name.
+        var executed = new Runtime.NativeModel(OnnxModel.Load(model)).ExecutedNodes;
+        Assert.All(executed, n => Assert.Contains(rows, r => r.GetProperty("node").GetString() == n.Name));
+        var layers = rows.Where(r => r.GetProperty("op").GetString() == "LSTM").ToArray();
+        Assert.NotEmpty(layers);
+        Assert.All(layers, r => Assert.True(r.GetProperty("native_ms").GetDouble() > 0 && r.GetProperty("ort_ms").GetDouble() > 0));
+        Assert.Equal(rows.Select(r => Math.Max(Time(r, "native_ms"), Time(r, "ort_ms"))).OrderDescending(),
+            rows.Select(r => Math.Max(Time(r, "native_ms"), Time(r, "ort_ms"))));
+
+        (code, stdout, _) = Dirnet("bench", model, "--runs", "3", "--steps", "4", "--profile");
+        Assert.Equal(0, code);
+        Assert.Contains("time per node", stdout);
+        Assert.Contains("LSTM", stdout);
+    }
+
+    private static double Time(JsonElement row, string engine) =>
+        row.GetProperty(engine).ValueKind == JsonValueKind.Null ? 0 : row.GetProperty(engine).GetDouble();
 
     [Fact]
     public void BadInputGivesOneLineErrorAndExitCodeTwo()
@@ -118,9 +144,10 @@ public sealed class CliTests
         Assert.Equal([output], Directory.GetFiles(folder));
 
         // The compressed file: bench times it beside the original, inspect describes it, compress refuses it.
-        (code, stdout, stderr) = Dirnet("bench", input, "--compressed", output, "--json", "--runs", "3", "--steps", "4");
+        (code, stdout, stderr) = Dirnet("bench", input, "--compressed", output, "--json", "--runs", "3", "--steps", "4", "--profile");
         Assert.True(code == 0, stderr);
         json = JsonDocument.Parse(stdout).RootElement;
+        Assert.Contains(json.GetProperty("compressed_profile").EnumerateArray(), r => r.GetProperty("op").GetString() == "LSTM" && r.GetProperty("native_ms").GetDouble() > 0);
         Assert.Equal(json.GetProperty("ort_ms").GetDouble() / json.GetProperty("compressed_native_ms").GetDouble(),
             json.GetProperty("compressed_speedup").GetDouble(), 6);
         Assert.True(json.GetProperty("compressed_ort_ms").GetDouble() > 0 && json.GetProperty("compressed_native_bytes").GetInt64() > 0);

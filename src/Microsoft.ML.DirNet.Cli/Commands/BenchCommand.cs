@@ -21,17 +21,18 @@ internal static class BenchCommand
         var runs = new Option<int>("--runs") { Description = "Timed runs per engine; the median is reported.", DefaultValueFactory = _ => 21 };
         var batch = new Option<int>("--batch") { Description = "Batch size of random inputs.", DefaultValueFactory = _ => 1 };
         var steps = new Option<int>("--steps") { Description = "Sequence length of random inputs.", DefaultValueFactory = _ => 32 };
+        var profile = new Option<bool>("--profile") { Description = "Also time every node in both engines (the native engine around each node, ONNX Runtime through its own profiler; medians of --runs runs) and print where the time goes; JSON gains profile (and compressed_profile): node, op, native_ms, ort_ms." };
         var command = new Command("bench",
             "Time one model run in the native engine and in ONNX Runtime, side by side in this process: one thread each, warm-up first, median of --runs alternating runs. " + ExitCodes.Help)
         {
-            model, compressed, data, json, runs, batch, steps,
+            model, compressed, data, json, runs, batch, steps, profile,
         };
         command.SetAction(result => CommandAction.Run(() => Execute(result.GetValue(model)!, result.GetValue(compressed), result.GetValue(data), result.GetValue(json),
-            result.GetValue(runs), result.GetValue(batch), result.GetValue(steps))));
+            result.GetValue(runs), result.GetValue(batch), result.GetValue(steps), result.GetValue(profile))));
         return command;
     }
 
-    private static int Execute(FileInfo file, FileInfo? compressedFile, DirectoryInfo? data, bool json, int runs, int batch, int steps)
+    private static int Execute(FileInfo file, FileInfo? compressedFile, DirectoryInfo? data, bool json, int runs, int batch, int steps, bool profile)
     {
         if (runs < 1 || batch < 1 || steps < 1)
         {
@@ -43,14 +44,23 @@ internal static class BenchCommand
         Tensor[] inputs = data is null
             ? RandomInputs.Create(model, batch, steps)
             : TensorFile.ReadSeries(CommandAction.ExistingDirectory(data), "input");
+        var profiled = profile ? OperatorProfile.Measure(model, inputs, runs) : null;
         if (compressedFile is not null)
         {
             var compressedPath = CommandAction.ExistingFile(compressedFile);
-            ReportCompressed(path, compressedPath, inputs, LatencyComparison.MeasureCompressed(model, OnnxModel.Load(compressedPath), inputs, runs), json);
+            var compressedModel = OnnxModel.Load(compressedPath);
+            var result = LatencyComparison.MeasureCompressed(model, compressedModel, inputs, runs);
+            var compressedProfile = profile ? OperatorProfile.Measure(compressedModel, inputs, runs) : null;
+            ReportCompressed(path, compressedPath, inputs, result, profiled, compressedProfile, json);
             return ExitCodes.Success;
         }
 
-        var result = LatencyComparison.Measure(model, inputs, runs);
+        Report(path, inputs, LatencyComparison.Measure(model, inputs, runs), profiled, json);
+        return ExitCodes.Success;
+    }
+
+    private static void Report(string path, Tensor[] inputs, LatencyResult result, IReadOnlyList<OperatorTime>? profile, bool json)
+    {
         if (json)
         {
             Console.WriteLine(JsonSerializer.Serialize(new
@@ -63,20 +73,20 @@ internal static class BenchCommand
                 inputs = inputs.Select(i => i.ToString()).ToArray(),
                 max_abs_diff = result.MaxAbsoluteDifference,
                 threads = 1,
+                profile = ProfileJson(profile),
             }, CommandAction.Json));
-        }
-        else
-        {
-            Console.WriteLine($"{path}  inputs {string.Join(", ", inputs.Select(i => i.ToString()))}, one thread, median of {result.Runs} runs");
-            Console.WriteLine($"native engine : {result.NativeMilliseconds,9:F3} ms");
-            Console.WriteLine($"ONNX Runtime  : {result.OnnxRuntimeMilliseconds,9:F3} ms");
-            Console.WriteLine($"speedup       : {result.Speedup,9:F2}x (ONNX Runtime time / native time); outputs agree to {result.MaxAbsoluteDifference:G3}");
+            return;
         }
 
-        return ExitCodes.Success;
+        Console.WriteLine($"{path}  inputs {string.Join(", ", inputs.Select(i => i.ToString()))}, one thread, median of {result.Runs} runs");
+        Console.WriteLine($"native engine : {result.NativeMilliseconds,9:F3} ms");
+        Console.WriteLine($"ONNX Runtime  : {result.OnnxRuntimeMilliseconds,9:F3} ms");
+        Console.WriteLine($"speedup       : {result.Speedup,9:F2}x (ONNX Runtime time / native time); outputs agree to {result.MaxAbsoluteDifference:G3}");
+        PrintProfile("model", profile);
     }
 
-    private static void ReportCompressed(string path, string compressedPath, Tensor[] inputs, CompressedLatencyResult result, bool json)
+    private static void ReportCompressed(string path, string compressedPath, Tensor[] inputs, CompressedLatencyResult result,
+        IReadOnlyList<OperatorTime>? profile, IReadOnlyList<OperatorTime>? compressedProfile, bool json)
     {
         var (original, compressed) = (result.Original, result.Compressed);
         if (json)
@@ -98,6 +108,8 @@ internal static class BenchCommand
                 max_abs_diff = original.MaxAbsoluteDifference,
                 compressed_max_abs_diff = compressed.MaxAbsoluteDifference,
                 threads = 1,
+                profile = ProfileJson(profile),
+                compressed_profile = ProfileJson(compressedProfile),
             }, CommandAction.Json));
             return;
         }
@@ -107,5 +119,37 @@ internal static class BenchCommand
         Console.WriteLine($"original   : {original.NativeMilliseconds,15:F3} ms {original.OnnxRuntimeMilliseconds,11:F3} ms {result.OriginalNativeBytes / 1e6,10:F1} MB");
         Console.WriteLine($"compressed : {compressed.NativeMilliseconds,15:F3} ms {compressed.OnnxRuntimeMilliseconds,11:F3} ms {result.CompressedNativeBytes / 1e6,10:F1} MB");
         Console.WriteLine($"speedup    : {result.CompressedSpeedup:F2}x (ONNX Runtime on the original / native engine on the compressed model); engines agree to {original.MaxAbsoluteDifference:G3} and {compressed.MaxAbsoluteDifference:G3}");
+        PrintProfile("original", profile);
+        PrintProfile("compressed", compressedProfile);
+    }
+
+    /// <summary>The profile as JSON rows (null, and so absent, without --profile).</summary>
+    private static object[]? ProfileJson(IReadOnlyList<OperatorTime>? profile) =>
+        profile?.Select(t => (object)new { node = t.Node, op = t.OperatorType, native_ms = t.NativeMilliseconds, ort_ms = t.OnnxRuntimeMilliseconds }).ToArray();
+
+    /// <summary>
+    /// The nodes that take at least 1 % of either engine's summed time, then the rest as one line; "—" where an
+    /// engine does not run the node.
+    /// </summary>
+    private static void PrintProfile(string title, IReadOnlyList<OperatorTime>? profile)
+    {
+        if (profile is null)
+        {
+            return;
+        }
+
+        double nativeTotal = profile.Sum(t => t.NativeMilliseconds ?? 0), ortTotal = profile.Sum(t => t.OnnxRuntimeMilliseconds ?? 0);
+        bool Large(OperatorTime t) => (t.NativeMilliseconds ?? 0) >= 0.01 * nativeTotal || (t.OnnxRuntimeMilliseconds ?? 0) >= 0.01 * ortTotal;
+        static string Ms(double? value) => value is { } v ? $"{v,10:F3}" : $"{"—",10}";
+        Console.WriteLine();
+        Console.WriteLine($"{title}: time per node (median ms)       native   ONNX Runtime");
+        foreach (var t in profile.Where(Large))
+        {
+            Console.WriteLine($"  {t.OperatorType + " " + t.Node,-36} {Ms(t.NativeMilliseconds)} {Ms(t.OnnxRuntimeMilliseconds)}");
+        }
+
+        var rest = profile.Where(t => !Large(t)).ToArray();
+        Console.WriteLine($"  {$"{rest.Length} other nodes",-36} {Ms(rest.Sum(t => t.NativeMilliseconds ?? 0))} {Ms(rest.Sum(t => t.OnnxRuntimeMilliseconds ?? 0))}");
+        Console.WriteLine($"  {"sum",-36} {Ms(nativeTotal)} {Ms(ortTotal)}");
     }
 }

@@ -104,7 +104,8 @@ public static class LatencyComparison
         return times.Select(Median).ToArray();
     }
 
-    private static double Median(double[] values)
+    /// <summary>The median (the mean of the middle two for an even count).</summary>
+    internal static double Median(IEnumerable<double> values)
     {
         var sorted = values.Order().ToArray();
         return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;

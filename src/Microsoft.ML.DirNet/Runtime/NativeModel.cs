@@ -202,13 +202,17 @@ public sealed class NativeModel : ITensorModel
     /// <summary>Runs the model on inputs given in the model's input order; returns the outputs in the model's order.</summary>
     public Tensor[] Run(params Tensor[] inputs)
     {
+        CheckInputCount(inputs);
+        return Execute(inputs);
+    }
+
+    private void CheckInputCount(Tensor[] inputs)
+    {
         if (inputs.Length != Inputs.Count)
         {
             throw new ModelInputException(inputs.Length < Inputs.Count ? Inputs[inputs.Length].Name : "(extra)",
                 $"The model takes {Inputs.Count} inputs ({string.Join(", ", Inputs.Select(i => i.Name))}) but {inputs.Length} were given.");
         }
-
-        return Execute(inputs);
     }
 
     /// <summary>Runs the model on named inputs; returns every graph output by name.</summary>
@@ -229,7 +233,27 @@ public sealed class NativeModel : ITensorModel
         return Outputs.Select((o, k) => (o.Name, outputs[k])).ToDictionary(p => p.Name, p => p.Item2);
     }
 
-    private Tensor[] Execute(Tensor[] inputs)
+    /// <summary>The nodes a run executes, in order (constant subgraphs folded at load and factor rebuilds are not among them).</summary>
+    internal IReadOnlyList<OnnxNode> ExecutedNodes => _nodes.Select(n => n.Node).ToArray();
+
+    /// <summary>
+    /// <see cref="Run(Tensor[])"/>, writing each executed node's wall time in milliseconds to
+    /// <paramref name="nodeMilliseconds"/> (in <see cref="ExecutedNodes"/>' order).
+    /// </summary>
+    internal Tensor[] RunTimed(Tensor[] inputs, Span<double> nodeMilliseconds)
+    {
+        if (nodeMilliseconds.Length < _nodes.Length)
+        {
+            throw new ArgumentException($"{_nodes.Length} node times are needed.", nameof(nodeMilliseconds));
+        }
+
+        CheckInputCount(inputs);
+        return Execute(inputs, nodeMilliseconds);
+    }
+
+    private Tensor[] Execute(Tensor[] inputs) => Execute(inputs, []);
+
+    private Tensor[] Execute(Tensor[] inputs, Span<double> nodeMilliseconds)
     {
         var values = (Tensor?[])_constants.Clone();
         for (var i = 0; i < inputs.Length; i++)
@@ -238,9 +262,14 @@ public sealed class NativeModel : ITensorModel
             values[_inputSlots[i]] = inputs[i];
         }
 
-        foreach (var node in _nodes)
+        for (var n = 0; n < _nodes.Length; n++)
         {
-            node.Run(values);
+            var start = nodeMilliseconds.IsEmpty ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
+            _nodes[n].Run(values);
+            if (!nodeMilliseconds.IsEmpty)
+            {
+                nodeMilliseconds[n] = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            }
         }
 
         return _outputSlots.Select(s => values[s]!).ToArray();
@@ -346,6 +375,8 @@ public sealed class NativeModel : ITensorModel
 
     private sealed class CompiledNode(OnnxNode node, IKernel kernel, int[] inputSlots, int[] outputSlots)
     {
+        public OnnxNode Node => node;
+
         /// <summary>True when every input this node reads already has a value in <paramref name="values"/>.</summary>
         public bool InputsAreAvailable(Tensor?[] values) => inputSlots.All(s => s < 0 || values[s] is not null);
 

@@ -20,6 +20,15 @@ public sealed class OnnxRuntimeModel : ITensorModel, IDisposable
     /// <param name="model">The model.</param>
     /// <param name="optimize">Use ONNX Runtime's default graph optimisations (true) or none (false).</param>
     public OnnxRuntimeModel(OnnxModel model, bool optimize = true)
+        : this(model, optimize, profilePrefix: null)
+    {
+    }
+
+    /// <summary>
+    /// A session that also records ONNX Runtime's own per-node profile to a JSON file whose path starts with
+    /// <paramref name="profilePrefix"/> (see <see cref="EndProfiling"/>).
+    /// </summary>
+    internal OnnxRuntimeModel(OnnxModel model, bool optimize, string? profilePrefix)
     {
         using var options = new SessionOptions
         {
@@ -28,6 +37,12 @@ public sealed class OnnxRuntimeModel : ITensorModel, IDisposable
             ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
             GraphOptimizationLevel = optimize ? GraphOptimizationLevel.ORT_ENABLE_ALL : GraphOptimizationLevel.ORT_DISABLE_ALL,
         };
+        if (profilePrefix is not null)
+        {
+            options.EnableProfiling = true;
+            options.ProfileOutputPathPrefix = profilePrefix;
+        }
+
         try
         {
             _session = new InferenceSession(model.ToBytes(), options);
@@ -89,6 +104,9 @@ public sealed class OnnxRuntimeModel : ITensorModel, IDisposable
             throw new DirNetException($"ONNX Runtime failed to run the model: {e.Message}", e);
         }
     }
+
+    /// <summary>Stops a profiling session's recording and returns the path of its JSON file (Chrome trace events).</summary>
+    internal string EndProfiling() => _session.EndProfiling();
 
     /// <inheritdoc />
     public void Dispose() => _session.Dispose();
