@@ -22,6 +22,7 @@ from .recurrent import run_recurrent
 METADATA_KEY = "dirnet.compression"
 FINE_TUNING_KEY = "dirnet.fine_tuning"  # what save(note=...) records; `dirnet inspect` shows it
 INT8_SCALE = "{}_scale"  # the row scales stored beside an int8 factor
+WIDENED_INTEGERS = (np.uint16, np.uint32, np.uint64)
 FACTOR_PREFIX = "dirnet/"
 RECURRENT = ("LSTM", "GRU", "RNN")
 
@@ -59,7 +60,12 @@ class OnnxModule(torch.nn.Module):
                 entry_rows = None if levels.ndim == 2 else torch.from_numpy(np.repeat(np.arange(len(starts) - 1), np.diff(starts)))
                 self._levels[name] = (INT8_SCALE.format(name), entry_rows)
         for k, tensor in enumerate(model.graph.initializer):
-            value = torch.from_numpy(arrays[tensor.name].copy())
+            array = arrays[tensor.name]
+            if array.dtype in WIDENED_INTEGERS:
+                # Column indices of sparse rows are stored as uint16 for up to 65,536 columns (uint32 beyond), which
+                # torch has no tensors for; indices are fixed buffers, never written back, so they widen to int64.
+                array = array.astype(np.int64)
+            value = torch.from_numpy(array.copy())
             self._stored_types[tensor.name] = tensor.data_type
             attribute = f"initializer_{k}"
             if tensor.name in self._levels:

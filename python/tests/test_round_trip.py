@@ -48,6 +48,24 @@ class RoundTripTests(unittest.TestCase):
                 for a, b in zip(compressed(*inputs), dense(*inputs)):
                     torch.testing.assert_close(a, b, atol=2e-6, rtol=1e-5)
 
+    def test_column_indices_stored_as_uint16_load_as_the_uint8_ones_do(self):
+        # Fixtures have few columns, so their sparse column indices are uint8; real models (512 columns) store uint16,
+        # which torch has no tensors for. The same model with its indices widened must run alike, and save them as read.
+        for path in [p for p in COMPRESSED if ".prune." in p or ".dirnet." in p]:
+            with self.subTest(model=os.path.basename(path)), torch.no_grad():
+                model = onnx.load(path)
+                widened = [t.name for t in model.graph.initializer if t.data_type == onnx.TensorProto.UINT8]
+                self.assertTrue(widened)
+                for tensor in model.graph.initializer:
+                    if tensor.name in widened:
+                        tensor.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(tensor).astype("uint16"), tensor.name))
+                inputs = fixture_inputs(fixture_of(path))
+                wide = dirnet_torch.OnnxModule(model).eval()
+                for a, b in zip(wide(*inputs), dirnet_torch.load(path).eval()(*inputs)):
+                    torch.testing.assert_close(a, b, atol=0, rtol=0)
+                saved = {t.name: t for t in wide.to_model().graph.initializer}
+                self.assertTrue(all(saved[n].data_type == onnx.TensorProto.UINT16 for n in widened))
+
     def test_fine_tuning_keeps_the_structure_and_saves_what_it_trained(self):
         for path in COMPRESSED:
             with self.subTest(model=os.path.basename(path)):
