@@ -101,10 +101,7 @@ internal abstract class RecurrentKernel : IKernel
         var run = CreateRun(inputs, batch, hidden);
         var y = new float[steps * Directions * batch * hidden];
         var finalH = new float[Directions * batch * hidden];
-        // The input projection is scratch: rented, so its pages stay mapped from run to run (a fresh array of this size
-        // comes from the large-object heap, and first writes to its new pages cost more than the product).
-        using var xProjectionBuffer = new ScratchBuffer(steps * batch * gateRows);
-        var xProjection = xProjectionBuffer.Span;
+        var xProjection = new float[steps * batch * gateRows];
         var stepGates = new float[batch * gateRows];
         var inputBias = new float[gateRows];
         var hPrev = new float[batch * hidden];
@@ -126,7 +123,7 @@ internal abstract class RecurrentKernel : IKernel
                 FoldInputBias(bd, inputBias);
                 for (var row = 0; row < steps * batch; row++)
                 {
-                    var slice = xProjection.Slice(row * gateRows, gateRows);
+                    var slice = xProjection.AsSpan(row * gateRows, gateRows);
                     TensorPrimitives.Add(slice, inputBias, slice);
                 }
             }
@@ -140,7 +137,7 @@ internal abstract class RecurrentKernel : IKernel
                 if (uniformLengths)
                 {
                     var time = reverse ? steps - 1 - t : t;
-                    xProjection.Slice(time * batch * gateRows, batch * gateRows).CopyTo(stepGates);
+                    xProjection.AsSpan(time * batch * gateRows, batch * gateRows).CopyTo(stepGates);
                 }
                 else
                 {
@@ -149,7 +146,7 @@ internal abstract class RecurrentKernel : IKernel
                         if (t < lengths[bi])
                         {
                             var time = reverse ? lengths[bi] - 1 - t : t;
-                            xProjection.Slice((time * batch + bi) * gateRows, gateRows).CopyTo(stepGates.AsSpan(bi * gateRows, gateRows));
+                            xProjection.AsSpan((time * batch + bi) * gateRows, gateRows).CopyTo(stepGates.AsSpan(bi * gateRows, gateRows));
                         }
                     }
                 }
