@@ -46,7 +46,12 @@ public static class OperatorProfile
         for (var i = 0; i < warmup + runs; i++)
         {
             engine.RunTimed(inputs, run);
-            for (var n = 0; i >= warmup && n < nodes.Count; n++)
+            if (i < warmup)
+            {
+                continue;
+            }
+
+            for (var n = 0; n < nodes.Count; n++)
             {
                 times[i - warmup, n] = run[n];
             }

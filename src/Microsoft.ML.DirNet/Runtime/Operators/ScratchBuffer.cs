@@ -13,12 +13,19 @@ internal readonly struct ScratchBuffer : IDisposable
 
     public ScratchBuffer(int length)
     {
-        _array = ArrayPool<float>.Shared.Rent(System.Math.Max(length, 1));
+        // An empty buffer rents nothing, so a kernel can declare one it needs only on some paths at no cost.
+        _array = length == 0 ? [] : ArrayPool<float>.Shared.Rent(length);
         _length = length;
     }
 
     /// <summary>The first <c>length</c> floats (contents undefined until written).</summary>
     public Span<float> Span => _array.AsSpan(0, _length);
 
-    public void Dispose() => ArrayPool<float>.Shared.Return(_array);
+    public void Dispose()
+    {
+        if (_array.Length > 0)
+        {
+            ArrayPool<float>.Shared.Return(_array);
+        }
+    }
 }
