@@ -10,5 +10,6 @@ See python/README.md.
 """
 from .distillation import distill
 from .onnx_module import OnnxModule, compression_metadata, load
+from .schedule import cosine_learning_rate
 
-__all__ = ["OnnxModule", "compression_metadata", "distill", "load"]
+__all__ = ["OnnxModule", "compression_metadata", "cosine_learning_rate", "distill", "load"]

@@ -18,7 +18,6 @@ the last one's output, learning rate --lr with a cosine decay over the run. At t
 measured on the first --valid-utterances of data/valid and the best model is written.
 """
 import argparse
-import math
 import os
 import random
 import sys
@@ -96,7 +95,7 @@ def main():
     while step < args.steps:
         for idx in batches:
             for group in optimizer.param_groups:
-                group["lr"] = args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * step / args.steps)))
+                group["lr"] = dirnet_torch.cosine_learning_rate(args.lr, step, args.steps)
             x, lengths, targets, target_lengths = collate(train, idx)
             steps_per_sequence = torch.div(lengths, STACK, rounding_mode="floor")
             model.train()

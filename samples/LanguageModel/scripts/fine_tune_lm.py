@@ -12,7 +12,8 @@ keeping its compressed structure, and write it back in the same ONNX layout.
 The model runs through dirnet_torch (python/): every float initializer is a parameter (the compressed matrices'
 factors, the embedding, projection and decoder), indices and sizes stay as compressed. Training is train_lm.py's:
 truncated BPTT over train.txt (prepare_data.py makes it), batch 32 x 35 steps, state carried and detached, Adam,
-gradient-norm clipping 0.25, dropout 0.4 on the recurrent layers' inputs and the last one's output. After each epoch
+gradient-norm clipping 0.25, dropout 0.4 on the recurrent layers' inputs and the last one's output; --schedule cosine
+decays the learning rate over the planned epochs (constant by default, as train_lm.py). After each epoch
 (and at the time limit) the validation perplexity is measured with the reference procedure on the first
 --valid-tokens of valid.txt; the best model is written.
 """
@@ -63,6 +64,8 @@ def main():
     ap.add_argument("--train", choices=["all", "factors"], default="all", help="which float initializers train")
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--schedule", choices=["constant", "cosine"], default="constant",
+                    help="learning rate: constant, or decayed along a half cosine to 5 %% of --lr over --epochs")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--bptt", type=int, default=35)
     ap.add_argument("--clip", type=float, default=0.25)
@@ -94,7 +97,7 @@ def main():
     best = perplexity(model, valid)
     print(f"before fine-tuning: valid ppl {best:.2f} ({valid.numel() - 1} predictions)", flush=True)
     note = {"recipe": "samples/LanguageModel/scripts/fine_tune_lm.py", "train": args.train, "lr": args.lr,
-            "batch": args.batch, "bptt": args.bptt, "dropout": args.dropout, "valid_ppl_before": round(best, 3)}
+            "schedule": args.schedule, "batch": args.batch, "bptt": args.bptt, "dropout": args.dropout, "valid_ppl_before": round(best, 3)}
     model.save(args.output, note=dict(note, epochs=0, valid_ppl=round(best, 3)))
 
     optimizer = torch.optim.Adam(parameters, lr=args.lr)
@@ -108,6 +111,9 @@ def main():
             i = b * args.bptt
             length = min(args.bptt, train.size(0) - 1 - i)
             x, y = train[i:i + length], train[i + 1:i + 1 + length]
+            if args.schedule == "cosine":
+                for group in optimizer.param_groups:
+                    group["lr"] = dirnet_torch.cosine_learning_rate(args.lr, (epoch - 1) * batches + b, args.epochs * batches)
             logp, h, c = model(x, h.detach(), c.detach())
             loss = F.nll_loss(logp.reshape(-1, logp.shape[-1]), y.reshape(-1))
             optimizer.zero_grad()
