@@ -3,19 +3,19 @@
 keeping its compressed structure, and write it back in the same ONNX layout.
 
   dotnet run --project src/Microsoft.ML.DirNet.Cli -c Release -- compress samples/LanguageModel/model.onnx \\
-      -o artifacts/lm-dirnet-25x.onnx --method dirnet --ratio 25 --scope recurrent
+      -o artifacts/lm-dirnet-10x-int8.onnx --method dirnet --ratio 10 --scope recurrent --precision int8
   OPENBLAS_NUM_THREADS=2 /usr/bin/python3 samples/LanguageModel/scripts/fine_tune_lm.py \\
-      --model artifacts/lm-dirnet-25x.onnx --output artifacts/lm-dirnet-25x-ft.onnx --time-limit 50
-  dotnet run --project src/Microsoft.ML.DirNet.Cli -c Release -- eval artifacts/lm-dirnet-25x-ft.onnx \\
+      --model artifacts/lm-dirnet-10x-int8.onnx --output artifacts/lm-dirnet-10x-int8-ft.onnx
+  dotnet run --project src/Microsoft.ML.DirNet.Cli -c Release -- eval artifacts/lm-dirnet-10x-int8-ft.onnx \\
       --task lm --data samples/LanguageModel/data --tokens 5000
 
 The model runs through dirnet_torch (python/): every float initializer is a parameter (the compressed matrices'
 factors, the embedding, projection and decoder), indices and sizes stay as compressed. Training is train_lm.py's:
 truncated BPTT over train.txt (prepare_data.py makes it), batch 32 x 35 steps, state carried and detached, Adam,
-gradient-norm clipping 0.25, dropout 0.4 on the recurrent layers' inputs and the last one's output; --schedule cosine
-decays the learning rate over the planned epochs (constant by default, as train_lm.py); --teacher ORIGINAL.onnx mixes
-in a distillation term towards the original model's predicted distribution. After each epoch
-(and at the time limit) the validation perplexity is measured with the reference procedure on the first
+gradient-norm clipping 0.25, dropout 0.4 on the recurrent layers' inputs and the last one's output, 5 epochs with the
+learning rate decayed along a half cosine (--schedule constant keeps it fixed, as train_lm.py); --teacher ORIGINAL.onnx
+mixes in a distillation term towards the original model's predicted distribution. After each epoch (and at the time
+limit) the validation perplexity is measured with the reference procedure on the first
 --valid-tokens of valid.txt; the best model is written.
 """
 import argparse
@@ -63,9 +63,9 @@ def main():
     ap.add_argument("--output", required=True, help="where to write the fine-tuned ONNX")
     ap.add_argument("--data", default=os.path.join(ROOT, "data"))
     ap.add_argument("--train", choices=["all", "factors"], default="all", help="which float initializers train")
-    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--epochs", type=int, default=5)
     ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--schedule", choices=["constant", "cosine"], default="constant",
+    ap.add_argument("--schedule", choices=["constant", "cosine"], default="cosine",
                     help="learning rate: constant, or decayed along a half cosine to 5 %% of --lr over --epochs")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--bptt", type=int, default=35)
