@@ -13,10 +13,9 @@ The model runs through dirnet_torch (python/): every float initializer is a para
 factors, the embedding, projection and decoder), indices and sizes stay as compressed. Training is train_lm.py's:
 truncated BPTT over train.txt (prepare_data.py makes it), batch 32 x 35 steps, state carried and detached, Adam,
 gradient-norm clipping 0.25, dropout 0.4 on the recurrent layers' inputs and the last one's output, 5 epochs with the
-learning rate decayed along a half cosine (--schedule constant keeps it fixed, as train_lm.py); --teacher ORIGINAL.onnx
-mixes in a distillation term towards the original model's predicted distribution. After each epoch (and at the time
-limit) the validation perplexity is measured with the reference procedure on the first
---valid-tokens of valid.txt; the best model is written.
+learning rate decayed along a half cosine (--schedule constant keeps it fixed, as train_lm.py). After each epoch (and
+at the time limit) the validation perplexity is measured with the reference procedure on the first --valid-tokens of
+valid.txt; the best model is written.
 """
 import argparse
 import math
@@ -70,9 +69,6 @@ def main():
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--bptt", type=int, default=35)
     ap.add_argument("--clip", type=float, default=0.25)
-    ap.add_argument("--teacher", help="the original (uncompressed) ONNX: adds a distillation term towards its next-word distribution")
-    ap.add_argument("--distill", type=float, default=0.5,
-                    help="with --teacher, the loss is (1 - d) x cross-entropy + d x KL(teacher || compressed)")
     ap.add_argument("--dropout", type=float, default=0.4)
     ap.add_argument("--valid-tokens", type=int, default=10000, help="validation tokens per check (0: all)")
     ap.add_argument("--time-limit", type=float, default=55, help="minutes; stops, validates and writes at the limit")
@@ -97,12 +93,11 @@ def main():
 
     model = dirnet_torch.load(args.model, train=args.train, dropout=args.dropout)
     parameters = list(model.parameters())
-    teacher = dirnet_torch.load(args.teacher).eval() if args.teacher else None
     print(f"{args.model}: {len(model.parameter_names())} trainable initializers, {sum(p.numel() for p in parameters):,} values", flush=True)
     best = perplexity(model, valid)
     print(f"before fine-tuning: valid ppl {best:.2f} ({valid.numel() - 1} predictions)", flush=True)
     note = {"recipe": "samples/LanguageModel/scripts/fine_tune_lm.py", "train": args.train, "lr": args.lr,
-            "schedule": args.schedule, "distill": args.distill if teacher else 0, "batch": args.batch, "bptt": args.bptt,
+            "schedule": args.schedule, "batch": args.batch, "bptt": args.bptt,
             "dropout": args.dropout, "valid_ppl_before": round(best, 3)}
     model.save(args.output, note=dict(note, epochs=0, valid_ppl=round(best, 3)))
 
@@ -112,7 +107,6 @@ def main():
     for epoch in range(1, args.epochs + 1):
         model.train()
         h, c = zero_state(model, args.batch)
-        teacher_h, teacher_c = zero_state(model, args.batch)
         total, count, began = 0.0, 0, time.time()
         for b in range(batches):
             i = b * args.bptt
@@ -122,21 +116,12 @@ def main():
                 for group in optimizer.param_groups:
                     group["lr"] = dirnet_torch.cosine_learning_rate(args.lr, (epoch - 1) * batches + b, args.epochs * batches)
             logp, h, c = model(x, h.detach(), c.detach())
-            nll = F.nll_loss(logp.reshape(-1, logp.shape[-1]), y.reshape(-1))
-            loss = nll
-            if teacher is not None:
-                # The teacher sees the same batches with its own carried state; its distribution over every word
-                # carries more than the one observed word, which helps the smaller model recover the original's.
-                with torch.no_grad():
-                    teacher_logp, teacher_h, teacher_c = teacher(x, teacher_h, teacher_c)
-                kl = F.kl_div(logp.reshape(-1, logp.shape[-1]), teacher_logp.reshape(-1, logp.shape[-1]),
-                              log_target=True, reduction="batchmean")
-                loss = (1 - args.distill) * nll + args.distill * kl
+            loss = F.nll_loss(logp.reshape(-1, logp.shape[-1]), y.reshape(-1))
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(parameters, args.clip)
             optimizer.step()
-            total += nll.item() * y.numel()
+            total += loss.item() * y.numel()
             count += y.numel()
             if (b + 1) % 100 == 0:
                 print(f"  epoch {epoch} batch {b + 1}/{batches} train ppl {math.exp(total / count):.2f} "
