@@ -20,7 +20,7 @@ internal static class MatrixMultiply
     public static void MultiplyByTransposed(ReadOnlySpan<float> a, int m, int k, ReadOnlySpan<float> b, int n,
         Span<float> c, bool accumulate)
     {
-        if (a.Length < m * k || b.Length < n * k || c.Length < m * n)
+        if (a.Length < (long)m * k || b.Length < (long)n * k || c.Length < (long)m * n)
         {
             throw new ArgumentException("Matrix spans are smaller than their dimensions.");
         }
@@ -45,7 +45,7 @@ internal static class MatrixMultiply
     public static void Multiply(ReadOnlySpan<float> a, int m, int k, ReadOnlySpan<float> b, int n, Span<float> c,
         bool accumulate)
     {
-        if (a.Length < m * k || b.Length < k * n || c.Length < m * n)
+        if (a.Length < (long)m * k || b.Length < (long)k * n || c.Length < (long)m * n)
         {
             throw new ArgumentException("Matrix spans are smaller than their dimensions.");
         }

@@ -69,7 +69,7 @@ internal sealed class PackedInt8Matrix
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public unsafe void Multiply(ReadOnlySpan<float> a, int m, Span<float> c, bool accumulate)
     {
-        if (a.Length < m * Columns || c.Length < m * Rows)
+        if (a.Length < (long)m * Columns || c.Length < (long)m * Rows)
         {
             throw new ArgumentException("Matrix spans are smaller than their dimensions.");
         }

@@ -66,7 +66,7 @@ internal sealed class PackedMatrix
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Multiply(ReadOnlySpan<float> a, int m, Span<float> c, bool accumulate)
     {
-        if (a.Length < m * Columns || c.Length < m * Rows)
+        if (a.Length < (long)m * Columns || c.Length < (long)m * Rows)
         {
             throw new ArgumentException("Matrix spans are smaller than their dimensions.");
         }
@@ -82,8 +82,8 @@ internal sealed class PackedMatrix
             // (the 3 rows left of 35 took a fifth of the language model's decoder).
             var whole = m - m % BlockRows;
             var padded = m - whole >= 2;
-            using var paddedA = new ScratchBuffer(padded ? BlockRows * Columns : 0);
-            using var paddedC = new ScratchBuffer(padded ? BlockRows * Rows : 0);
+            using var paddedA = new ScratchBuffer(padded ? (long)BlockRows * Columns : 0);
+            using var paddedC = new ScratchBuffer(padded ? (long)BlockRows * Rows : 0);
             if (padded)
             {
                 a.Slice(whole * Columns, (m - whole) * Columns).CopyTo(paddedA.Span);

@@ -69,7 +69,7 @@ internal sealed class DictionaryWeight : WeightOperator
     {
         CheckSpans(a, m, c);
         var atoms = _projection.Rows;
-        using var projected = new ScratchBuffer(m * atoms);
+        using var projected = new ScratchBuffer((long)m * atoms);
         _projection.Multiply(a, m, projected.Span, accumulate: false);
         if (_denseCodes is not null)
         {

@@ -104,7 +104,7 @@ internal sealed class HybridWeight : WeightOperator
 
         // One slab of block rows at a time: pass 1 forms their dots, pass 2 uses them at once while they are in L1.
         // (Forming every dot first sent them through L2 and L3 between the passes, which cost more than the products.)
-        using var dotsBuffer = new ScratchBuffer(Tile * DotsLength(Tile));
+        using var dotsBuffer = new ScratchBuffer((long)Tile * DotsLength(Tile));
         var dots = dotsBuffer.Span;
         var row = 0;
         for (; row + Tile <= m; row += Tile)
@@ -466,7 +466,7 @@ internal sealed class HybridWeight : WeightOperator
             return;
         }
 
-        using var top = new ScratchBuffer(m * denseRows);
+        using var top = new ScratchBuffer((long)m * denseRows);
         _top!.Multiply(a, m, top.Span, accumulate: false);
         CopyRows(top.Span, denseRows, c, Rows, m, denseRows, accumulate);
     }

@@ -34,7 +34,7 @@ internal sealed class LowRankWeight : WeightOperator
     public override void Multiply(ReadOnlySpan<float> a, int m, Span<float> c, bool accumulate)
     {
         CheckSpans(a, m, c);
-        using var inner = new ScratchBuffer(m * _right.Rows);
+        using var inner = new ScratchBuffer((long)m * _right.Rows);
         _right.Multiply(a, m, inner.Span, accumulate: false);
         _left.Multiply(inner.Span, m, c, accumulate);
     }

@@ -11,11 +11,13 @@ internal readonly struct ScratchBuffer : IDisposable
     private readonly float[] _array;
     private readonly int _length;
 
-    public ScratchBuffer(int length)
+    /// <param name="length">Floats needed, computed in 64 bits by the caller so that a product of dimensions cannot wrap.</param>
+    public ScratchBuffer(long length)
     {
+        _length = Tensors.TensorShape.BufferLength("a product's scratch buffer", sizeof(float), length);
+
         // An empty buffer rents nothing, so a kernel can declare one it needs only on some paths at no cost.
-        _array = length == 0 ? [] : ArrayPool<float>.Shared.Rent(length);
-        _length = length;
+        _array = _length == 0 ? [] : ArrayPool<float>.Shared.Rent(_length);
     }
 
     /// <summary>The first <c>length</c> floats (contents undefined until written).</summary>

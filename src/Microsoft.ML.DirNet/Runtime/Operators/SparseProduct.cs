@@ -74,7 +74,7 @@ internal sealed class SparseProduct
         const int width = 8;
         var chunks = (m + width - 1) / width;
         var padded = chunks * width;
-        using var transposedBuffer = new ScratchBuffer(Columns * padded);
+        using var transposedBuffer = new ScratchBuffer((long)Columns * padded);
         var transposed = transposedBuffer.Span;
         transposed.Clear();
         for (var i = 0; i < m; i++)
@@ -87,7 +87,7 @@ internal sealed class SparseProduct
 
         // Results are kept transposed too ([Rows × padded], one vector store per row and chunk) and written back in
         // blocks of rows, so C is written in contiguous runs rather than one float per row.
-        using var resultBuffer = new ScratchBuffer(Rows * padded);
+        using var resultBuffer = new ScratchBuffer((long)Rows * padded);
         var result = resultBuffer.Span;
         ref var values = ref MemoryMarshal.GetArrayDataReference(_values);
         ref var columns = ref MemoryMarshal.GetArrayDataReference(_columns);

@@ -100,7 +100,7 @@ internal abstract class WeightOperator
         public override void Multiply(ReadOnlySpan<float> a, int m, Span<float> c, bool accumulate)
         {
             CheckSpans(a, m, c);
-            using var full = new ScratchBuffer(m * whole.Rows);
+            using var full = new ScratchBuffer((long)m * whole.Rows);
             whole.Multiply(a, m, full.Span, accumulate: false);
             CopyRows(full.Span[start..], whole.Rows, c, count, m, count, accumulate);
         }

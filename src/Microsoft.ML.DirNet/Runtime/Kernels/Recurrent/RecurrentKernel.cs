@@ -41,6 +41,12 @@ internal abstract class RecurrentKernel : IKernel
         ActivationsPerDirection = defaultActivations.Length;
     }
 
+    /// <summary>
+    /// The most floats the input projection X·Wᵀ holds at once (64 MB): a longer sequence is projected in chunks of steps,
+    /// so its length is bounded by the outputs alone, not by gates × steps.
+    /// </summary>
+    internal const long ProjectionBudget = 1 << 24;
+
     /// <summary>Gate blocks stacked in W and R (LSTM 4, GRU 3, RNN 1).</summary>
     protected int Gates { get; }
 
@@ -97,16 +103,22 @@ internal abstract class RecurrentKernel : IKernel
         var lengths = ReadSequenceLengths(KernelInputs.Optional(inputs, 4), steps, batch);
         var initialH = StateInput(inputs, 5, "initial_h", batch, hidden);
 
+        // Every buffer is sized in 64 bits before anything is allocated, so a sequence or batch too large to address is
+        // refused here instead of overflowing an offset in the kernels below.
+        var yLength = TensorShape.BufferLength("output Y", sizeof(float), steps, Directions, batch, hidden);
+        var stateLength = TensorShape.BufferLength("output Y_h", sizeof(float), Directions, batch, hidden);
+        var stepLength = TensorShape.BufferLength("one step's gates", sizeof(float), batch, gateRows);
+        var y = new float[yLength];
+        var finalH = new float[stateLength];
+        var chunkSteps = (int)System.Math.Clamp(ProjectionBudget / System.Math.Max(stepLength, 1), 1, System.Math.Max(steps, 1));
+        var projection = new float[(long)chunkSteps * stepLength];
         var sequence = Layout == 0 ? x.Data : TimeMajor(x.Data, batch, steps, inputSize);
         var run = CreateRun(inputs, batch, hidden);
-        var y = new float[steps * Directions * batch * hidden];
-        var finalH = new float[Directions * batch * hidden];
-        var xProjection = new float[steps * batch * gateRows];
-        var stepGates = new float[batch * gateRows];
         var inputBias = new float[gateRows];
         var hPrev = new float[batch * hidden];
         var hNext = new float[batch * hidden];
         var uniformLengths = lengths.All(l => l == steps);
+        var gathered = !uniformLengths && (ReverseOnly || Directions == 2) ? new float[(long)chunkSteps * batch * inputSize] : [];
 
         for (var d = 0; d < Directions; d++)
         {
@@ -114,63 +126,71 @@ internal abstract class RecurrentKernel : IKernel
             var wd = inputWeights[d];
             var rd = recurrentWeights[d];
             var bd = bias is null ? ReadOnlySpan<float>.Empty : bias.Data.AsSpan(d * 2 * gateRows, 2 * gateRows);
-
-            // X·Wᵀ for every step at once: the weights are read once per sequence instead of once per step.
-            wd.Multiply(sequence, steps * batch, xProjection, accumulate: false);
             inputBias.AsSpan().Clear();
             if (!bd.IsEmpty)
             {
                 FoldInputBias(bd, inputBias);
-                for (var row = 0; row < steps * batch; row++)
-                {
-                    var slice = xProjection.AsSpan(row * gateRows, gateRows);
-                    TensorPrimitives.Add(slice, inputBias, slice);
-                }
             }
 
+            // Sequences of different lengths read backwards start at different times: their rows are gathered in step
+            // order. Otherwise every step reads one time of the whole batch, and a chunk is a contiguous time window.
+            var stepOrder = reverse && !uniformLengths;
             LoadState(initialH, d, batch, hidden, hPrev);
             run.BeginDirection(d, hidden, bd, rd);
 
-            for (var t = 0; t < steps; t++)
+            for (var chunkStart = 0; chunkStart < steps; chunkStart += chunkSteps)
             {
-                // Row b of this step reads time (reverse ? len_b - 1 - t : t) of its own sequence.
-                if (uniformLengths)
+                // X·Wᵀ for a whole chunk of steps at once (the whole sequence unless that would exceed the budget): the
+                // weights are read once per chunk instead of once per step.
+                var count = System.Math.Min(chunkSteps, steps - chunkStart);
+                var window = reverse ? steps - chunkStart - count : chunkStart;
+                var rows = count * batch;
+                if (stepOrder)
                 {
-                    var time = reverse ? steps - 1 - t : t;
-                    xProjection.AsSpan(time * batch * gateRows, batch * gateRows).CopyTo(stepGates);
+                    GatherStepOrder(sequence, lengths, chunkStart, count, batch, inputSize, gathered);
+                    wd.Multiply(gathered, rows, projection, accumulate: false);
                 }
                 else
                 {
+                    wd.Multiply(sequence.AsSpan(window * batch * inputSize, rows * inputSize), rows, projection, accumulate: false);
+                }
+
+                if (!bd.IsEmpty)
+                {
+                    for (var row = 0; row < rows; row++)
+                    {
+                        var slice = projection.AsSpan(row * gateRows, gateRows);
+                        TensorPrimitives.Add(slice, inputBias, slice);
+                    }
+                }
+
+                for (var t = chunkStart; t < chunkStart + count; t++)
+                {
+                    // Row b of this step reads time (reverse ? len_b - 1 - t : t) of its own sequence. Each row of the
+                    // projection is read by one step only, so the cell may overwrite it.
+                    var stepIndex = stepOrder ? t - chunkStart : (reverse ? steps - 1 - t : t) - window;
+                    var stepGates = projection.AsSpan(stepIndex * stepLength, stepLength);
+                    run.PreviousStateIsZero = t == 0 && initialH is null;
+                    run.Step(d, stepGates, hPrev, hNext, batch, hidden);
+
                     for (var bi = 0; bi < batch; bi++)
                     {
-                        if (t < lengths[bi])
+                        var hRow = hNext.AsSpan(bi * hidden, hidden);
+                        if (t >= lengths[bi])
                         {
-                            var time = reverse ? lengths[bi] - 1 - t : t;
-                            xProjection.AsSpan((time * batch + bi) * gateRows, gateRows).CopyTo(stepGates.AsSpan(bi * gateRows, gateRows));
+                            // Past the end of this sequence: the state holds, and Y stays zero.
+                            hPrev.AsSpan(bi * hidden, hidden).CopyTo(hRow);
+                            run.Hold(bi, hidden);
+                            continue;
                         }
-                    }
-                }
 
-                run.PreviousStateIsZero = t == 0 && initialH is null;
-                run.Step(d, stepGates, hPrev, hNext, batch, hidden);
-
-                for (var bi = 0; bi < batch; bi++)
-                {
-                    var hRow = hNext.AsSpan(bi * hidden, hidden);
-                    if (t >= lengths[bi])
-                    {
-                        // Past the end of this sequence: the state holds, and Y stays zero.
-                        hPrev.AsSpan(bi * hidden, hidden).CopyTo(hRow);
-                        run.Hold(bi, hidden);
-                        continue;
+                        var time = reverse ? lengths[bi] - 1 - t : t;
+                        hRow.CopyTo(y.AsSpan(((time * Directions + d) * batch + bi) * hidden, hidden));
                     }
 
-                    var time = reverse ? lengths[bi] - 1 - t : t;
-                    hRow.CopyTo(y.AsSpan(((time * Directions + d) * batch + bi) * hidden, hidden));
+                    run.EndStep();
+                    (hPrev, hNext) = (hNext, hPrev);
                 }
-
-                run.EndStep();
-                (hPrev, hNext) = (hNext, hPrev);
             }
 
             hPrev.CopyTo(finalH.AsSpan(d * batch * hidden, batch * hidden));
@@ -286,6 +306,30 @@ internal abstract class RecurrentKernel : IKernel
         return values.Select(v => v < 0 || v > steps
             ? throw new ArgumentException($"input 'sequence_lens' holds {v}, outside [0, {steps}].")
             : (int)v).ToArray();
+    }
+
+    /// <summary>
+    /// Copies into <paramref name="destination"/> the inputs of steps [<paramref name="first"/>, first +
+    /// <paramref name="count"/>) read backwards: row (t − first)·batch + b is time len_b − 1 − t of sequence b, or zeros
+    /// once that sequence has ended.
+    /// </summary>
+    private static void GatherStepOrder(float[] sequence, int[] lengths, int first, int count, int batch, int features, Span<float> destination)
+    {
+        for (var t = first; t < first + count; t++)
+        {
+            for (var b = 0; b < batch; b++)
+            {
+                var row = destination.Slice(((t - first) * batch + b) * features, features);
+                if (t < lengths[b])
+                {
+                    sequence.AsSpan(((lengths[b] - 1 - t) * batch + b) * features, features).CopyTo(row);
+                }
+                else
+                {
+                    row.Clear();
+                }
+            }
+        }
     }
 
     /// <summary>[batch, steps, features] → [steps, batch, features].</summary>
