@@ -50,6 +50,11 @@ internal sealed class ReshapeKernel(OnnxNode node) : IKernel
             {
                 throw new ArgumentException($"shape[{i}] is {d}.");
             }
+            else if (d > int.MaxValue)
+            {
+                // Never truncated to 32 bits: [2^32 + 1] must not read as [1].
+                throw new ArgumentException($"shape[{i}] is {d}, beyond what one tensor can hold.");
+            }
             else
             {
                 shape[i] = (int)d;

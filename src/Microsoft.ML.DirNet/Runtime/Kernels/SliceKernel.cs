@@ -50,24 +50,27 @@ internal sealed class SliceKernel(OnnxNode node, long opset) : IKernel
                 throw new ArgumentException("steps must not be 0.");
             }
 
+            // A step longer than the axis takes one element at most; bounding it by the axis first keeps the arithmetic
+            // below within 64 bits for any step, ±(2^63 − 1) included.
+            var boundedStep = System.Math.Clamp(step, -(dim + 1), dim + 1);
             long start = starts[i] < 0 ? starts[i] + dim : starts[i];
             long end = ends[i] < 0 ? ends[i] + dim : ends[i];
             long count;
-            if (step > 0)
+            if (boundedStep > 0)
             {
                 start = System.Math.Clamp(start, 0, dim);
                 end = System.Math.Clamp(end, 0, dim);
-                count = end > start ? (end - start + step - 1) / step : 0;
+                count = end > start ? (end - start + boundedStep - 1) / boundedStep : 0;
             }
             else
             {
                 start = System.Math.Clamp(start, 0, dim - 1);
                 end = System.Math.Clamp(end, -1, dim - 1);
-                count = start > end ? (start - end - step - 1) / -step : 0;
+                count = start > end ? (start - end - boundedStep - 1) / -boundedStep : 0;
             }
 
             shape[axis] = (int)count;
-            sourceStrides[axis] = (int)(strides[axis] * step);
+            sourceStrides[axis] = count > 1 ? (int)(strides[axis] * boundedStep) : 0;
             offset += count > 0 ? (int)(start * strides[axis]) : 0;
         }
 
