@@ -57,6 +57,35 @@ public sealed class GraphScaleTests
     }
 
     [Fact]
+    public void ConstantFoldingKeepsWithinABudgetTiedToTheWeights()
+    {
+        // 32 Expands of a constant scalar into 4 MB each, joined: folding all of them would keep 128 MB (and a hostile
+        // file can ask for far more); the budget of twice the initializers plus 64 MB folds about half, the rest runs
+        // per call and the result is the same.
+        var graph = new GraphProto { Name = "constant_expands" };
+        graph.Input.Add(FloatInput("unused"));
+        graph.Initializer.Add(new TensorProto { Name = "x", DataType = (int)TensorProto.Types.DataType.Float, Dims = { 1 }, FloatData = { 3f } });
+        graph.Initializer.Add(new TensorProto { Name = "shape", DataType = (int)TensorProto.Types.DataType.Int64, Dims = { 2 }, Int64Data = { 1024, 1024 } });
+        var concat = new NodeProto { OpType = "Concat", Name = "join", Output = { "y" } };
+        concat.Attribute.Add(new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = 0 });
+        for (var k = 0; k < 32; k++)
+        {
+            graph.Node.Add(new NodeProto { OpType = "Expand", Name = $"expand_{k}", Input = { "x", "shape" }, Output = { $"e{k}" } });
+            concat.Input.Add($"e{k}");
+        }
+
+        graph.Node.Add(concat);
+        graph.Output.Add(FloatInput("y"));
+        var model = new NativeModel(OnnxModel.Parse(Serialize(graph)));
+
+        var expandsPerRun = model.ExecutedNodes.Count(n => n.OpType == "Expand");
+        Assert.InRange(expandsPerRun, 1, 31);
+        var y = model.Run(new Tensor<float>([1], [0f]))[0].As<float>();
+        Assert.Equal([32 * 1024, 1024], y.Shape);
+        Assert.All(y.Data, v => Assert.Equal(3f, v));
+    }
+
+    [Fact]
     public void DeadIntermediatesAreDroppedDuringARun()
     {
         // A chain of 64 Expand → Relu pairs, each Expand 4 MB: the limit of 16 MB holds only if each value is dropped

@@ -64,7 +64,10 @@ public sealed class OnnxGraph
     {
         var proto = FindProto(name);
         var type = Decode(() => TensorProtoConverter.ElementType(proto.DataType, $"tensor '{name}'"));
-        return (type, proto.Dims.Select(d => (int)d).ToArray());
+        var shape = Decode(() => proto.Dims.Select(d => d is >= 0 and <= int.MaxValue
+            ? (int)d
+            : throw new ArgumentException($"tensor '{name}' has invalid dimension {d} in dims [{string.Join(", ", proto.Dims)}].")).ToArray());
+        return (type, shape);
     }
 
     /// <summary>Decodes an initializer; repeated calls return the same tensor instance.</summary>

@@ -111,10 +111,11 @@ public sealed class NativeModel : ITensorModel
 
     /// <summary>
     /// The most bytes of intermediate tensors one run may hold at once; a run that needs more stops with a
-    /// <see cref="ModelExecutionException"/> naming the node. Defaults to the memory the process may use
-    /// (<see cref="GCMemoryInfo.TotalAvailableMemoryBytes"/>), so a model that would exhaust the machine fails cleanly.
+    /// <see cref="ModelExecutionException"/> naming the node.
+    /// Defaults to half the memory the process may use (<see cref="GCMemoryInfo.TotalAvailableMemoryBytes"/>), so a
+    /// model that would exhaust the machine fails cleanly before the system stops the process.
     /// </summary>
-    public long MemoryLimitBytes { get; init; } = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes;
+    public long MemoryLimitBytes { get; init; } = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 2;
 
     /// <summary>
     /// For a compressed ONNX, the initializer name → the stored form each direction's products run on (e.g.
@@ -181,10 +182,13 @@ public sealed class NativeModel : ITensorModel
     /// </summary>
     private static CompiledNode[] FoldConstants(CompiledNode[] nodes, Tensor?[] constants)
     {
+        // Folded values stay in memory for the model's life, so they share a budget tied to the weights' size: a graph
+        // that expands small constants into huge ones computes them per run instead, under the run's memory limit.
+        var budget = 2 * constants.Sum(c => c?.ByteCount ?? 0) + FoldingAllowanceBytes;
         var remaining = new List<CompiledNode>(nodes.Length);
         foreach (var node in nodes)
         {
-            if (!node.InputsAreAvailable(constants) || !node.TryRun(constants))
+            if (!node.InputsAreAvailable(constants) || !node.TryRun(constants, ref budget))
             {
                 remaining.Add(node);
             }
@@ -192,6 +196,9 @@ public sealed class NativeModel : ITensorModel
 
         return remaining.ToArray();
     }
+
+    /// <summary>What constant folding may keep beyond twice the initializers' bytes (shape arithmetic, initial states).</summary>
+    private const long FoldingAllowanceBytes = 64L << 20;
 
     /// <summary>The operators the engine implements (default ONNX domain).</summary>
     public static IReadOnlyList<string> SupportedOperators => OperatorRegistry.SupportedOperators;
@@ -453,8 +460,11 @@ public sealed class NativeModel : ITensorModel
         /// <summary>True when every input this node reads already has a value in <paramref name="values"/>.</summary>
         public bool InputsAreAvailable(Tensor?[] values) => inputSlots.All(s => s < 0 || values[s] is not null);
 
-        /// <summary>Runs the node into <paramref name="values"/>; false (and nothing written) when it fails.</summary>
-        public bool TryRun(Tensor?[] values)
+        /// <summary>
+        /// Runs the node into <paramref name="values"/> and takes its outputs' bytes from <paramref name="budget"/>;
+        /// false (and nothing written) when it fails or its outputs exceed the budget.
+        /// </summary>
+        public bool TryRun(Tensor?[] values, ref long budget)
         {
             Tensor?[] outputs;
             try
@@ -466,6 +476,13 @@ public sealed class NativeModel : ITensorModel
                 return false;
             }
 
+            var bytes = outputs.Sum(o => o?.ByteCount ?? 0);
+            if (bytes > budget)
+            {
+                return false;
+            }
+
+            budget -= bytes;
             Store(outputs, values);
             return true;
         }
