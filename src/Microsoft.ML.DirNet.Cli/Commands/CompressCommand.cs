@@ -73,11 +73,8 @@ internal static class CompressCommand
         command.SetAction(result => CommandAction.Run(() =>
         {
             var input = CommandAction.ExistingFile(result.GetValue(model)!);
-            var outputPath = result.GetValue(output)!.FullName;
-            if (string.Equals(Path.GetFullPath(input), outputPath, StringComparison.Ordinal))
-            {
-                throw new DirNetException($"The output '{outputPath}' is the input model; choose another path (the input is never modified).");
-            }
+            // Before the work: the target must be writable and not the input by any path (checked by file identity).
+            var outputPath = AtomicFile.CheckTarget(result.GetValue(output)!.FullName, input);
 
             var options = new CompressionOptions
             {

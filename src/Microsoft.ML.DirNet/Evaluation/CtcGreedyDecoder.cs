@@ -33,7 +33,7 @@ public sealed class CtcGreedyDecoder
             throw new DirNetException($"Alphabet file '{path}' does not exist.");
         }
 
-        return new CtcGreedyDecoder(File.ReadAllLines(path).Where(l => l.Length > 0).Select(l => l == "<space>" ? " " : l).ToArray());
+        return new CtcGreedyDecoder(SafeFile.ReadAllLines(path).Where(l => l.Length > 0).Select(l => l == "<space>" ? " " : l).ToArray());
     }
 
     /// <summary>Decodes one utterance's log-probabilities [frames, classes] (row-major).</summary>

@@ -23,7 +23,7 @@ public static class LanguageModelCorpus
         }
 
         var vocabulary = new Dictionary<string, long>(StringComparer.Ordinal);
-        foreach (var word in File.ReadLines(vocabularyPath))
+        foreach (var word in SafeFile.ReadAllLines(vocabularyPath))
         {
             if (!vocabulary.TryAdd(word, vocabulary.Count))
             {
@@ -37,7 +37,7 @@ public static class LanguageModelCorpus
         }
 
         var ids = new List<long>();
-        foreach (var line in File.ReadLines(splitPath))
+        foreach (var line in SafeFile.ReadAllLines(splitPath))
         {
             foreach (var token in line.Split(' ', StringSplitOptions.RemoveEmptyEntries))
             {

@@ -31,7 +31,7 @@ public static class SpeechRecognitionEvaluator
             throw new DirNetException($"The speech data folder '{directory}' has no manifest.tsv.");
         }
 
-        var lines = File.ReadAllLines(path);
+        var lines = SafeFile.ReadAllLines(path);
         var header = lines.Length > 0 ? lines[0].Split('\t') : [];
         var fileColumn = Array.IndexOf(header, "file");
         var transcriptColumn = Array.IndexOf(header, "transcript");

@@ -6,7 +6,8 @@ public static class WaveFile
     /// <summary>Returns the samples and the sample rate; refuses anything but 16-bit PCM mono, naming what it found.</summary>
     public static (short[] Samples, int SampleRate) ReadPcm16Mono(string path)
     {
-        using var reader = new BinaryReader(File.OpenRead(path));
+        // A regular file only: a FIFO would block on open, a device would never end.
+        using var reader = new BinaryReader(SafeFile.OpenRead(path, SafeFile.Plain(path)));
         string Tag() => new(reader.ReadChars(4));
         if (reader.BaseStream.Length < 12 || Tag() != "RIFF" || reader.ReadInt32() < 0 || Tag() != "WAVE")
         {

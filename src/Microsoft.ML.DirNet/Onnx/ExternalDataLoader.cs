@@ -1,5 +1,6 @@
 using Google.Protobuf;
 using Microsoft.ML.DirNet.Onnx.Protobuf;
+using Microsoft.ML.DirNet.Tensors;
 
 namespace Microsoft.ML.DirNet.Onnx;
 
@@ -53,37 +54,94 @@ internal static class ExternalDataLoader
             throw new OnnxFormatException(modelPath, $"tensor '{tensor.Name}' is external but names no location.");
         }
 
-        var root = Path.GetFullPath(baseDirectory);
-        var file = Path.GetFullPath(Path.Combine(root, location));
-        if (!file.StartsWith(root.TrimEnd(Path.DirectorySeparatorChar) + Path.DirectorySeparatorChar, StringComparison.Ordinal))
+        // Links are followed before the containment check, in every component: comparing the written path would let
+        // a link inside the folder (to a file or to a folder) lead anywhere on the machine.
+        string root, file;
+        try
         {
-            throw new OnnxFormatException(modelPath, $"tensor '{tensor.Name}' points outside the model's folder ('{location}').");
+            root = SafeFile.RealPath(baseDirectory);
+            file = SafeFile.RealPath(Path.Combine(baseDirectory, location));
+        }
+        catch (IOException e)
+        {
+            throw new OnnxFormatException(modelPath, $"tensor '{tensor.Name}' keeps its data in '{location}', which cannot be resolved ({e.Message}).", e);
         }
 
-        if (!File.Exists(file))
+        if (!SafeFile.IsInside(file, root))
         {
-            throw new OnnxFormatException(modelPath, $"tensor '{tensor.Name}' keeps its data in '{location}', which does not exist next to the model.");
+            throw new OnnxFormatException(modelPath, $"tensor '{tensor.Name}' points outside the model's folder ('{location}' leads to '{file}').");
         }
 
-        using var stream = File.OpenRead(file);
-        var available = stream.Length - offset;
-        if (length < 0)
-        {
-            length = available;
-        }
-
-        if (offset > stream.Length || length > available || length > int.MaxValue)
+        // The declared type and shape fix how many bytes the tensor needs; only those are read, whatever the file's
+        // size, and a stated length must agree.
+        var declared = DeclaredBytes(tensor, modelPath);
+        if (length >= 0 && length != declared)
         {
             throw new OnnxFormatException(modelPath,
-                $"tensor '{tensor.Name}' asks for bytes {offset}..{offset + length} of '{location}', which has {stream.Length} bytes.");
+                $"tensor '{tensor.Name}' declares {declared} bytes by its type and shape, but its external-data length is {length}.");
         }
 
-        var bytes = new byte[length];
+        // O_NOFOLLOW: the resolved path has no link left; one appearing now is a race, refused.
+        using var stream = SafeFile.OpenRead(file,
+            problem => new OnnxFormatException(modelPath, $"tensor '{tensor.Name}' keeps its data in '{location}', which {problem}."),
+            followLinks: false);
+        if (offset > stream.Length || declared > stream.Length - offset)
+        {
+            throw new OnnxFormatException(modelPath,
+                $"tensor '{tensor.Name}' asks for bytes {offset}..{offset + declared} of '{location}', which has {stream.Length} bytes.");
+        }
+
+        var bytes = new byte[declared];
         stream.Position = offset;
-        stream.ReadExactly(bytes);
-        tensor.RawData = ByteString.CopyFrom(bytes);
+        try
+        {
+            stream.ReadExactly(bytes);
+        }
+        catch (IOException e)
+        {
+            throw new OnnxFormatException(modelPath, $"tensor '{tensor.Name}': '{location}' could not be read up to byte {offset + declared} ({e.Message}).", e);
+        }
+
+        // The array is not used again, so the proto may own it without a second copy.
+        tensor.RawData = UnsafeByteOperations.UnsafeWrap(bytes);
         tensor.ExternalData.Clear();
         tensor.DataLocation = TensorProto.Types.DataLocation.Default;
+    }
+
+    /// <summary>The bytes the tensor's element type and dims call for, refused above what one tensor may hold.</summary>
+    private static long DeclaredBytes(TensorProto tensor, string modelPath)
+    {
+        TensorElementType type;
+        try
+        {
+            type = TensorProtoConverter.ElementType(tensor.DataType, $"tensor '{tensor.Name}'");
+        }
+        catch (ArgumentException e)
+        {
+            throw new OnnxFormatException(modelPath, e.Message, e);
+        }
+
+        // The product is capped just above the limit at every step, so no dims (however many, however large) can
+        // overflow it; a zero dimension anywhere still makes it zero.
+        const long limit = int.MaxValue;
+        long bytes = Tensor.ElementSizeOf(type);
+        foreach (var d in tensor.Dims)
+        {
+            if (d < 0)
+            {
+                throw new OnnxFormatException(modelPath, $"tensor '{tensor.Name}' has invalid dimension {d} in dims [{string.Join(", ", tensor.Dims)}].");
+            }
+
+            bytes = (long)Int128.Min((Int128)bytes * d, limit + 1);
+        }
+
+        if (bytes > limit)
+        {
+            throw new OnnxFormatException(modelPath,
+                $"tensor '{tensor.Name}' declares {type}[{string.Join(", ", tensor.Dims)}], more than the 2 GiB one tensor may hold.");
+        }
+
+        return bytes;
     }
 
     private static IEnumerable<TensorProto> AllTensors(GraphProto? graph)

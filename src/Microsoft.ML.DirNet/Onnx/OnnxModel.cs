@@ -45,19 +45,20 @@ public sealed class OnnxModel
 
     internal ModelProto Proto { get; }
 
-    /// <summary>Loads a model from a file. External-data tensors are read from files next to it.</summary>
-    /// <exception cref="OnnxFormatException">The file is missing, truncated, or not an ONNX model.</exception>
+    /// <summary>
+    /// Loads a model from a file. External-data tensors are read from files next to it: each must resolve (links
+    /// followed) to a regular file inside the model's folder, and only its declared size is read.
+    /// </summary>
+    /// <exception cref="OnnxFormatException">The file is missing, not a regular file, larger than 2 GiB, truncated, or
+    /// not an ONNX model; or an external-data file is outside the model's folder, not a regular file, or too short.</exception>
     public static OnnxModel Load(string path)
     {
-        if (!File.Exists(path))
-        {
-            throw new OnnxFormatException(path, "the file does not exist.");
-        }
-
+        // Only a regular file is read (a FIFO would block, a device never end), and only up to its size, which must
+        // be within protobuf's 2 GiB.
         byte[] bytes;
         try
         {
-            bytes = File.ReadAllBytes(path);
+            bytes = SafeFile.ReadProtobuf(path, problem => new OnnxFormatException(path, $"the file {problem}."));
         }
         catch (IOException e)
         {

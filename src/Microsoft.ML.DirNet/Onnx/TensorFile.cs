@@ -11,12 +11,14 @@ namespace Microsoft.ML.DirNet.Onnx;
 public static class TensorFile
 {
     /// <summary>Reads a tensor file.</summary>
-    /// <exception cref="OnnxFormatException">The file is not a tensor of a supported type.</exception>
+    /// <exception cref="OnnxFormatException">The file is missing, not a regular file (a FIFO or device is refused
+    /// before reading), larger than 2 GiB, or not a tensor of a supported type.</exception>
     public static Tensor Read(string path)
     {
         try
         {
-            return TensorProtoConverter.ToTensor(TensorProto.Parser.ParseFrom(File.ReadAllBytes(path)));
+            var bytes = SafeFile.ReadProtobuf(path, problem => new OnnxFormatException(path, $"not a readable tensor file: it {problem}."));
+            return TensorProtoConverter.ToTensor(TensorProto.Parser.ParseFrom(bytes));
         }
         catch (Exception e) when (e is InvalidProtocolBufferException or ArgumentException or IOException)
         {
