@@ -32,20 +32,7 @@ public sealed class GraphScaleTests
     {
         // Each Expand makes a 4 MB tensor that the next node reads and then drops, except the Concat at the end, which
         // keeps them all alive: 32 × 4 MB live at once against a limit of 64 MB.
-        var graph = new GraphProto { Name = "expand_fan" };
-        graph.Input.Add(FloatInput("x"));
-        graph.Initializer.Add(new TensorProto { Name = "shape", DataType = (int)TensorProto.Types.DataType.Int64, Dims = { 2 }, Int64Data = { 1024, 1024 } });
-        var concat = new NodeProto { OpType = "Concat", Name = "join", Output = { "y" } };
-        concat.Attribute.Add(new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = 0 });
-        for (var k = 0; k < 32; k++)
-        {
-            graph.Node.Add(new NodeProto { OpType = "Expand", Name = $"expand_{k}", Input = { "x", "shape" }, Output = { $"e{k}" } });
-            concat.Input.Add($"e{k}");
-        }
-
-        graph.Node.Add(concat);
-        graph.Output.Add(FloatInput("y"));
-        var model = OnnxModel.Parse(Serialize(graph));
+        var model = OnnxModel.Parse(ExpandFan(constantSource: false));
         var x = new Tensor<float>([1], [1f]);
 
         var limited = new NativeModel(model) { MemoryLimitBytes = 64L << 20 };
@@ -62,21 +49,7 @@ public sealed class GraphScaleTests
         // 32 Expands of a constant scalar into 4 MB each, joined: folding all of them would keep 128 MB (and a hostile
         // file can ask for far more); the budget of twice the initializers plus 64 MB folds about half, the rest runs
         // per call and the result is the same.
-        var graph = new GraphProto { Name = "constant_expands" };
-        graph.Input.Add(FloatInput("unused"));
-        graph.Initializer.Add(new TensorProto { Name = "x", DataType = (int)TensorProto.Types.DataType.Float, Dims = { 1 }, FloatData = { 3f } });
-        graph.Initializer.Add(new TensorProto { Name = "shape", DataType = (int)TensorProto.Types.DataType.Int64, Dims = { 2 }, Int64Data = { 1024, 1024 } });
-        var concat = new NodeProto { OpType = "Concat", Name = "join", Output = { "y" } };
-        concat.Attribute.Add(new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = 0 });
-        for (var k = 0; k < 32; k++)
-        {
-            graph.Node.Add(new NodeProto { OpType = "Expand", Name = $"expand_{k}", Input = { "x", "shape" }, Output = { $"e{k}" } });
-            concat.Input.Add($"e{k}");
-        }
-
-        graph.Node.Add(concat);
-        graph.Output.Add(FloatInput("y"));
-        var model = new NativeModel(OnnxModel.Parse(Serialize(graph)));
+        var model = new NativeModel(OnnxModel.Parse(ExpandFan(constantSource: true)));
 
         var expandsPerRun = model.ExecutedNodes.Count(n => n.OpType == "Expand");
         Assert.InRange(expandsPerRun, 1, 31);
@@ -104,6 +77,33 @@ public sealed class GraphScaleTests
         graph.Output.Add(FloatInput(previous));
         var model = new NativeModel(OnnxModel.Parse(Serialize(graph))) { MemoryLimitBytes = 16L << 20 };
         Assert.Equal([1024, 1024], model.Run(new Tensor<float>([1], [2f]))[0].Shape);
+    }
+
+    /// <summary>
+    /// 32 Expands of one value into [1024, 1024] floats (4 MB each), joined by a Concat that keeps them all alive. The
+    /// value is the graph input x, or with <paramref name="constantSource"/> the initializer x = 3 (the input unused).
+    /// </summary>
+    private static byte[] ExpandFan(bool constantSource)
+    {
+        var graph = new GraphProto { Name = "expand_fan" };
+        graph.Input.Add(FloatInput(constantSource ? "unused" : "x"));
+        if (constantSource)
+        {
+            graph.Initializer.Add(new TensorProto { Name = "x", DataType = (int)TensorProto.Types.DataType.Float, Dims = { 1 }, FloatData = { 3f } });
+        }
+
+        graph.Initializer.Add(new TensorProto { Name = "shape", DataType = (int)TensorProto.Types.DataType.Int64, Dims = { 2 }, Int64Data = { 1024, 1024 } });
+        var concat = new NodeProto { OpType = "Concat", Name = "join", Output = { "y" } };
+        concat.Attribute.Add(new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = 0 });
+        for (var k = 0; k < 32; k++)
+        {
+            graph.Node.Add(new NodeProto { OpType = "Expand", Name = $"expand_{k}", Input = { "x", "shape" }, Output = { $"e{k}" } });
+            concat.Input.Add($"e{k}");
+        }
+
+        graph.Node.Add(concat);
+        graph.Output.Add(FloatInput("y"));
+        return Serialize(graph);
     }
 
     private static byte[] Chain(int length, bool reversed)
