@@ -28,7 +28,7 @@ public sealed class CalibrationStatistics
         var sources = new List<(CompressibleWeight Weight, string Value, int Direction, bool IsState)>();
         foreach (var weight in WeightFinder.FindWeights(model))
         {
-            var node = model.Graph.Nodes.First(n => n.Name == weight.NodeName);
+            var node = model.Graph.Nodes[weight.NodeIndex];
             switch (weight.Role)
             {
                 case WeightRole.RecurrentInput:
@@ -50,7 +50,8 @@ public sealed class CalibrationStatistics
         var engine = new NativeModel(model.WithExtraFloatOutputs(extra));
         var slot = outputNames.Concat(extra).Select((name, index) => (name, index)).DistinctBy(p => p.name).ToDictionary(p => p.name, p => p.index);
         var moments = new Dictionary<(string, int), (double[], long)>();
-        var layouts = model.Graph.Nodes.Where(n => n.OpType is "LSTM" or "GRU" or "RNN").ToDictionary(n => n.Name, n => n.GetInt("layout", 0));
+        // By node index: ONNX allows empty and repeated node names.
+        var layouts = model.Graph.Nodes.Where(n => n.OpType is "LSTM" or "GRU" or "RNN").ToDictionary(n => n.Index, n => n.GetInt("layout", 0));
         foreach (var set in inputs)
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -65,7 +66,7 @@ public sealed class CalibrationStatistics
                 }
 
                 var count = entry.Item2;
-                foreach (var vector in Vectors(tensor, weight.Columns, isState ? direction : -1, isState ? layouts[weight.NodeName] : 0))
+                foreach (var vector in Vectors(tensor, weight.Columns, isState ? direction : -1, isState ? layouts[weight.NodeIndex] : 0))
                 {
                     Accumulate(entry.Item1, vector);
                     count++;

@@ -277,8 +277,8 @@ public static class RnnCompressor
         {
             foreach (var (recurrentNode, nextNode) in ProjectionSharing.FindPairs(model))
             {
-                var r = weights.FirstOrDefault(w => w.NodeName == recurrentNode && w.Role == WeightRole.RecurrentHidden);
-                var w = weights.FirstOrDefault(x => x.NodeName == nextNode && x.Role == WeightRole.RecurrentInput);
+                var r = weights.FirstOrDefault(w => w.NodeIndex == recurrentNode && w.Role == WeightRole.RecurrentHidden);
+                var w = weights.FirstOrDefault(x => x.NodeIndex == nextNode && x.Role == WeightRole.RecurrentInput);
                 if (r is not null && w is not null && r.Columns == w.Columns && !grouped.Contains(r) && !grouped.Contains(w))
                 {
                     groups.Add(new MatrixGroup([(r, values[r]), (w, values[w])], Transform(r, options)));
