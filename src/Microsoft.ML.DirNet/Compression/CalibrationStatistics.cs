@@ -22,7 +22,8 @@ public sealed class CalibrationStatistics
     public long VectorCount(CompressibleWeight weight) => _moments.TryGetValue((weight.Initializer, weight.Direction), out var m) ? m.Count : 0;
 
     /// <summary>Runs <paramref name="model"/> natively on each input set and accumulates the moments of every matrix's inputs.</summary>
-    /// <exception cref="DirNetException">An input set does not fit the model (its message names the input).</exception>
+    /// <exception cref="DirNetException">An input set does not fit the model or holds NaN or infinite values, or the model
+    /// computes NaN or infinite values from it where a matrix's inputs are captured (the message names the input or value).</exception>
     public static CalibrationStatistics Capture(OnnxModel model, IEnumerable<Tensor[]> inputs, CancellationToken cancellationToken = default)
     {
         var sources = new List<(CompressibleWeight Weight, string Value, int Direction, bool IsState)>();
@@ -52,13 +53,27 @@ public sealed class CalibrationStatistics
         var moments = new Dictionary<(string, int), (double[], long)>();
         // By node index: ONNX allows empty and repeated node names.
         var layouts = model.Graph.Nodes.Where(n => n.OpType is "LSTM" or "GRU" or "RNN").ToDictionary(n => n.Index, n => n.GetInt("layout", 0));
+        var setIndex = -1;
         foreach (var set in inputs)
         {
+            setIndex++;
             cancellationToken.ThrowIfCancellationRequested();
+            CheckFinite(model, set, setIndex);
             var outputs = engine.Run(set);
             foreach (var (weight, value, direction, isState) in sources)
             {
                 var tensor = outputs[slot[value]].As<float>();
+                if (Array.FindIndex(tensor.Data, v => !float.IsFinite(v)) is var bad and >= 0)
+                {
+                    // Finite inputs can still overflow inside the model (huge inputs or weights); a moment with NaN or ∞ in it
+                    // has no change of basis, so say where the data stops being usable.
+                    throw new DirNetException(
+                        $"Calibration input set {setIndex}: the model computes {tensor.Data[bad]} in '{value}' (what {weight.DisplayName} multiplies, " +
+                        $"element {bad} of {TensorShape.Format(tensor.Shape)}); " + (NonFiniteInitializer(model) is { } name
+                            ? $"its initializer '{name}' holds NaN or infinite values."
+                            : "it overflows on this data. Calibrate with inputs in the range the model was trained on."));
+                }
+
                 var key = (weight.Initializer, weight.Direction);
                 if (!moments.TryGetValue(key, out var entry))
                 {
@@ -86,6 +101,24 @@ public sealed class CalibrationStatistics
         }
 
         return new CalibrationStatistics(moments);
+    }
+
+    /// <summary>The first float initializer holding NaN or ∞, if any (only looked for once a run has gone non-finite).</summary>
+    private static string? NonFiniteInitializer(OnnxModel model) => model.Graph.InitializerNames.Order(StringComparer.Ordinal).FirstOrDefault(name =>
+        model.Graph.GetInitializerInfo(name).Type == TensorElementType.Float && !Array.TrueForAll(model.Graph.GetInitializer(name).As<float>().Data, float.IsFinite));
+
+    /// <summary>Refuses NaN or infinite values in a set's float inputs, naming the input and the element.</summary>
+    private static void CheckFinite(OnnxModel model, Tensor[] set, int setIndex)
+    {
+        for (var i = 0; i < set.Length; i++)
+        {
+            if (set[i] is Tensor<float> tensor && Array.FindIndex(tensor.Data, v => !float.IsFinite(v)) is var bad and >= 0)
+            {
+                var name = i < model.Graph.Inputs.Count ? model.Graph.Inputs[i].Name : $"#{i}";
+                throw new DirNetException(
+                    $"Calibration input set {setIndex}: input '{name}' holds {tensor.Data[bad]} at element {bad} of {TensorShape.Format(tensor.Shape)}; calibration data must be finite.");
+            }
+        }
     }
 
     /// <summary>C for <paramref name="weight"/> [columns × columns], or null when nothing was captured for it.</summary>
