@@ -152,7 +152,8 @@ public static class RnnCompressor
         IProgress<CompressionProgress>? progress, CancellationToken cancellationToken)
     {
         progress?.Report(new CompressionProgress("build", 0, 1, "one k and one λ for every matrix"));
-        var built = OdlPlan.Build(groups, budget, options.Seed, cancellationToken).Select((m, g) => groups[g].MapBack(m)).ToArray();
+        var target = $"Ratio {options.Ratio:0.##} over the {(options.Scope == CompressionScope.Model ? "model" : "recurrent weights")}";
+        var built = OdlPlan.Build(groups, budget, options.Seed, cancellationToken, target).Select((m, g) => groups[g].MapBack(m)).ToArray();
         progress?.Report(new CompressionProgress("build", 1, 1, ""));
         return built;
     }
