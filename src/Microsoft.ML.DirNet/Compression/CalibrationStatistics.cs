@@ -71,7 +71,7 @@ public sealed class CalibrationStatistics
                         $"Calibration input set {setIndex}: the model computes {tensor.Data[bad]} in '{value}' (what {weight.DisplayName} multiplies, " +
                         $"element {bad} of {TensorShape.Format(tensor.Shape)}); " + (NonFiniteInitializer(model) is { } name
                             ? $"its initializer '{name}' holds NaN or infinite values."
-                            : "it overflows on this data. Calibrate with inputs in the range the model was trained on."));
+                            : "the model overflows float32 on this data (or with weights this large). Calibrate with inputs in the range the model was trained on."));
                 }
 
                 var key = (weight.Initializer, weight.Direction);
