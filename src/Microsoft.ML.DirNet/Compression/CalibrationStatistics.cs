@@ -22,13 +22,14 @@ public sealed class CalibrationStatistics
     public long VectorCount(CompressibleWeight weight) => _moments.TryGetValue((weight.Initializer, weight.Direction), out var m) ? m.Count : 0;
 
     /// <summary>Runs <paramref name="model"/> natively on each input set and accumulates the moments of every matrix's inputs.</summary>
-    /// <exception cref="DirNetException">An input set does not fit the model (its message names the input).</exception>
+    /// <exception cref="DirNetException">An input set does not fit the model or holds NaN or infinite values, or the model
+    /// computes NaN or infinite values from it where a matrix's inputs are captured (the message names the input or value).</exception>
     public static CalibrationStatistics Capture(OnnxModel model, IEnumerable<Tensor[]> inputs, CancellationToken cancellationToken = default)
     {
         var sources = new List<(CompressibleWeight Weight, string Value, int Direction, bool IsState)>();
         foreach (var weight in WeightFinder.FindWeights(model))
         {
-            var node = model.Graph.Nodes.First(n => n.Name == weight.NodeName);
+            var node = model.Graph.Nodes[weight.NodeIndex];
             switch (weight.Role)
             {
                 case WeightRole.RecurrentInput:
@@ -50,14 +51,29 @@ public sealed class CalibrationStatistics
         var engine = new NativeModel(model.WithExtraFloatOutputs(extra));
         var slot = outputNames.Concat(extra).Select((name, index) => (name, index)).DistinctBy(p => p.name).ToDictionary(p => p.name, p => p.index);
         var moments = new Dictionary<(string, int), (double[], long)>();
-        var layouts = model.Graph.Nodes.Where(n => n.OpType is "LSTM" or "GRU" or "RNN").ToDictionary(n => n.Name, n => n.GetInt("layout", 0));
+        // By node index: ONNX allows empty and repeated node names.
+        var layouts = model.Graph.Nodes.Where(n => n.OpType is "LSTM" or "GRU" or "RNN").ToDictionary(n => n.Index, n => n.GetInt("layout", 0));
+        var setIndex = -1;
         foreach (var set in inputs)
         {
+            setIndex++;
             cancellationToken.ThrowIfCancellationRequested();
+            CheckFinite(model, set, setIndex);
             var outputs = engine.Run(set);
             foreach (var (weight, value, direction, isState) in sources)
             {
                 var tensor = outputs[slot[value]].As<float>();
+                if (Array.FindIndex(tensor.Data, v => !float.IsFinite(v)) is var bad and >= 0)
+                {
+                    // Finite inputs can still overflow inside the model (huge inputs or weights); a moment with NaN or ∞ in it
+                    // has no change of basis, so say where the data stops being usable.
+                    throw new DirNetException(
+                        $"Calibration input set {setIndex}: the model computes {tensor.Data[bad]} in '{value}' (what {weight.DisplayName} multiplies, " +
+                        $"element {bad} of {TensorShape.Format(tensor.Shape)}); " + (NonFiniteInitializer(model) is { } name
+                            ? $"its initializer '{name}' holds NaN or infinite values."
+                            : "the model overflows float32 on this data (or with weights this large). Calibrate with inputs in the range the model was trained on."));
+                }
+
                 var key = (weight.Initializer, weight.Direction);
                 if (!moments.TryGetValue(key, out var entry))
                 {
@@ -65,7 +81,7 @@ public sealed class CalibrationStatistics
                 }
 
                 var count = entry.Item2;
-                foreach (var vector in Vectors(tensor, weight.Columns, isState ? direction : -1, isState ? layouts[weight.NodeName] : 0))
+                foreach (var vector in Vectors(tensor, weight.Columns, isState ? direction : -1, isState ? layouts[weight.NodeIndex] : 0))
                 {
                     Accumulate(entry.Item1, vector);
                     count++;
@@ -85,6 +101,24 @@ public sealed class CalibrationStatistics
         }
 
         return new CalibrationStatistics(moments);
+    }
+
+    /// <summary>The first float initializer holding NaN or ∞, if any (only looked for once a run has gone non-finite).</summary>
+    private static string? NonFiniteInitializer(OnnxModel model) => model.Graph.InitializerNames.Order(StringComparer.Ordinal).FirstOrDefault(name =>
+        model.Graph.GetInitializerInfo(name).Type == TensorElementType.Float && !Array.TrueForAll(model.Graph.GetInitializer(name).As<float>().Data, float.IsFinite));
+
+    /// <summary>Refuses NaN or infinite values in a set's float inputs, naming the input and the element.</summary>
+    private static void CheckFinite(OnnxModel model, Tensor[] set, int setIndex)
+    {
+        for (var i = 0; i < set.Length; i++)
+        {
+            if (set[i] is Tensor<float> tensor && Array.FindIndex(tensor.Data, v => !float.IsFinite(v)) is var bad and >= 0)
+            {
+                var name = i < model.Graph.Inputs.Count ? model.Graph.Inputs[i].Name : $"#{i}";
+                throw new DirNetException(
+                    $"Calibration input set {setIndex}: input '{name}' holds {tensor.Data[bad]} at element {bad} of {TensorShape.Format(tensor.Shape)}; calibration data must be finite.");
+            }
+        }
     }
 
     /// <summary>C for <paramref name="weight"/> [columns × columns], or null when nothing was captured for it.</summary>

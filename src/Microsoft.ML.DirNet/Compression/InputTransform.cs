@@ -49,6 +49,48 @@ internal sealed class InputTransform
         return new InputTransform(size, l.ToArray(), l.Inverse().ToArray(), false);
     }
 
+    /// <summary>T = <paramref name="scale"/>·I: a uniform change of scale (see <see cref="MatrixGroup"/>).</summary>
+    public static InputTransform Uniform(int size, double scale)
+    {
+        var forward = new double[size, size];
+        var inverse = new double[size, size];
+        for (var i = 0; i < size; i++)
+        {
+            forward[i, i] = scale;
+            inverse[i, i] = 1 / scale;
+        }
+
+        return new InputTransform(size, forward, inverse, true);
+    }
+
+    /// <summary>
+    /// T·<paramref name="factor"/>. With a power of two the scaling is exact, so it changes only the magnitude the
+    /// methods see, not their result up to that factor.
+    /// </summary>
+    public InputTransform Scaled(double factor)
+    {
+        var forward = (double[,])_forward.Clone();
+        var inverse = (double[,])_inverse.Clone();
+        for (var i = 0; i < Size; i++)
+        {
+            for (var j = 0; j < Size; j++)
+            {
+                forward[i, j] *= factor;
+                inverse[i, j] /= factor;
+            }
+        }
+
+        return new InputTransform(Size, forward, inverse, IsDiagonal);
+    }
+
+    /// <summary>max |(M·T)_ij| computed in double, so it is right even where the float product would overflow.</summary>
+    public double MaxAbsApplied(ReadOnlySpan<float> m, int rows)
+    {
+        double max = 0;
+        Multiply(m, rows, _forward, row => max = Math.Max(max, row.Max(Math.Abs)));
+        return max;
+    }
+
     /// <summary>M·T for row-major M [rows × Size].</summary>
     public float[] Apply(ReadOnlySpan<float> m, int rows) => Multiply(m, rows, _forward);
 
@@ -64,6 +106,23 @@ internal sealed class InputTransform
     {
         var n = Size;
         var result = new float[rows * n];
+        var r = 0;
+        Multiply(m, rows, t, row =>
+        {
+            for (var j = 0; j < n; j++)
+            {
+                result[r * n + j] = (float)row[j];
+            }
+
+            r++;
+        });
+        return result;
+    }
+
+    /// <summary>Each row of M·T in double, in order, to <paramref name="take"/>.</summary>
+    private void Multiply(ReadOnlySpan<float> m, int rows, double[,] t, Action<double[]> take)
+    {
+        var n = Size;
         var row = new double[n];
         for (var r = 0; r < rows; r++)
         {
@@ -88,12 +147,7 @@ internal sealed class InputTransform
                 }
             }
 
-            for (var j = 0; j < n; j++)
-            {
-                result[r * n + j] = (float)row[j];
-            }
+            take(row);
         }
-
-        return result;
     }
 }

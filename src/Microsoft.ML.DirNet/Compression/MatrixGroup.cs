@@ -19,10 +19,33 @@ internal sealed class MatrixGroup
         Columns = members[0].Weight.Columns;
         Rows = members.Sum(m => m.Weight.Rows);
         var stacked = members.Count == 1 ? members[0].Values : members.SelectMany(m => m.Values).ToArray();
+        var values = transform is null ? stacked : transform.Apply(stacked, Rows);
+        double largest = MathF.Abs(TensorPrimitives.MaxMagnitude(values));
+        if (!double.IsFinite(largest) && transform is not null)
+        {
+            largest = transform.MaxAbsApplied(stacked, Rows);
+        }
+
+        if (largest > LargestFitted || (largest > 0 && largest < SmallestFitted))
+        {
+            // The methods square and sum float values (row norms, Gram matrices, residuals): near float's limits those
+            // overflow to ∞ or vanish. A power-of-two scale, folded into the change of basis that MapBack undoes,
+            // brings the largest |value| to about 1 exactly; weights in the usual range are left untouched.
+            var scale = Math.ScaleB(1.0, -Math.ILogB(largest));
+            transform = transform?.Scaled(scale) ?? InputTransform.Uniform(Columns, scale);
+            values = transform.Apply(stacked, Rows);
+        }
+
         Transform = transform;
-        Values = transform is null ? stacked : transform.Apply(stacked, Rows);
+        Values = values;
         Energy = Values.Sum(v => (double)v * v);
     }
+
+    /// <summary>Above this largest |value| the fitted values are scaled down (squares stay far from float's maximum).</summary>
+    internal const double LargestFitted = 1L << 32;
+
+    /// <summary>Below this largest |value| (and above 0) the fitted values are scaled up (squares stay normal floats).</summary>
+    internal const double SmallestFitted = 1.0 / (1L << 32);
 
     public IReadOnlyList<(CompressibleWeight Weight, float[] Values)> Members { get; }
 

@@ -12,8 +12,14 @@ internal static class OdlPlan
     private const int BatchSize = 128;
     private const float StartLambda = 0.1f;
 
+    /// <summary>The matrices of every group at a common k and λ within <paramref name="budget"/> bytes.</summary>
+    /// <param name="groups">The groups, each fitted on its own dictionary.</param>
+    /// <param name="budget">Bytes all groups may take together.</param>
+    /// <param name="seed">Seed of the dictionary learner.</param>
+    /// <param name="cancellationToken">Checked between candidate atom counts.</param>
+    /// <param name="target">The target in words (e.g. "Ratio 8 over the model"), for the errors that say it is out of reach.</param>
     public static IReadOnlyList<IReadOnlyList<CompressedMatrix>> Build(IReadOnlyList<MatrixGroup> groups, long budget, int seed,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, string target = "The target")
     {
         var rows = groups.Select(g => new NormalizedRows(g.Values, g.Rows, g.Columns)).ToArray();
         // One k for every matrix: up to the largest matrix's rank (smaller matrices then get an overcomplete dictionary).
@@ -42,7 +48,8 @@ internal static class OdlPlan
 
         if (best is not { } chosen)
         {
-            throw new DirNetException($"LSTM-ODL cannot meet the budget of {budget:N0} bytes: even {candidates[0]} atoms per matrix with no codes exceed it.");
+            throw new DirNetException(
+                $"{target} is out of reach for LSTM-ODL: its budget of {budget:N0} bytes is exceeded even by {candidates[0]} atoms per matrix with no codes; ask for a lower ratio.");
         }
 
         // Dense codes on the largest dictionary may still fall short of a mild target: say so rather than miss it.
@@ -51,7 +58,7 @@ internal static class OdlPlan
         if (used < budget * 0.98)
         {
             throw new DirNetException(
-                $"LSTM-ODL cannot use the budget of {budget:N0} bytes: with one atom count (at most {candidates[^1]}) and one λ for every matrix its largest form takes {used:N0} bytes; ask for a higher ratio.");
+                $"{target} is too mild for LSTM-ODL, which cannot use the budget of {budget:N0} bytes: with one atom count (at most {candidates[^1]}) and one λ for every matrix its largest form takes {used:N0} bytes; ask for a higher ratio.");
         }
 
         return groups.Select((g, i) => DictionaryFit.ToMatrices(g, "odl", chosen.Dictionaries[i], chosen.Atoms, codes[i], rows[i].Scales)).ToArray();

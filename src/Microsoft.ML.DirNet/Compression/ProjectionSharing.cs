@@ -11,8 +11,8 @@ internal static class ProjectionSharing
 {
     private static readonly HashSet<string> ShapeOnly = ["Squeeze", "Reshape", "Identity", "Dropout"];
 
-    /// <summary>(node whose R is shared, node whose W is shared) pairs.</summary>
-    public static IReadOnlyList<(string RecurrentNode, string NextNode)> FindPairs(OnnxModel model)
+    /// <summary>(node whose R is shared, node whose W is shared) pairs, as node indices (names may be empty or repeated).</summary>
+    public static IReadOnlyList<(int RecurrentNode, int NextNode)> FindPairs(OnnxModel model)
     {
         var producer = new Dictionary<string, OnnxNode>();
         foreach (var node in model.Graph.Nodes)
@@ -23,7 +23,7 @@ internal static class ProjectionSharing
             }
         }
 
-        var pairs = new List<(string, string)>();
+        var pairs = new List<(int, int)>();
         foreach (var node in model.Graph.Nodes.Where(IsUnidirectionalRecurrent))
         {
             var value = node.Inputs[0];
@@ -35,7 +35,7 @@ internal static class ProjectionSharing
             if (producer.TryGetValue(value, out var previous) && IsUnidirectionalRecurrent(previous)
                 && previous.Outputs.Count > 0 && previous.Outputs[0] == value)
             {
-                pairs.Add((previous.Name, node.Name));
+                pairs.Add((previous.Index, node.Index));
             }
         }
 

@@ -63,6 +63,7 @@ public static class RnnCompressor
                     FactorPrecision.Int8 => built[g][m].ToInt8Precision(quantized),
                     _ => built[g][m],
                 };
+                CheckFinite(model, weight, original, matrix, precision);
                 result.Add(new CompressedWeight(weight, matrix, RelativeError(original, matrix.ToDense()), original.Sum(v => (double)v * v)));
             }
         }
@@ -151,7 +152,8 @@ public static class RnnCompressor
         IProgress<CompressionProgress>? progress, CancellationToken cancellationToken)
     {
         progress?.Report(new CompressionProgress("build", 0, 1, "one k and one λ for every matrix"));
-        var built = OdlPlan.Build(groups, budget, options.Seed, cancellationToken).Select((m, g) => groups[g].MapBack(m)).ToArray();
+        var target = $"Ratio {options.Ratio:0.##} over the {(options.Scope == CompressionScope.Model ? "model" : "recurrent weights")}";
+        var built = OdlPlan.Build(groups, budget, options.Seed, cancellationToken, target).Select((m, g) => groups[g].MapBack(m)).ToArray();
         progress?.Report(new CompressionProgress("build", 1, 1, ""));
         return built;
     }
@@ -191,7 +193,7 @@ public static class RnnCompressor
         double error = 0, energy = 0;
         for (var i = 0; i < original.Length; i++)
         {
-            double d = original[i] - approximation[i];
+            var d = (double)original[i] - approximation[i];
             error += d * d;
             energy += (double)original[i] * original[i];
         }
@@ -247,6 +249,26 @@ public static class RnnCompressor
         return values;
     }
 
+    /// <summary>
+    /// Refuses a compressed form that rebuilds to ∞ or NaN: weights near float32's limit can be approximated by values
+    /// beyond it, and float16 factors hold at most 65,504. Finite weights in the usual range never get here.
+    /// </summary>
+    private static void CheckFinite(OnnxModel model, CompressibleWeight weight, float[] original, CompressedMatrix matrix, FactorPrecision precision)
+    {
+        var dense = matrix.ToDense();
+        if (Array.TrueForAll(dense, float.IsFinite))
+        {
+            return;
+        }
+
+        var largest = MathF.Abs(TensorPrimitives.MaxMagnitude(original));
+        var limit = precision == FactorPrecision.Float16 ? (double)(float)Half.MaxValue : float.MaxValue;
+        throw new DirNetException(
+            $"{model.SourceName}: weight '{weight.Initializer}' ({weight.DisplayName}) holds values up to {largest:G3}, too close to the largest " +
+            $"{(precision == FactorPrecision.Float16 ? "float16" : "float32")} value ({limit:G3}): its {matrix.Method} form ({matrix.Structure}) " +
+            "rebuilds to infinite values. Scale the weights down, or keep this matrix dense.");
+    }
+
     private static List<MatrixGroup> Group(OnnxModel model, List<CompressibleWeight> weights,
         Dictionary<CompressibleWeight, float[]> values, CompressionOptions options)
     {
@@ -256,8 +278,8 @@ public static class RnnCompressor
         {
             foreach (var (recurrentNode, nextNode) in ProjectionSharing.FindPairs(model))
             {
-                var r = weights.FirstOrDefault(w => w.NodeName == recurrentNode && w.Role == WeightRole.RecurrentHidden);
-                var w = weights.FirstOrDefault(x => x.NodeName == nextNode && x.Role == WeightRole.RecurrentInput);
+                var r = weights.FirstOrDefault(w => w.NodeIndex == recurrentNode && w.Role == WeightRole.RecurrentHidden);
+                var w = weights.FirstOrDefault(x => x.NodeIndex == nextNode && x.Role == WeightRole.RecurrentInput);
                 if (r is not null && w is not null && r.Columns == w.Columns && !grouped.Contains(r) && !grouped.Contains(w))
                 {
                     groups.Add(new MatrixGroup([(r, values[r]), (w, values[w])], Transform(r, options)));
@@ -279,10 +301,26 @@ public static class RnnCompressor
     /// while column scaling gained (+20.7 % against +22.7 % on 10,000 tokens): whitened rows are dominated by a few
     /// directions of the state vectors, which unit-norm atoms then over-serve.
     /// </summary>
-    private static InputTransform? Transform(CompressibleWeight weight, CompressionOptions options) =>
-        options.Calibration?.Moment(weight) is { } moment
-            ? InputTransform.Create(moment, weight.Columns, diagonal: options.Method != CompressionMethod.LowRank)
-            : null;
+    private static InputTransform? Transform(CompressibleWeight weight, CompressionOptions options)
+    {
+        if (options.Calibration?.Moment(weight) is not { } moment)
+        {
+            return null;
+        }
+
+        try
+        {
+            return InputTransform.Create(moment, weight.Columns, diagonal: options.Method != CompressionMethod.LowRank);
+        }
+        catch (ArgumentException e)
+        {
+            // MathNet's Cholesky refuses a matrix it cannot factor; the captured moments are finite and C + δ·I is
+            // positive definite in exact arithmetic, so only a numerically extreme C gets here.
+            throw new DirNetException(
+                $"The calibration data for weight '{weight.Initializer}' ({weight.DisplayName}) gives a second-moment matrix that cannot be factored " +
+                $"({e.Message}); its input vectors are too extreme to fit to. Calibrate with other data, or compress without calibration.", e);
+        }
+    }
 
     private static GroupFit Analyse(MatrixGroup group, CompressionOptions options, CancellationToken cancellationToken) => options.Method switch
     {

@@ -160,6 +160,13 @@ internal static class CompressedOnnxReader
                 throw new OnnxFormatException(model.SourceName, $"the factor '{prefix + factorPrefix}row_starts' of compressed initializer '{entry.Name}' must hold {stored.Rows + 1} non-negative offsets.");
             }
 
+            // No stored entry at all (DirNet's codes of an all-zero matrix): the writer leaves out the empty index and
+            // value arrays, as it does every empty factor.
+            if (rowStarts[^1] == 0 && !model.Graph.HasInitializer(prefix + factorPrefix + "columns") && !model.Graph.HasInitializer(prefix + factorPrefix + "values"))
+            {
+                return new(stored.Rows, columns, rowStarts, [], []);
+            }
+
             return new(stored.Rows, columns, rowStarts, Indices(prefix + factorPrefix + "columns"), Floats(prefix + factorPrefix + "values", rowStarts));
         }
 

@@ -13,9 +13,11 @@ namespace Microsoft.ML.DirNet.Weights;
 /// <param name="Columns">Inputs (columns of W as applied).</param>
 /// <param name="Bytes">Stored bytes of this matrix (one direction's slice for recurrent weights).</param>
 /// <param name="StoredTransposed">Whether the initializer holds Wᵀ [columns, rows] (MatMul's B; Gemm's B without transB).</param>
+/// <param name="NodeIndex">The reading node's position in the graph's node list (−1 when not known). ONNX lets node
+/// names be empty or repeated, so this, not <paramref name="NodeName"/>, identifies the node.</param>
 public sealed record CompressibleWeight(
     string Initializer, string NodeName, string OpType, WeightRole Role, int Direction, int Rows, int Columns, long Bytes,
-    bool StoredTransposed = false)
+    bool StoredTransposed = false, int NodeIndex = -1)
 {
     /// <summary>A readable name such as <c>LSTM_1.R[backward]</c> or <c>decoder.weight (MatMul)</c>.</summary>
     public string DisplayName => Role switch

@@ -87,7 +87,7 @@ public static class WeightFinder
                         for (var d = 0; d < shape[0]; d++)
                         {
                             found.Add(new CompressibleWeight(node.Inputs[index], node.Name, node.OpType, role, d,
-                                shape[1], shape[2], (long)shape[1] * shape[2] * sizeof(float)));
+                                shape[1], shape[2], (long)shape[1] * shape[2] * sizeof(float), NodeIndex: node.Index));
                         }
                     }
                 }
@@ -96,19 +96,19 @@ public static class WeightFinder
             {
                 // MatMul(X, B) computes X·B, i.e. y = Bᵀx: B [in, out].
                 var shape = graph.GetInitializerInfo(node.Inputs[1]).Shape;
-                found.Add(new CompressibleWeight(node.Inputs[1], node.Name, "MatMul", WeightRole.MatMul, 0, shape[1], shape[0], Bytes(shape), StoredTransposed: true));
+                found.Add(new CompressibleWeight(node.Inputs[1], node.Name, "MatMul", WeightRole.MatMul, 0, shape[1], shape[0], Bytes(shape), StoredTransposed: true, NodeIndex: node.Index));
             }
             else if (node.OpType == "Gemm" && node.Inputs.Count >= 2 && IsFloatMatrix(node.Inputs[1], 2))
             {
                 var shape = graph.GetInitializerInfo(node.Inputs[1]).Shape;
                 var transB = node.GetInt("transB", 0) != 0;
                 var (rows, cols) = transB ? (shape[0], shape[1]) : (shape[1], shape[0]);
-                found.Add(new CompressibleWeight(node.Inputs[1], node.Name, "Gemm", WeightRole.Gemm, 0, rows, cols, Bytes(shape), StoredTransposed: !transB));
+                found.Add(new CompressibleWeight(node.Inputs[1], node.Name, "Gemm", WeightRole.Gemm, 0, rows, cols, Bytes(shape), StoredTransposed: !transB, NodeIndex: node.Index));
             }
             else if (node.OpType == "Gather" && node.Inputs.Count == 2 && node.GetInt("axis", 0) == 0 && IsFloatMatrix(node.Inputs[0], 2))
             {
                 var shape = graph.GetInitializerInfo(node.Inputs[0]).Shape;
-                found.Add(new CompressibleWeight(node.Inputs[0], node.Name, "Gather", WeightRole.Embedding, 0, shape[0], shape[1], Bytes(shape)));
+                found.Add(new CompressibleWeight(node.Inputs[0], node.Name, "Gather", WeightRole.Embedding, 0, shape[0], shape[1], Bytes(shape), NodeIndex: node.Index));
             }
         }
 

@@ -197,6 +197,14 @@ internal sealed class DictionaryFit : GroupFit
             }
         }
 
+        if (path.Count == 0)
+        {
+            // No row correlates with any atom (every row is zero): no λ yields a code, so the one size this snapshot
+            // has is its dictionary with no codes, and its error is what the rows hold.
+            var energy = Enumerable.Range(0, Group.Rows).Sum(j => (double)_rows.Scales[j] * _rows.Scales[j] * _rows.SignalEnergy(j));
+            path.Add(new PathPoint(0, 0, BytesAt(atoms, 0), energy));
+        }
+
         _snapshots.Add(new Snapshot(atoms, dictionary, path));
     }
 

@@ -62,6 +62,12 @@ internal sealed class HybridFit : GroupFit
 
     public override IReadOnlyList<CompressedMatrix> Build(long budgetBytes)
     {
+        if (_bandErrors.Count == 0)
+        {
+            // Fewer than 4 rows or columns: no block size fits, and the ladder's one point is every row dense.
+            return [Fit(Group.Values, Group.Rows, Group.Columns, Group.Rows, 1)];
+        }
+
         var best = (B: 0, DenseRows: Group.Rows, Error: double.MaxValue);
         foreach (var (b, errors) in _bandErrors)
         {
