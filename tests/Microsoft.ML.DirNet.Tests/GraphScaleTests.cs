@@ -43,6 +43,36 @@ public sealed class GraphScaleTests
         Assert.Equal([32 * 1024, 1024], new NativeModel(model).Run(x)[0].Shape);
     }
 
+    /// <summary>
+    /// DIRNET_MEMORY_LIMIT_MB caps every model the tool runs (in a child process: the variable is process-wide and
+    /// other tests construct engines in parallel).
+    /// </summary>
+    [Fact]
+    public async Task TheToolTakesItsMemoryLimitFromTheEnvironment()
+    {
+        var folder = TestPaths.NewTemporaryFolder();
+        File.WriteAllBytes(Path.Combine(folder, "fan.onnx"), ExpandFan(constantSource: false));
+        Directory.CreateDirectory(Path.Combine(folder, "data"));
+        TensorFile.Write(Path.Combine(folder, "data", "input_0.pb"), new Tensor<float>([1], [1f]));
+
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet",
+            [Path.Combine(AppContext.BaseDirectory, "dirnet.dll"), "run", Path.Combine(folder, "fan.onnx"), "--data", Path.Combine(folder, "data")])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            Environment = { ["DIRNET_MEMORY_LIMIT_MB"] = "32" },
+        };
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.StandardOutput.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+        await process.WaitForExitAsync(timeout.Token);
+        var message = await stderr;
+        Assert.Equal(2, process.ExitCode);
+        Assert.Contains("limit of 32 MB", message);
+        Assert.Single(message.Trim().Split('\n'));
+    }
+
     [Fact]
     public void ConstantFoldingKeepsWithinABudgetTiedToTheWeights()
     {

@@ -111,11 +111,20 @@ public sealed class NativeModel : ITensorModel
 
     /// <summary>
     /// The most bytes of intermediate tensors one run may hold at once; a run that needs more stops with a
-    /// <see cref="ModelExecutionException"/> naming the node.
-    /// Defaults to half the memory the process may use (<see cref="GCMemoryInfo.TotalAvailableMemoryBytes"/>), so a
-    /// model that would exhaust the machine fails cleanly before the system stops the process.
+    /// <see cref="ModelExecutionException"/> naming the node. Defaults to <see cref="DefaultMemoryLimitBytes"/>.
     /// </summary>
-    public long MemoryLimitBytes { get; init; } = GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 2;
+    public long MemoryLimitBytes { get; init; } = DefaultMemoryLimitBytes;
+
+    /// <summary>
+    /// The default of <see cref="MemoryLimitBytes"/>: the environment variable <c>DIRNET_MEMORY_LIMIT_MB</c> where set
+    /// (so the <c>dirnet</c> tool and services can cap every model they run), else half the memory the process may use
+    /// (<see cref="GCMemoryInfo.TotalAvailableMemoryBytes"/>), so a model that would exhaust the machine fails cleanly
+    /// before the system stops the process.
+    /// </summary>
+    public static long DefaultMemoryLimitBytes =>
+        long.TryParse(Environment.GetEnvironmentVariable("DIRNET_MEMORY_LIMIT_MB"), out var megabytes) && megabytes > 0
+            ? System.Math.Min(megabytes, long.MaxValue >> 20) << 20
+            : GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 2;
 
     /// <summary>
     /// For a compressed ONNX, the initializer name → the stored form each direction's products run on (e.g.
