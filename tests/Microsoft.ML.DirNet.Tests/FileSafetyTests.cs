@@ -45,6 +45,16 @@ public sealed class FileSafetyTests
     }
 
     [Fact]
+    public void ExternalDataLocationsWithANulOrAnAbsolutePathAreRefused()
+    {
+        var (folder, outside) = FolderAndOutside();
+        var nul = Assert.Throws<OnnxFormatException>(() => OnnxModel.Load(WriteModel(folder, "w.bin\0../../etc/passwd")));
+        Assert.Contains("NUL", nul.Message);
+        var absolute = Assert.Throws<OnnxFormatException>(() => OnnxModel.Load(WriteModel(folder, Path.Combine(outside, "secret.bin"))));
+        Assert.Contains("outside the model's folder", absolute.Message);
+    }
+
+    [Fact]
     public void ExternalDataInASymlinkedFolderOutsideIsRefused()
     {
         if (OperatingSystem.IsWindows()) return; // symbolic links need privileges there; the Unix run covers this.

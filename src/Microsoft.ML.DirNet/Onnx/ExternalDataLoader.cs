@@ -54,6 +54,12 @@ internal static class ExternalDataLoader
             throw new OnnxFormatException(modelPath, $"tensor '{tensor.Name}' is external but names no location.");
         }
 
+        if (location.Contains('\0'))
+        {
+            // No file name holds one; the system calls would cut the path there.
+            throw new OnnxFormatException(modelPath, $"tensor '{tensor.Name}' names an external-data location with a NUL character.");
+        }
+
         // Links are followed before the containment check, in every component: comparing the written path would let
         // a link inside the folder (to a file or to a folder) lead anywhere on the machine.
         string root, file;
