@@ -35,8 +35,12 @@ internal static class InspectCommand
         var fileBytes = new FileInfo(path).Length;
         var factored = CompressedOnnxReader.Read(model);
         var unsupported = NativeModel.FindUnsupportedOperators(model, factored);
-        var operators = model.Graph.Nodes.GroupBy(n => n.OpType).OrderBy(g => g.Key, StringComparer.Ordinal)
-            .Select(g => new { name = g.Key, count = g.Count(), supported = !unsupported.ContainsKey(g.Key) }).ToArray();
+        // One entry per operator and domain; the engine names an operator of another domain "domain.op_type".
+        var operators = model.Graph.Nodes.GroupBy(n => (n.Domain, n.OpType))
+            .Select(g => (Key: g.Key.Domain.Length == 0 ? g.Key.OpType : $"{g.Key.Domain}.{g.Key.OpType}", Group: g))
+            .OrderBy(o => o.Key, StringComparer.Ordinal)
+            .Select(o => new { name = o.Group.Key.OpType, domain = o.Group.Key.Domain, count = o.Group.Count(), supported = !unsupported.ContainsKey(o.Key), display = o.Key })
+            .ToArray();
         var compressedShapes = factored?.Initializers.ToDictionary(i => i.Entry.Name, i => i.Entry.Shape) ?? [];
         // A compressed model's W is rebuilt by nodes, not stored: its input size comes from the recorded shape.
         var layers = WeightFinder.FindRecurrentLayers(model).Select(l => l.InputSize == 0
@@ -55,7 +59,7 @@ internal static class InspectCommand
                 file_bytes = fileBytes,
                 producer = model.ProducerName,
                 opset = model.DefaultOpset,
-                operators,
+                operators = operators.Select(o => new { o.name, o.domain, o.count, o.supported }),
                 unsupported_operators = unsupported.Keys.ToArray(),
                 recurrent_layers = layers,
                 weights = weights.Select(w => new
@@ -84,7 +88,7 @@ internal static class InspectCommand
         var console = AnsiConsole.Console;
         console.MarkupLine($"[bold]{TerminalText.Markup(path)}[/]: {fileBytes:N0} bytes, producer '{TerminalText.Markup(model.ProducerName)}', opset {model.DefaultOpset}");
         console.MarkupLine("Operators: " + string.Join(", ", operators.Select(o =>
-            o.supported ? $"{TerminalText.Markup(o.name)}×{o.count}" : $"[red]{TerminalText.Markup(o.name)}×{o.count} (not in native engine)[/]")));
+            o.supported ? $"{TerminalText.Markup(o.display)}×{o.count}" : $"[red]{TerminalText.Markup(o.display)}×{o.count} (not in native engine)[/]")));
 
         var layerTable = new Table().Title("Recurrent layers").AddColumns("#", "node", "type", "hidden", "input", "directions", "bias");
         foreach (var l in layers)
