@@ -62,6 +62,16 @@ public sealed class CliEscapingTests
         var (_, profiled, _) = Dirnet("bench", model, "--runs", "1", "--steps", "2", "--profile");
         Assert.Contains(@"LSTM W[20\x1b[1m\n\u202e", profiled, StringComparison.Ordinal);
 
+        // What a fine-tuning recorded (metadata JSON, where raw C1 and bidi characters are valid) is printed escaped too.
+        var tuned = ModelProto.Parser.ParseFrom(File.ReadAllBytes(compressed));
+        tuned.MetadataProps.Add(new StringStringEntryProto { Key = "dirnet.fine_tuning", Value = $"{{\"recipe\": \"{Link}\u202e\u0085\"}}" });
+        var tunedPath = Path.Combine(folder, "tuned.onnx");
+        File.WriteAllBytes(tunedPath, tuned.ToByteArray());
+        var (tunedCode, tunedText, tunedError) = Dirnet("inspect", tunedPath);
+        Assert.True(tunedCode == 0, tunedError);
+        AssertSafe(tunedText);
+        Assert.Contains(@"(python/dirnet_torch): {""recipe"": ""[link=https://x]click[/]\u202e\x85""}", tunedText, StringComparison.Ordinal);
+
         // An error quoting the names (the model takes three inputs, the folder holds none) is one escaped line.
         var (failed, _, error) = Dirnet("run", model, "--data", folder);
         Assert.Equal(2, failed);
