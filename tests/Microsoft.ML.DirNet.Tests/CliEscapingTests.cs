@@ -222,6 +222,20 @@ public sealed class CliEscapingTests
         }
     }
 
+    [Theory]
+    [InlineData("plain name.W[forward]", "plain name.W[forward]")]
+    [InlineData("a\u001b[31mb", @"a\x1b[31mb")]
+    [InlineData("line\nbreak\r\ttab\0nul\u0007bel", @"line\nbreak\r\ttab\x00nul\x07bel")]
+    [InlineData("del\u007f csi\u009b nel\u0085", @"del\x7f csi\x9b nel\x85")]
+    [InlineData("\u202aLRE \u202eRLO \u2066LRI \u2069PDI \u200fRLM \u2028LS", @"\u202aLRE \u202eRLO \u2066LRI \u2069PDI \u200fRLM \u2028LS")]
+    [InlineData("ünïcödé ✓ 字", "ünïcödé ✓ 字")]
+    public void TerminalTextShowsEveryControlCharacterAsAnEscape(string name, string shown)
+    {
+        Assert.Equal(shown, Cli.TerminalText.Plain(name));
+        Assert.Equal(Spectre.Console.Markup.Escape(shown), Cli.TerminalText.Markup(name));
+        Assert.Equal("[[link=https://x]]click[[/]]", Cli.TerminalText.Markup(Link));
+    }
+
     /// <summary>
     /// The fixture with every name hostile: inputs, outputs and initializers renamed consistently (ESC sequences, an
     /// OSC 8 link, markup, U+202E, a newline), node names like <c>W[</c>, and a producer holding markup and ESC.
