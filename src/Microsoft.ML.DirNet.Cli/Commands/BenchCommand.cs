@@ -18,7 +18,7 @@ internal static class BenchCommand
         var data = new Option<DirectoryInfo?>("--data") { Description = "Folder with input_K.pb files to time on; without it, seeded random inputs of --batch and --steps." };
         var compressed = new Option<FileInfo?>("--compressed") { Description = "A compressed ONNX of MODEL (from `dirnet compress`) to time in the same rounds: both engines on both files, so the speedup of the native engine on the compressed model over ONNX Runtime on the original is measured side by side." };
         var json = new Option<bool>("--json") { Description = "Print JSON with native_ms, ort_ms and speedup (= ort_ms / native_ms); with --compressed also compressed_native_ms, compressed_ort_ms, compressed_speedup (= ort_ms / compressed_native_ms), native_bytes and compressed_native_bytes (managed heap the native engine holds for each model)." };
-        var runs = new Option<int>("--runs") { Description = "Timed runs per engine; the median is reported.", DefaultValueFactory = _ => 21 };
+        var runs = new Option<int>("--runs") { Description = "Timed runs per engine (1 to 10,000); the median is reported.", DefaultValueFactory = _ => 21 };
         var batch = new Option<int>("--batch") { Description = "Batch size of random inputs.", DefaultValueFactory = _ => 1 };
         var steps = new Option<int>("--steps") { Description = "Sequence length of random inputs.", DefaultValueFactory = _ => 32 };
         var profile = new Option<bool>("--profile") { Description = "Also time every node in both engines (the native engine around each node, ONNX Runtime through its own profiler; medians of --runs runs) and print where the time goes; JSON gains profile (and compressed_profile): node, op, native_ms, ort_ms." };
