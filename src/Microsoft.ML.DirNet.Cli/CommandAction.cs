@@ -27,25 +27,31 @@ internal static class CommandAction
         }
         catch (DirNetException e)
         {
-            Console.Error.WriteLine($"error: {e.Message}");
+            Error(e.Message);
             return ExitCodes.InvalidInput;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            Console.Error.WriteLine($"error: {e.Message}");
+            Error(e.Message);
             return ExitCodes.InvalidInput;
         }
         catch (Exception e)
         {
-            Console.Error.WriteLine($"internal error ({e.GetType().Name}): {e.Message}");
+            Console.Error.WriteLine($"internal error ({e.GetType().Name}): {TerminalText.Plain(e.Message)}");
             if (Environment.GetEnvironmentVariable("DIRNET_TRACE") == "1")
             {
-                Console.Error.WriteLine(e);
+                Console.Error.WriteLine(TerminalText.Lines(e.ToString()));
             }
 
             return ExitCodes.InternalError;
         }
     }
+
+    /// <summary>
+    /// Writes <c>error: MESSAGE</c> as one line on stderr. Messages quote names from the model and the command line,
+    /// so they are escaped first: a newline in a name shows as <c>\n</c>, an ESC as <c>\x1b</c>.
+    /// </summary>
+    public static void Error(string message) => Console.Error.WriteLine($"error: {TerminalText.Plain(message)}");
 
     /// <summary>Checks that a path given on the command line exists, with an error naming it.</summary>
     public static string ExistingFile(FileInfo file) =>

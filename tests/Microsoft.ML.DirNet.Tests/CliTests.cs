@@ -292,6 +292,16 @@ public sealed class CliTests
         var stderr = new StringWriter();
         Console.SetOut(stdout);
         Console.SetError(stderr);
+        // Spectre.Console's static console keeps the writer it was made with: give it this command's, without ANSI
+        // styling (as for any redirected output) and wide enough that table cells and lines are not wrapped.
+        var previousConsole = Spectre.Console.AnsiConsole.Console;
+        Spectre.Console.AnsiConsole.Console = Spectre.Console.AnsiConsole.Create(new Spectre.Console.AnsiConsoleSettings
+        {
+            Ansi = Spectre.Console.AnsiSupport.No,
+            Interactive = Spectre.Console.InteractionSupport.No,
+            Out = new Spectre.Console.AnsiConsoleOutput(stdout),
+        });
+        Spectre.Console.AnsiConsole.Profile.Width = 400;
         try
         {
             var code = Cli.Program.Main(args);
@@ -301,6 +311,7 @@ public sealed class CliTests
         {
             Console.SetOut(originalOut);
             Console.SetError(originalError);
+            Spectre.Console.AnsiConsole.Console = previousConsole;
         }
     }
 }

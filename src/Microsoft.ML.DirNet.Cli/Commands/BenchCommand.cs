@@ -18,7 +18,7 @@ internal static class BenchCommand
         var data = new Option<DirectoryInfo?>("--data") { Description = "Folder with input_K.pb files to time on; without it, seeded random inputs of --batch and --steps." };
         var compressed = new Option<FileInfo?>("--compressed") { Description = "A compressed ONNX of MODEL (from `dirnet compress`) to time in the same rounds: both engines on both files, so the speedup of the native engine on the compressed model over ONNX Runtime on the original is measured side by side." };
         var json = new Option<bool>("--json") { Description = "Print JSON with native_ms, ort_ms and speedup (= ort_ms / native_ms); with --compressed also compressed_native_ms, compressed_ort_ms, compressed_speedup (= ort_ms / compressed_native_ms), native_bytes and compressed_native_bytes (managed heap the native engine holds for each model)." };
-        var runs = new Option<int>("--runs") { Description = "Timed runs per engine; the median is reported.", DefaultValueFactory = _ => 21 };
+        var runs = new Option<int>("--runs") { Description = "Timed runs per engine (1 to 10,000); the median is reported.", DefaultValueFactory = _ => 21 };
         var batch = new Option<int>("--batch") { Description = "Batch size of random inputs.", DefaultValueFactory = _ => 1 };
         var steps = new Option<int>("--steps") { Description = "Sequence length of random inputs.", DefaultValueFactory = _ => 32 };
         var profile = new Option<bool>("--profile") { Description = "Also time every node in both engines (the native engine around each node, ONNX Runtime through its own profiler; medians of --runs runs) and print where the time goes; JSON gains profile (and compressed_profile): node, op, native_ms, ort_ms." };
@@ -34,16 +34,22 @@ internal static class BenchCommand
 
     private static int Execute(FileInfo file, FileInfo? compressedFile, DirectoryInfo? data, bool json, int runs, int batch, int steps, bool profile)
     {
-        if (runs < 1 || batch < 1 || steps < 1)
-        {
-            throw new DirNetException("--runs, --batch and --steps must be at least 1.");
-        }
-
+        InRange("--runs", runs, MaxRuns);
+        InRange("--batch", batch, int.MaxValue);
+        InRange("--steps", steps, int.MaxValue);
         var path = CommandAction.ExistingFile(file);
         var model = OnnxModel.Load(path);
-        Tensor[] inputs = data is null
-            ? RandomInputs.Create(model, batch, steps)
-            : TensorFile.ReadSeries(CommandAction.ExistingDirectory(data), "input");
+        Tensor[] inputs;
+        if (data is null)
+        {
+            CheckRandomInputSize(model, batch, steps);
+            inputs = RandomInputs.Create(model, batch, steps);
+        }
+        else
+        {
+            inputs = TensorFile.ReadSeries(CommandAction.ExistingDirectory(data), "input");
+        }
+
         var profiled = profile ? OperatorProfile.Measure(model, inputs, runs) : null;
         if (compressedFile is not null)
         {
@@ -57,6 +63,50 @@ internal static class BenchCommand
 
         Report(path, inputs, LatencyComparison.Measure(model, inputs, runs), profiled, json);
         return ExitCodes.Success;
+    }
+
+    /// <summary>The most timed runs per engine: the median is stable long before, and the times of every run are kept.</summary>
+    internal const int MaxRuns = 10_000;
+
+    /// <summary>The most elements the random inputs may hold in all (256 MiB of float32, 512 MiB of int64): --batch × --steps × the input size.</summary>
+    internal const long MaxRandomInputElements = 1L << 26;
+
+    private static void InRange(string option, int value, int max)
+    {
+        if (value < 1 || value > max)
+        {
+            throw new DirNetException(max == int.MaxValue
+                ? $"{option} must be at least 1 (got {value})."
+                : $"{option} must be between 1 and {max:N0} (got {value:N0}).");
+        }
+    }
+
+    /// <summary>
+    /// Refuses a --batch and --steps whose random inputs could not be allocated, before anything is: each input's
+    /// declared dimensions with the batch and sequence length put in, summed over the inputs.
+    /// </summary>
+    private static void CheckRandomInputSize(OnnxModel model, int batch, int steps)
+    {
+        var shapes = model.Graph.Inputs.Where(i => i.Dimensions is not null).Select(i => (i.Name, Shape: RandomInputs.Shape(i, batch, steps))).ToArray();
+        var total = 0L;
+        foreach (var (name, shape) in shapes)
+        {
+            if (shape.FirstOrDefault(d => d is < 0 or > int.MaxValue) is var bad && bad != 0)
+            {
+                throw new DirNetException($"Input '{name}' declares dimension {bad}; random inputs cannot be made for it. Give real inputs with --data.");
+            }
+
+            // Saturating: a product past the limit is refused whatever its exact value.
+            var elements = shape.Aggregate(1L, (count, d) => count == 0 || d <= MaxRandomInputElements / count ? count * d : MaxRandomInputElements + 1);
+            total = Math.Min(total + elements, MaxRandomInputElements + 1);
+        }
+
+        if (total > MaxRandomInputElements)
+        {
+            throw new DirNetException(
+                $"--batch {batch} and --steps {steps} make random inputs too large to allocate ({string.Join(", ", shapes.Select(s => $"'{s.Name}' [{string.Join(", ", s.Shape)}]"))}): " +
+                $"at most {MaxRandomInputElements:N0} elements in all. Choose a smaller --batch or --steps.");
+        }
     }
 
     private static void Report(string path, Tensor[] inputs, LatencyResult result, IReadOnlyList<OperatorTime>? profile, bool json)
@@ -78,7 +128,7 @@ internal static class BenchCommand
             return;
         }
 
-        Console.WriteLine($"{path}  inputs {string.Join(", ", inputs.Select(i => i.ToString()))}, one thread, median of {result.Runs} runs");
+        Console.WriteLine($"{TerminalText.Plain(path)}  inputs {string.Join(", ", inputs.Select(i => i.ToString()))}, one thread, median of {result.Runs} runs");
         Console.WriteLine($"native engine : {result.NativeMilliseconds,9:F3} ms");
         Console.WriteLine($"ONNX Runtime  : {result.OnnxRuntimeMilliseconds,9:F3} ms");
         Console.WriteLine($"speedup       : {result.Speedup,9:F2}x (ONNX Runtime time / native time); outputs agree to {result.MaxAbsoluteDifference:G3}");
@@ -114,7 +164,7 @@ internal static class BenchCommand
             return;
         }
 
-        Console.WriteLine($"{path} and {compressedPath}  inputs {string.Join(", ", inputs.Select(i => i.ToString()))}, one thread, median of {original.Runs} rounds");
+        Console.WriteLine($"{TerminalText.Plain(path)} and {TerminalText.Plain(compressedPath)}  inputs {string.Join(", ", inputs.Select(i => i.ToString()))}, one thread, median of {original.Runs} rounds");
         Console.WriteLine($"                      native engine   ONNX Runtime   native heap");
         Console.WriteLine($"original   : {original.NativeMilliseconds,15:F3} ms {original.OnnxRuntimeMilliseconds,11:F3} ms {result.OriginalNativeBytes / 1e6,10:F1} MB");
         Console.WriteLine($"compressed : {compressed.NativeMilliseconds,15:F3} ms {compressed.OnnxRuntimeMilliseconds,11:F3} ms {result.CompressedNativeBytes / 1e6,10:F1} MB");
@@ -145,7 +195,7 @@ internal static class BenchCommand
         Console.WriteLine($"{title}: time per node (median ms)       native   ONNX Runtime");
         foreach (var t in profile.Where(Large))
         {
-            Console.WriteLine($"  {t.OperatorType + " " + t.Node,-36} {Ms(t.NativeMilliseconds)} {Ms(t.OnnxRuntimeMilliseconds)}");
+            Console.WriteLine($"  {TerminalText.Plain(t.OperatorType + " " + t.Node),-36} {Ms(t.NativeMilliseconds)} {Ms(t.OnnxRuntimeMilliseconds)}");
         }
 
         var rest = profile.Where(t => !Large(t)).ToArray();

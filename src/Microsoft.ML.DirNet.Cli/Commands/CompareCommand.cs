@@ -81,7 +81,7 @@ internal static class CompareCommand
             else
             {
                 AnsiConsole.Status().Start("original", context =>
-                    rows = MethodComparison.Run(loaded, evaluation, chosen, targets, options, calibration, new SynchronousProgress<string>(s => context.Status($"compressing and evaluating: {s}"))));
+                    rows = MethodComparison.Run(loaded, evaluation, chosen, targets, options, calibration, new SynchronousProgress<string>(s => context.Status($"compressing and evaluating: {TerminalText.Markup(s)}"))));
             }
 
             rows = [.. rows, .. measured];
@@ -137,13 +137,14 @@ internal static class CompareCommand
         {
             var cells = new List<string>
             {
-                row.Source is null ? row.Method : $"{row.Method}{(row.FineTuned ? " (fine-tuned)" : "")}: {row.Source}",
+                // Printed on the console as well as written: a file name or a message quoting the model stays one cell on one line.
+                TerminalText.Plain(row.Source is null ? row.Method : $"{row.Method}{(row.FineTuned ? " (fine-tuned)" : "")}: {row.Source}"),
                 row.Calibrated ? "yes" : row.Method == "original" ? "" : "no",
                 row.Method == "original" ? "" : row.TargetRatio.ToString("0.##", inv) + "x",
             };
             if (row.Problem is not null)
             {
-                cells.Add($"not reached: {row.Problem.Replace("|", "/")}");
+                cells.Add($"not reached: {TerminalText.Plain(row.Problem).Replace("|", "/")}");
                 text.AppendLine("| " + string.Join(" | ", cells) + " |");
                 continue;
             }
@@ -164,7 +165,7 @@ internal static class CompareCommand
         }
 
         text.AppendLine();
-        text.AppendLine($"Made by: `dirnet {string.Join(" ", commandLine.Skip(1))}`");
+        text.AppendLine($"Made by: `dirnet {TerminalText.Plain(string.Join(" ", commandLine.Skip(1)))}`");
         return text.ToString();
     }
 }

@@ -134,7 +134,7 @@ internal static class CompressCommand
             {
                 var task = p.Stage == "analyse" ? analyse : build;
                 task.Value = p.Total == 0 ? 1 : (double)p.Done / p.Total;
-                task.Description = p.Current.Length > 0 ? $"{p.Stage}: {Markup.Escape(p.Current)}" : task.Description;
+                task.Description = p.Current.Length > 0 ? $"{p.Stage}: {TerminalText.Markup(p.Current)}" : task.Description;
                 if (p.Stage == "build")
                 {
                     analyse.Value = 1;
@@ -168,7 +168,7 @@ internal static class CompressCommand
             return;
         }
 
-        var table = new Table().Title($"{result.Options.Method} at ratio {result.Options.Ratio:0.##} over the {result.Options.Scope.ToString().ToLowerInvariant()}");
+        var table = new Table().Title(TerminalText.Markup($"{result.Options.Method} at ratio {result.Options.Ratio:0.##} over the {result.Options.Scope.ToString().ToLowerInvariant()}"));
         foreach (var column in new[] { "matrix", "rows × cols", "method", "structure", "params", "bytes", "ratio", "rel. error" })
         {
             table.AddColumn(column is "matrix" or "method" or "structure" ? new TableColumn(column) : new TableColumn(column).RightAligned());
@@ -176,14 +176,14 @@ internal static class CompressCommand
 
         foreach (var r in rows)
         {
-            table.AddRow(Markup.Escape(r.name), $"{r.rows} × {r.columns}", r.method, Markup.Escape(r.structure), $"{r.@params:N0}", $"{r.bytes:N0}", $"{r.ratio:0.00}x", $"{r.relative_error:0.0000}");
+            table.AddRow(TerminalText.Row(r.name, $"{r.rows} × {r.columns}", r.method, r.structure, $"{r.@params:N0}", $"{r.bytes:N0}", $"{r.ratio:0.00}x", $"{r.relative_error:0.0000}"));
         }
 
         AnsiConsole.Write(table);
         Console.WriteLine($"Matrices: {result.MatrixBytesBefore:N0} -> {result.MatrixBytesAfter:N0} bytes ({result.MatrixRatio:0.00}x). " +
             $"Model: {result.FileBytesBefore:N0} -> {result.FileBytesAfter:N0} bytes ({result.FileRatio:0.00}x). {result.Seconds:0.0} s.");
         Console.WriteLine(dense
-            ? $"Wrote {output}: {outputBytes:N0} bytes (rebuilt dense weights, --dense)."
-            : $"Wrote {output}: {outputBytes:N0} bytes (the model bytes above plus {outputBytes - result.FileBytesAfter:N0} bytes of rebuild graph and metadata).");
+            ? $"Wrote {TerminalText.Plain(output)}: {outputBytes:N0} bytes (rebuilt dense weights, --dense)."
+            : $"Wrote {TerminalText.Plain(output)}: {outputBytes:N0} bytes (the model bytes above plus {outputBytes - result.FileBytesAfter:N0} bytes of rebuild graph and metadata).");
     }
 }

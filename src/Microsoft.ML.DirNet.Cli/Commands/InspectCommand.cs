@@ -35,8 +35,12 @@ internal static class InspectCommand
         var fileBytes = new FileInfo(path).Length;
         var factored = CompressedOnnxReader.Read(model);
         var unsupported = NativeModel.FindUnsupportedOperators(model, factored);
-        var operators = model.Graph.Nodes.GroupBy(n => n.OpType).OrderBy(g => g.Key, StringComparer.Ordinal)
-            .Select(g => new { name = g.Key, count = g.Count(), supported = !unsupported.ContainsKey(g.Key) }).ToArray();
+        // One entry per operator and domain; the engine names an operator of another domain "domain.op_type".
+        var operators = model.Graph.Nodes.GroupBy(n => (n.Domain, n.OpType))
+            .Select(g => (Key: g.Key.Domain.Length == 0 ? g.Key.OpType : $"{g.Key.Domain}.{g.Key.OpType}", Group: g))
+            .OrderBy(o => o.Key, StringComparer.Ordinal)
+            .Select(o => new { name = o.Group.Key.OpType, domain = o.Group.Key.Domain, count = o.Group.Count(), supported = !unsupported.ContainsKey(o.Key), display = o.Key })
+            .ToArray();
         var compressedShapes = factored?.Initializers.ToDictionary(i => i.Entry.Name, i => i.Entry.Shape) ?? [];
         // A compressed model's W is rebuilt by nodes, not stored: its input size comes from the recorded shape.
         var layers = WeightFinder.FindRecurrentLayers(model).Select(l => l.InputSize == 0
@@ -55,7 +59,7 @@ internal static class InspectCommand
                 file_bytes = fileBytes,
                 producer = model.ProducerName,
                 opset = model.DefaultOpset,
-                operators,
+                operators = operators.Select(o => new { o.name, o.domain, o.count, o.supported }),
                 unsupported_operators = unsupported.Keys.ToArray(),
                 recurrent_layers = layers,
                 weights = weights.Select(w => new
@@ -80,37 +84,38 @@ internal static class InspectCommand
             return ExitCodes.Success;
         }
 
+        // Everything the model names (op types, nodes, initializers, metadata) goes through TerminalText: never markup, never a control character.
         var console = AnsiConsole.Console;
-        console.MarkupLineInterpolated($"[bold]{path}[/]: {fileBytes:N0} bytes, producer '{model.ProducerName}', opset {model.DefaultOpset}");
+        console.MarkupLine($"[bold]{TerminalText.Markup(path)}[/]: {fileBytes:N0} bytes, producer '{TerminalText.Markup(model.ProducerName)}', opset {model.DefaultOpset}");
         console.MarkupLine("Operators: " + string.Join(", ", operators.Select(o =>
-            o.supported ? $"{o.name}×{o.count}" : $"[red]{o.name}×{o.count} (not in native engine)[/]")));
+            o.supported ? $"{TerminalText.Markup(o.display)}×{o.count}" : $"[red]{TerminalText.Markup(o.display)}×{o.count} (not in native engine)[/]")));
 
         var layerTable = new Table().Title("Recurrent layers").AddColumns("#", "node", "type", "hidden", "input", "directions", "bias");
         foreach (var l in layers)
         {
-            layerTable.AddRow(l.Index.ToString(), Markup.Escape(l.NodeName), l.OpType, l.HiddenSize.ToString(), l.InputSize.ToString(),
-                l.Directions == 2 ? "bidirectional" : l.Direction, l.HasBias ? "yes" : "no");
+            layerTable.AddRow(TerminalText.Row(l.Index.ToString(), l.NodeName, l.OpType, l.HiddenSize.ToString(), l.InputSize.ToString(),
+                l.Directions == 2 ? "bidirectional" : l.Direction, l.HasBias ? "yes" : "no"));
         }
 
         console.Write(layerTable);
         if (factored is not null)
         {
             var meta = factored.Metadata;
-            var compressedTable = new Table().Title($"Compressed by DirNet: {meta.Method} at ratio {meta.TargetRatio:0.##} over the {meta.Scope}, seed {meta.Seed}{(meta.Calibrated ? ", calibrated" : "")}")
+            var compressedTable = new Table().Title(TerminalText.Markup($"Compressed by DirNet: {meta.Method} at ratio {meta.TargetRatio:0.##} over the {meta.Scope}, seed {meta.Seed}{(meta.Calibrated ? ", calibrated" : "")}"))
                 .AddColumns("initializer", "direction", "rows × cols", "method", "structure", "precision", "bytes");
             foreach (var initializer in factored.Initializers)
             {
                 for (var d = 0; d < initializer.Matrices.Length; d++)
                 {
                     var m = initializer.Matrices[d];
-                    compressedTable.AddRow(Markup.Escape(initializer.Entry.Name), d.ToString(), $"{m.Rows} × {m.Columns}", m.Method, Markup.Escape(m.Structure), StoredMatrix.PrecisionOf(m), m.StorageBytes.ToString("N0"));
+                    compressedTable.AddRow(TerminalText.Row(initializer.Entry.Name, d.ToString(), $"{m.Rows} × {m.Columns}", m.Method, m.Structure, StoredMatrix.PrecisionOf(m), m.StorageBytes.ToString("N0")));
                 }
             }
 
             console.Write(compressedTable);
             if (FineTuning(model) is { } fineTuning)
             {
-                console.MarkupLineInterpolated($"Fine-tuned after compression (python/dirnet_torch): {fineTuning}");
+                console.MarkupLine($"Fine-tuned after compression (python/dirnet_torch): {TerminalText.Markup(fineTuning)}");
             }
 
             console.MarkupLine("This model is already compressed: `dirnet compress` refuses it; compress the original model to change the result.");
@@ -121,8 +126,8 @@ internal static class InspectCommand
             .AddColumns("matrix", "role", "rows × cols", "params", "bytes", "share of file");
         foreach (var w in weights)
         {
-            weightTable.AddRow(Markup.Escape(w.DisplayName), w.Role.ToString(), $"{w.Rows} × {w.Columns}", w.Parameters.ToString("N0"),
-                w.Bytes.ToString("N0"), $"{100.0 * w.Bytes / fileBytes:F1} %");
+            weightTable.AddRow(TerminalText.Row(w.DisplayName, w.Role.ToString(), $"{w.Rows} × {w.Columns}", w.Parameters.ToString("N0"),
+                w.Bytes.ToString("N0"), $"{100.0 * w.Bytes / fileBytes:F1} %"));
         }
 
         console.Write(weightTable);

@@ -54,7 +54,7 @@ internal static class RunCommand
         Console.WriteLine($"engine: {(useOrt ? "ONNX Runtime" : "native")}");
         for (var k = 0; k < outputs.Length; k++)
         {
-            var line = $"{loaded.Graph.Outputs[k].Name}: {outputs[k]}";
+            var line = $"{TerminalText.Plain(loaded.Graph.Outputs[k].Name)}: {outputs[k]}";
             if (k < expected.Length)
             {
                 var diff = TensorComparer.MaxAbsoluteDifference(outputs[k], expected[k]);

@@ -34,6 +34,13 @@ public static class RandomInputs
         }).ToArray();
     }
 
+    /// <summary>
+    /// The shape <see cref="Create"/> gives an input that declares one, as longs (a declared dimension may be any
+    /// value), so a caller can check the size before anything is allocated.
+    /// </summary>
+    internal static long[] Shape(OnnxValueInfo input, int batch, int steps) =>
+        input.Dimensions?.Select(d => d.Value ?? (IsBatch(d.Symbol) ? batch : steps)).ToArray() ?? [];
+
     private static bool IsBatch(string? symbol) =>
         symbol is not null && (symbol.Contains("batch", StringComparison.OrdinalIgnoreCase) || symbol is "N" or "n" or "B");
 
