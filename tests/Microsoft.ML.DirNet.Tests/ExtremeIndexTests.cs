@@ -6,8 +6,8 @@ namespace Microsoft.ML.DirNet.Tests;
 
 /// <summary>
 /// Index and shape values at the edges of int64 reach the kernels unchanged: Slice with steps of ±(2^63 − 1) takes one
-/// element as ONNX Runtime does (it returned an empty tensor), and a Reshape to a dimension beyond 32 bits is refused
-/// (it was truncated, so [2^32 + 1] read as [1]).
+/// element as ONNX Runtime does (it returned an empty tensor), a Reshape to a dimension beyond 32 bits is refused
+/// (it was truncated, so [2^32 + 1] read as [1]), and so is a Concat whose joined axis would be.
 /// </summary>
 public sealed class ExtremeIndexTests
 {
@@ -50,5 +50,16 @@ public sealed class ExtremeIndexTests
             new NativeModel(model).Run(new Tensor<float>([1], [1f]), new Tensor<long>([1], [dimension])));
         Assert.Contains("reshape", error.Message);
         Assert.Contains(dimension.ToString(System.Globalization.CultureInfo.InvariantCulture), error.Message);
+    }
+
+    /// <summary>A Concat left with no inputs (the structured fuzzer made one) names the problem, not an index.</summary>
+    [Fact]
+    public void ConcatWithoutInputsIsRefusedByName()
+    {
+        var node = new NodeProto { OpType = "Concat", Name = "join", Output = { "y" } };
+        node.Attribute.Add(new AttributeProto { Name = "axis", Type = AttributeProto.Types.AttributeType.Int, I = 0 });
+        var model = SingleNodeModel.Build(node, [("unused", TensorElementType.Float)], ["y"]);
+        var error = Assert.ThrowsAny<DirNetException>(() => new NativeModel(model).Run(new Tensor<float>([1], [1f])));
+        Assert.Contains("at least one input", error.Message);
     }
 }

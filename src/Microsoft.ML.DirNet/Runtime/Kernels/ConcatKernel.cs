@@ -16,6 +16,11 @@ internal sealed class ConcatKernel(OnnxNode node) : IKernel
             parts.Add(KernelInputs.Required(inputs, i, $"inputs[{i}]"));
         }
 
+        if (parts.Count == 0)
+        {
+            throw new ArgumentException("Concat needs at least one input.");
+        }
+
         var first = parts[0];
         var axis = TensorShape.NormalizeAxis(_axis, first.Rank, "axis");
         foreach (var part in parts)
@@ -30,7 +35,10 @@ internal sealed class ConcatKernel(OnnxNode node) : IKernel
         }
 
         var shape = (int[])first.Shape.Clone();
-        shape[axis] = parts.Sum(p => p.Shape[axis]);
+        var joined = parts.Sum(p => (long)p.Shape[axis]);
+        shape[axis] = joined <= int.MaxValue
+            ? (int)joined
+            : throw new ArgumentException($"the joined axis {axis} would have {joined} elements, beyond what one tensor can hold.");
         var result = Tensor.Zeros(first.ElementType, shape);
         var outer = TensorShape.ElementCount(shape.AsSpan(0, axis));
         var size = first.ElementSize;
