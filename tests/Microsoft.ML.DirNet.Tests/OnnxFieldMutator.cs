@@ -44,6 +44,11 @@ internal sealed class OnnxFieldMutator(Random random)
 
     private const string Missing = "fuzz_missing_value";
 
+    private readonly Dictionary<string, int> _applied = [];
+
+    /// <summary>How many mutations of each kind (by method name) this mutator has applied.</summary>
+    public IReadOnlyDictionary<string, int> Applied => _applied;
+
     /// <summary>A copy of <paramref name="seed"/> with 1–3 mutations, and their description (';'-separated).</summary>
     public (ModelProto Mutant, string Mutation) Mutate(ModelProto seed)
     {
@@ -68,8 +73,10 @@ internal sealed class OnnxFieldMutator(Random random)
         ];
         for (var attempt = 0; attempt < 64; attempt++)
         {
-            if (kinds[random.Next(kinds.Length)](model) is { } description)
+            var kind = kinds[random.Next(kinds.Length)];
+            if (kind(model) is { } description)
             {
+                _applied[kind.Method.Name] = _applied.GetValueOrDefault(kind.Method.Name) + 1;
                 return description;
             }
         }
@@ -411,12 +418,28 @@ internal sealed class OnnxFieldMutator(Random random)
         var inputs = node.Input;
         var k = random.Next(inputs.Count);
         var where = $"node '{node.Name}' ({node.OpType})";
-        switch (random.Next(8))
+        switch (random.Next(9))
         {
             case 0 when inputs.Count > 1:
                 var j = (k + 1 + random.Next(inputs.Count - 1)) % inputs.Count;
                 (inputs[k], inputs[j]) = (inputs[j], inputs[k]);
                 return $"{where} inputs {k} and {j} swapped";
+            case 7:
+                // Optional inputs given as new int64 constants (Slice's axes and steps, Squeeze's axes, a Reshape's
+                // shape...), as long as the node's second input where that is a small constant.
+                var length = random.Next(3) == 0 ? 1 : ConstantLength(model, inputs.Count > 1 ? inputs[1] : inputs[0]);
+                var appended = new List<string>();
+                for (var a = 1 + random.Next(2); a > 0; a--)
+                {
+                    var constant = new TensorProto { Name = $"fuzz_constant_{model.Graph.Initializer.Count}", DataType = 7 };
+                    constant.Dims.Add(length);
+                    constant.Int64Data.AddRange(Enumerable.Range(0, length).Select(_ => random.Next(3) == 0 ? 1 : Pick(ExtremeIntegers)));
+                    model.Graph.Initializer.Add(constant);
+                    inputs.Add(constant.Name);
+                    appended.Add($"{constant.Name} = {Format(constant.Int64Data)}");
+                }
+
+                return $"{where} int64 constant inputs appended: {string.Join(", ", appended)}";
             case 1:
                 inputs[k] = Missing;
                 return $"{where} input {k} renamed to nonexistent '{Missing}'";
@@ -789,6 +812,15 @@ internal sealed class OnnxFieldMutator(Random random)
 
         found.Sort();
         return found;
+    }
+
+    /// <summary>The element count of the initializer or Constant that holds <paramref name="value"/>, if 1–8; else 1.</summary>
+    private static int ConstantLength(ModelProto model, string value)
+    {
+        var tensor = model.Graph.Initializer.FirstOrDefault(t => t.Name == value)
+            ?? model.Graph.Node.FirstOrDefault(n => n.OpType == "Constant" && n.Output.Contains(value))?.Attribute.FirstOrDefault(a => a.T is not null)?.T;
+        var count = tensor?.Dims.Aggregate(1L, (p, d) => p * d) ?? 1;
+        return count is >= 1 and <= 8 ? (int)count : 1;
     }
 
     private static List<string> AllValueNames(ModelProto model) =>

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Security.Cryptography;
 using Google.Protobuf;
 using Microsoft.ML.DirNet.Compression;
 using Microsoft.ML.DirNet.Onnx;
@@ -83,6 +84,7 @@ public sealed class StructuredFuzzingTests(ITestOutputHelper output)
         int rejected = 0, ran = 0, timeouts = 0, iteration = 0;
         var times = new List<(double Milliseconds, string Mutation)>();
         long mostAllocated = 0;
+        var rejectedAt = new Dictionary<string, int>();
         var clock = Stopwatch.StartNew();
         for (; iteration < Iterations && timeouts < MaxTimeouts; iteration++)
         {
@@ -94,13 +96,13 @@ public sealed class StructuredFuzzingTests(ITestOutputHelper output)
             File.WriteAllBytes(inFlight + ".onnx", bytes);
             File.WriteAllText(inFlight + ".txt", description);
 
-            var outcome = Guarded(token => Exercise(bytes, seedling.Inputs, exercise, token));
+            var outcome = Guarded((reached, token) => Exercise(bytes, seedling.Inputs, exercise, reached, token));
             times.Add((outcome.Elapsed.TotalMilliseconds, description));
             mostAllocated = Math.Max(mostAllocated, outcome.Allocated);
             if (outcome.TimedOut)
             {
                 timeouts++;
-                findings.AddGuard($"Timeout (over {TimeLimit.TotalSeconds:0} s)", description, bytes, "The exercise was still running at the time limit.");
+                findings.AddGuard($"Timeout (over {TimeLimit.TotalSeconds:0} s) in {outcome.Stage}", description, bytes, $"The exercise was still running at the time limit, in stage '{outcome.Stage}'.");
                 continue;
             }
 
@@ -117,6 +119,7 @@ public sealed class StructuredFuzzingTests(ITestOutputHelper output)
                     break;
                 case DirNetException:
                     rejected++;
+                    rejectedAt[outcome.Stage] = rejectedAt.GetValueOrDefault(outcome.Stage) + 1;
                     break;
                 default:
                     findings.AddException(outcome.Error, description, bytes);
@@ -132,50 +135,81 @@ public sealed class StructuredFuzzingTests(ITestOutputHelper output)
             $"{findings.Total} findings in {findings.Groups.Count} groups{(timeouts >= MaxTimeouts ? $" (stopped after {timeouts} time-outs)" : "")}");
         output.WriteLine($"per mutant: mean {sorted.Average():0.0} ms, median {sorted[sorted.Length / 2]:0.0} ms, p99 {sorted[(int)(sorted.Length * 0.99)]:0.0} ms, " +
             $"max {slowest.Milliseconds:0} ms ({slowest.Mutation}); most allocated by one mutant {mostAllocated / (1 << 20)} MiB");
+        output.WriteLine($"rejected at: {string.Join(", ", rejectedAt.OrderByDescending(p => p.Value).Select(p => $"{p.Key} {p.Value}"))}");
+        output.WriteLine($"mutations applied: {string.Join(", ", mutator.Applied.OrderByDescending(p => p.Value).Select(p => $"{p.Key} {p.Value}"))}");
         output.WriteLine(findings.Summary());
         Assert.True(findings.Total == 0, $"{findings.Total} of {iteration} structurally mutated models escaped (seed {Seed}), in {findings.Groups.Count} groups " +
             $"(mutants saved under {folder}):\n{findings.Summary()}");
         Assert.True(rejected > 0 && ran > 0, $"{rejected} rejected, {ran} ran: the mutations should give both");
     }
 
+    [Fact]
+    public void TheSameSeedGivesTheSameMutantsAndLeavesTheSeedModelAlone()
+    {
+        var seed = ModelProto.Parser.ParseFrom(File.ReadAllBytes(Path.Combine(TestPaths.Fixtures, "lstm_1layer", "model.onnx")));
+        var original = seed.ToByteArray();
+        string[] Mutants(int s)
+        {
+            var mutator = new OnnxFieldMutator(new Random(s));
+            return [.. Enumerable.Range(0, 200).Select(_ => mutator.Mutate(seed)).Select(m => $"{m.Mutation} {Convert.ToHexString(SHA256.HashData(m.Mutant.ToByteArray()))}")];
+        }
+
+        Assert.Equal(Mutants(7), Mutants(7));
+        Assert.NotEqual(Mutants(7), Mutants(8));
+        Assert.Equal(original, seed.ToByteArray());
+    }
+
     /// <summary>
     /// What a user does with a model: read it, find its weights, load it natively, run it; and where all that worked,
     /// compress it, plainly and with calibration from the same inputs, and run each compressed file.
     /// </summary>
-    private static void Exercise(byte[] bytes, Tensor[] inputs, (CompressionMethod Plain, CompressionMethod Calibrated, CompressionScope Scope) exercise, CancellationToken token)
+    private static void Exercise(byte[] bytes, Tensor[] inputs, (CompressionMethod Plain, CompressionMethod Calibrated, CompressionScope Scope) exercise,
+        Action<string> reached, CancellationToken token)
     {
+        reached("parse");
         var model = OnnxModel.Parse(bytes, "fuzzed.onnx");
+        reached("find weights");
         WeightFinder.FindWeights(model);
-        new NativeModel(model).Run(inputs);
+        reached("load");
+        var engine = new NativeModel(model);
+        reached("run");
+        engine.Run(inputs);
         if (model.Metadata.ContainsKey(Export.CompressionMetadata.Key))
         {
             return;
         }
 
+        reached("compress");
         var options = new CompressionOptions { Method = exercise.Plain, Ratio = 2, Scope = exercise.Scope };
         RunCompressed(RnnCompressor.Compress(model, options, cancellationToken: token));
+        reached("calibrate");
         var calibration = CalibrationStatistics.Capture(model, [inputs], token);
+        reached("compress calibrated");
         RunCompressed(RnnCompressor.Compress(model, options with { Method = exercise.Calibrated, Calibration = calibration }, cancellationToken: token));
 
-        void RunCompressed(CompressionResult result) =>
+        void RunCompressed(CompressionResult result)
+        {
+            reached("run compressed");
             new NativeModel(OnnxModel.Parse(result.ToCompressedModel().ToBytes(), "fuzzed-compressed.onnx")).Run(inputs);
+        }
     }
 
     /// <summary>
     /// Runs <paramref name="exercise"/> on its own thread for at most <see cref="TimeLimit"/> (then cancels it and
     /// leaves the thread behind), counting what that thread allocated.
     /// </summary>
-    private static (Exception? Error, bool TimedOut, long Allocated, TimeSpan Elapsed) Guarded(Action<CancellationToken> exercise)
+    private static (Exception? Error, bool TimedOut, long Allocated, TimeSpan Elapsed, string Stage) Guarded(Action<Action<string>, CancellationToken> exercise)
     {
         var cancellation = new CancellationTokenSource();
         Exception? error = null;
         long allocated = 0;
+        var stage = "start";
         var thread = new Thread(() =>
         {
             var before = GC.GetAllocatedBytesForCurrentThread();
             try
             {
-                exercise(cancellation.Token);
+                exercise(s => Volatile.Write(ref stage, s), cancellation.Token);
             }
             catch (Exception e)
             {
@@ -189,9 +223,9 @@ public sealed class StructuredFuzzingTests(ITestOutputHelper output)
         if (!thread.Join(TimeLimit))
         {
             cancellation.Cancel();
-            return (null, true, 0, clock.Elapsed);
+            return (null, true, 0, clock.Elapsed, Volatile.Read(ref stage));
         }
 
-        return (error, false, allocated, clock.Elapsed);
+        return (error, false, allocated, clock.Elapsed, stage);
     }
 }
