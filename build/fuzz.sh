@@ -9,7 +9,7 @@
 #    killer, with a 10 s limit per mutant (DIRNET_FUZZ_TIMEOUT_SECONDS). Its findings are grouped by exception type and
 #    top library frame, one mutant per group saved under $DIRNET_FUZZ_FINDINGS/seed-S (default: a new temporary
 #    folder, printed below).
-# The test suite itself runs 600 of each byte-level kind and 800 structured mutants, with one seed each. Every mutant
+# The test suite itself runs 600 of each byte-level kind and 1,000 structured mutants, with one seed each. Every mutant
 # must fail with a clear error (a DirNetException) or run; a mutant that escapes with another exception is saved under
 # the folder the failure message names. Every seed runs even after a failing one; the exit code is 1 if any failed.
 #   bash build/fuzz.sh [ITERATIONS] [SEED ...]
@@ -29,6 +29,6 @@ for seed in ${seeds[@]}; do
     --filter "FullyQualifiedName~ModelFuzzingTests.Mutated" --logger "console;verbosity=detailed" | grep -E "mutated|escaped|iteration|Passed!|Failed!" || failed=1
   DIRNET_FUZZ_SEED=$seed DIRNET_FUZZ_ITERATIONS=$structured DIRNET_FUZZ_FINDINGS=$findings DOTNET_GCHeapHardLimit=0x100000000 \
     dotnet test tests/Microsoft.ML.DirNet.Tests -c Release --no-build --filter "FullyQualifiedName~StructuredFuzzingTests" \
-    --logger "console;verbosity=detailed" | grep -E "structurally|per mutant|first:|saved:|^ +[0-9]+  |Passed!|Failed!" || failed=1
+    --logger "console;verbosity=detailed" | grep -E "structurally|per mutant|rejected at|smallest:|saved:|^ +[0-9]+  |Passed!|Failed!" || failed=1
 done
 exit $failed

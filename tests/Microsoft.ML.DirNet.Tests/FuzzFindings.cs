@@ -5,21 +5,25 @@ namespace Microsoft.ML.DirNet.Tests;
 
 /// <summary>
 /// What a fuzzer found, grouped by exception type and the top stack frame inside the library (or by the guard that
-/// tripped: a time-out, a large allocation). The first mutant of each group is saved as <c>GROUP.onnx</c> beside a
-/// <c>GROUP.txt</c> with its mutation, message and stack, so each group has one reproduction.
+/// tripped: a time-out, a large allocation). One mutant of each group, the first with the fewest mutations, is saved as
+/// <c>GROUP.onnx</c> beside a <c>GROUP.txt</c> with its mutation, message and stack, so each group has one small
+/// reproduction.
 /// </summary>
 internal sealed class FuzzFindings(string folder)
 {
     private readonly List<Group> _groups = [];
 
     /// <summary>One kind of failure: how often it came, and its first occurrence.</summary>
-    public sealed class Group(string key, string mutation, string saved)
+    public sealed class Group(string key, string saved)
     {
         public string Key { get; } = key;
 
-        public int Count { get; set; } = 1;
+        public int Count { get; set; }
 
-        public string FirstMutation { get; } = mutation;
+        /// <summary>The saved mutant's mutation: the first of the fewest mutations seen.</summary>
+        public string Mutation { get; set; } = "";
+
+        public int MutationCount { get; set; } = int.MaxValue;
 
         public string Saved { get; } = saved;
     }
@@ -40,18 +44,22 @@ internal sealed class FuzzFindings(string folder)
 
     private void Add(string key, string mutation, byte[] mutant, string detail)
     {
-        if (_groups.FirstOrDefault(g => g.Key == key) is { } group)
+        if (_groups.FirstOrDefault(g => g.Key == key) is not { } group)
         {
-            group.Count++;
-            return;
+            group = new Group(key, Path.Combine(Folder, Slug(key) + ".onnx"));
+            _groups.Add(group);
         }
 
-        Directory.CreateDirectory(Folder);
-        var name = Slug(key);
-        var saved = Path.Combine(Folder, name + ".onnx");
-        File.WriteAllBytes(saved, mutant);
-        File.WriteAllText(Path.Combine(Folder, name + ".txt"), $"{key}\nmutation: {mutation}\n\n{detail}\n");
-        _groups.Add(new Group(key, mutation, saved));
+        group.Count++;
+        var mutations = mutation.Split("; ").Length;
+        if (mutations < group.MutationCount)
+        {
+            group.Mutation = mutation;
+            group.MutationCount = mutations;
+            Directory.CreateDirectory(Folder);
+            File.WriteAllBytes(group.Saved, mutant);
+            File.WriteAllText(Path.ChangeExtension(group.Saved, ".txt"), $"{key}\nmutation: {mutation}\n\n{detail}\n");
+        }
     }
 
     /// <summary>The first frame of the stack in the library itself (not the tests, not the runtime): Type.Method.</summary>
@@ -76,13 +84,13 @@ internal sealed class FuzzFindings(string folder)
         return "(no library frame)";
     }
 
-    /// <summary>A table of the groups: count, key, first mutation, saved file.</summary>
+    /// <summary>A table of the groups: count, key, the saved mutant's mutation, saved file.</summary>
     public string Summary()
     {
         var text = new StringBuilder();
         foreach (var group in _groups.OrderByDescending(g => g.Count))
         {
-            text.AppendLine($"{group.Count,6}  {group.Key}\n        first: {group.FirstMutation}\n        saved: {group.Saved}");
+            text.AppendLine($"{group.Count,6}  {group.Key}\n        smallest: {group.Mutation}\n        saved: {group.Saved}");
         }
 
         return text.ToString();
