@@ -48,6 +48,18 @@ public sealed class BadInputTests
         Assert.Contains($"'{weightName}'", error.Message);
     }
 
+    /// <summary>Found by the structured fuzzer: a node whose outputs were removed reached the kernels as an index error.</summary>
+    [Fact]
+    public void NodeWithoutOutputsNamesTheNode()
+    {
+        var proto = OnnxModel.Load(LstmPath).Proto.Clone();
+        var squeeze = proto.Graph.Node.First(n => n.OpType != "LSTM");
+        squeeze.Output.Clear();
+        var error = Assert.Throws<OnnxGraphException>(() => new NativeModel(OnnxModel.Parse(Google.Protobuf.MessageExtensions.ToByteArray(proto), "silent.onnx")));
+        Assert.Contains("names no outputs", error.Message);
+        Assert.Contains(squeeze.Name, error.Message);
+    }
+
     [Fact]
     public void UnsupportedOperatorsAreAllListedWithTheirNodes()
     {

@@ -37,6 +37,12 @@ public sealed class NativeModel : ITensorModel
             throw new UnsupportedOperatorException(model.SourceName, unsupported);
         }
 
+        // Every operator the engine runs produces at least one output; a node that names none is damaged, not a no-op.
+        if (nodes.FirstOrDefault(n => n.Outputs.Count == 0) is { } silent)
+        {
+            throw new OnnxGraphException($"{silent.Description} of '{model.SourceName}' names no outputs.", silent.Name);
+        }
+
         foreach (var node in nodes.Where(WeightFinder.IsRecurrent))
         {
             WeightFinder.CheckRecurrentShapes(model, node); // at load, naming the initializer, rather than at the first run
