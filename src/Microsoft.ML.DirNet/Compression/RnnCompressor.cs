@@ -63,8 +63,9 @@ public static class RnnCompressor
                     FactorPrecision.Int8 => built[g][m].ToInt8Precision(quantized),
                     _ => built[g][m],
                 };
-                CheckFinite(model, weight, original, matrix, precision);
-                result.Add(new CompressedWeight(weight, matrix, RelativeError(original, matrix.ToDense()), original.Sum(v => (double)v * v)));
+                var rebuilt = matrix.ToDense();
+                CheckFinite(model, weight, original, rebuilt, matrix, precision);
+                result.Add(new CompressedWeight(weight, matrix, RelativeError(original, rebuilt), original.Sum(v => (double)v * v)));
             }
         }
 
@@ -253,10 +254,9 @@ public static class RnnCompressor
     /// Refuses a compressed form that rebuilds to ∞ or NaN: weights near float32's limit can be approximated by values
     /// beyond it, and float16 factors hold at most 65,504. Finite weights in the usual range never get here.
     /// </summary>
-    private static void CheckFinite(OnnxModel model, CompressibleWeight weight, float[] original, CompressedMatrix matrix, FactorPrecision precision)
+    private static void CheckFinite(OnnxModel model, CompressibleWeight weight, float[] original, float[] rebuilt, CompressedMatrix matrix, FactorPrecision precision)
     {
-        var dense = matrix.ToDense();
-        if (Array.TrueForAll(dense, float.IsFinite))
+        if (Array.TrueForAll(rebuilt, float.IsFinite))
         {
             return;
         }
