@@ -43,8 +43,10 @@ internal static class InspectCommand
             .ToArray();
         var compressedShapes = factored?.Initializers.ToDictionary(i => i.Entry.Name, i => i.Entry.Shape) ?? [];
         // A compressed model's W is rebuilt by nodes, not stored: its input size comes from the recorded shape.
+        // By position, not name: ONNX allows repeated and empty node names.
+        var recurrentNodes = model.Graph.Nodes.Where(WeightFinder.IsRecurrent).ToArray();
         var layers = WeightFinder.FindRecurrentLayers(model).Select(l => l.InputSize == 0
-            && model.Graph.Nodes.FirstOrDefault(n => n.Name == l.NodeName) is { Inputs.Count: > 1 } node
+            && recurrentNodes[l.Index] is { Inputs.Count: > 1 } node
             && compressedShapes.TryGetValue(node.Inputs[1], out var shape) ? l with { InputSize = shape[^1] } : l).ToArray();
         // The factors of a compressed model are not candidates for another compression (compress refuses the file).
         var weights = factored is null ? WeightFinder.FindWeights(model) : [];
