@@ -1,0 +1,169 @@
+using Microsoft.ML.DirNet.Compression;
+
+namespace Microsoft.ML.DirNet.Tests;
+
+/// <summary>
+/// The numerics of per-group low-bit values (int4, int3, int2, ternary; groups of 32 to 256): packing round trips for
+/// every width and odd lengths, exact byte accounting, values on their grid, and round-to-nearest with a clipping
+/// search never worse than plain min/max rounding. Not yet a stored precision of the forms (the precision issue wires
+/// it into the forms, the file and the tool).
+/// </summary>
+public sealed class GroupQuantizationTests
+{
+    public static IEnumerable<object[]> Grids() =>
+        from grid in new[] { "int4", "int3", "int2", "ternary" }
+        from groupSize in LowBitGrid.GroupSizes
+        select new object[] { grid, groupSize };
+
+    private static LowBitGrid Grid(string name, int groupSize) =>
+        name == "ternary" ? LowBitGrid.Ternary(groupSize) : LowBitGrid.Integer(name[3] - '0', groupSize);
+
+    [Theory]
+    [MemberData(nameof(Grids))]
+    public void PackingRoundTripsForEveryLength(string name, int groupSize)
+    {
+        var grid = Grid(name, groupSize);
+        var random = new Random(grid.LevelCount * 1000 + groupSize);
+        foreach (var count in new[] { 0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 255, 1000 })
+        {
+            var levels = Enumerable.Range(0, count).Select(_ => (byte)random.Next(grid.LevelCount)).ToArray();
+            var packed = LevelPacking.Pack(levels, grid);
+            Assert.Equal(LevelPacking.PackedBytes(count, grid), packed.Length);
+            Assert.Equal(levels, LevelPacking.Unpack(packed, count, grid));
+        }
+
+        // The extreme levels too, where a carry across a byte boundary would show.
+        var top = Enumerable.Repeat((byte)(grid.LevelCount - 1), 41).ToArray();
+        Assert.Equal(top, LevelPacking.Unpack(LevelPacking.Pack(top, grid), top.Length, grid));
+        Assert.Throws<ArgumentException>(() => LevelPacking.Pack([(byte)grid.LevelCount], grid));
+    }
+
+    [Fact]
+    public void PackedLayoutIsLittleEndian()
+    {
+        Assert.Equal([0x21, 0x03], LevelPacking.Pack([1, 2, 3], LowBitGrid.Integer(4, 32)));
+        Assert.Equal([0b11_10_01_00], LevelPacking.Pack([0, 1, 2, 3], LowBitGrid.Integer(2, 32)));
+        // int3: eight levels in three bytes, level i at bits 3i..3i+2.
+        Assert.Equal([0xd1, 0x58, 0x1f], LevelPacking.Pack([1, 2, 3, 4, 5, 6, 7, 0], LowBitGrid.Integer(3, 32)));
+        Assert.Equal([(byte)(1 + 2 * 3 + 0 * 9 + 1 * 27 + 2 * 81)], LevelPacking.Pack([1, 2, 0, 1, 2], LowBitGrid.Ternary(32)));
+    }
+
+    [Theory]
+    [MemberData(nameof(Grids))]
+    public void ValuesLieOnTheirGridAndBytesAreCounted(string name, int groupSize)
+    {
+        var grid = Grid(name, groupSize);
+        foreach (var (rows, columns) in new[] { (1, 1), (1, groupSize), (3, groupSize + 5), (2, groupSize - 3), (4, 3 * groupSize), (5, 1) })
+        {
+            var values = Gaussian(rows * columns, seed: rows * 31 + columns);
+            var q = RoundToNearest.Quantize(values, rows, columns, grid);
+            var groupsPerRow = grid.GroupsPerRow(columns);
+            Assert.Equal(rows * groupsPerRow, q.Scales.Length);
+            Assert.Equal(
+                LevelPacking.PackedBytes(rows * columns, grid) + 2 * q.Scales.Length + (grid.HasZeroPoints ? LevelPacking.PackedBytes(q.ZeroPoints.Length, grid) : 0),
+                q.StoredBytes);
+
+            var dequantized = q.Dequantize();
+            for (var r = 0; r < rows; r++)
+            {
+                for (var c = 0; c < columns; c++)
+                {
+                    var group = r * groupsPerRow + c / groupSize;
+                    var level = q.Levels[r * columns + c];
+                    Assert.InRange(level, 0, grid.LevelCount - 1);
+                    Assert.Equal((level - q.Zero(group)) * (float)q.Scales[group], dequantized[r * columns + c]);
+                }
+            }
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Grids))]
+    public void ClippingSearchIsNeverWorseThanMinMaxRounding(string name, int groupSize)
+    {
+        var grid = Grid(name, groupSize);
+        const int rows = 16, columns = 300;
+        foreach (var values in new[] { Gaussian(rows * columns, seed: 1), HeavyTailed(rows * columns, seed: 2) })
+        {
+            var searched = SquaredError(values, RoundToNearest.Quantize(values, rows, columns, grid).Dequantize());
+            var plain = SquaredError(values, RoundToNearest.Quantize(values, rows, columns, grid, clippingSearch: false).Dequantize());
+            Assert.True(searched <= plain, $"{grid}: search {searched} > min/max {plain}");
+        }
+
+        // With outliers the search must actually clip: a clear gain, not only a tie.
+        var tailed = HeavyTailed(rows * columns, seed: 3);
+        var gain = SquaredError(tailed, RoundToNearest.Quantize(tailed, rows, columns, grid).Dequantize())
+            / SquaredError(tailed, RoundToNearest.Quantize(tailed, rows, columns, grid, clippingSearch: false).Dequantize());
+        Assert.True(gain < 0.97, $"{grid}: clipping kept {gain:P1} of the min/max error");
+    }
+
+    [Theory]
+    [InlineData(32)]
+    [InlineData(128)]
+    public void ErrorFallsAsBitsRise(int groupSize)
+    {
+        const int rows = 8, columns = 512;
+        var values = Gaussian(rows * columns, seed: groupSize);
+        double Error(LowBitGrid grid) => SquaredError(values, RoundToNearest.Quantize(values, rows, columns, grid).Dequantize());
+        var errors = new[] { Error(LowBitGrid.Ternary(groupSize)), Error(LowBitGrid.Integer(2, groupSize)), Error(LowBitGrid.Integer(3, groupSize)), Error(LowBitGrid.Integer(4, groupSize)) };
+        Assert.True(errors[1] < errors[0] && errors[2] < errors[1] && errors[3] < errors[2], string.Join(" > ", errors));
+        // Smaller groups fit their ranges more closely.
+        Assert.True(SquaredError(values, RoundToNearest.Quantize(values, rows, columns, LowBitGrid.Integer(3, 32)).Dequantize())
+            <= SquaredError(values, RoundToNearest.Quantize(values, rows, columns, LowBitGrid.Integer(3, 256)).Dequantize()));
+    }
+
+    [Theory]
+    [MemberData(nameof(Grids))]
+    public void ZerosStayExactAndNothingIsNaN(string name, int groupSize)
+    {
+        var grid = Grid(name, groupSize);
+        const int columns = 70;
+        var values = new float[3 * columns];
+        Gaussian(columns, seed: 9).CopyTo(values, columns); // row 0 zeros, row 1 random, row 2 zeros but one value
+        values[2 * columns + 5] = 0.25f;
+        var dequantized = RoundToNearest.Quantize(values, 3, columns, grid).Dequantize();
+        Assert.All(dequantized, v => Assert.True(float.IsFinite(v)));
+        Assert.All(dequantized.Take(columns), v => Assert.Equal(0f, v));
+        for (var c = 0; c < columns; c++)
+        {
+            if (c != 5)
+            {
+                Assert.Equal(0f, dequantized[2 * columns + c]);
+            }
+        }
+
+        Assert.Equal(0.25f, dequantized[2 * columns + 5], 0.25f * 0.01f);
+    }
+
+    [Fact]
+    public void GridsOutsideTheFormatAreRefused()
+    {
+        Assert.Throws<ArgumentException>(() => LowBitGrid.Integer(5, 64));
+        Assert.Throws<ArgumentException>(() => LowBitGrid.Integer(4, 48));
+        Assert.Throws<ArgumentException>(() => LowBitGrid.Ternary(512));
+    }
+
+    private static double SquaredError(float[] a, float[] b) => a.Zip(b, (x, y) => (double)(x - y) * (x - y)).Sum();
+
+    private static float[] Gaussian(int count, int seed)
+    {
+        var random = new Random(seed);
+        return Enumerable.Range(0, count).Select(_ => (float)(Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble()))).ToArray();
+    }
+
+    /// <summary>Gaussian values with one in fifty multiplied by 8: the outliers that trained weights have.</summary>
+    private static float[] HeavyTailed(int count, int seed)
+    {
+        var values = Gaussian(count, seed);
+        var random = new Random(seed + 1);
+        for (var i = 0; i < count; i++)
+        {
+            if (random.Next(50) == 0)
+            {
+                values[i] *= 8;
+            }
+        }
+
+        return values;
+    }
+}
