@@ -135,6 +135,79 @@ public sealed class GroupQuantizationTests
         Assert.Equal(0.25f, dequantized[2 * columns + 5], 0.25f * 0.01f);
     }
 
+    /// <summary>
+    /// On inputs with correlated features (as a layer's really are), GPTQ's output error ‖(W − Ŵ)·X‖² is below RTN's at
+    /// every low-bit grid; a feature that is always zero costs nothing and its weights become 0.
+    /// </summary>
+    [Theory]
+    [InlineData("int4")]
+    [InlineData("int3")]
+    [InlineData("int2")]
+    [InlineData("ternary")]
+    public void GptqReducesTheOutputErrorBelowRoundToNearest(string name)
+    {
+        const int rows = 64, columns = 128, samples = 512;
+        var grid = Grid(name, 32);
+        var w = Gaussian(rows * columns, seed: 5);
+        // x = A·z: 128 features mixed from 16 sources, plus a little noise, feature 7 always zero.
+        var mixing = Gaussian(columns * 16, seed: 6);
+        var sources = Gaussian(16 * samples, seed: 7);
+        var noise = Gaussian(columns * samples, seed: 8);
+        var x = new double[columns * samples];
+        for (var f = 0; f < columns; f++)
+        {
+            for (var t = 0; t < samples; t++)
+            {
+                double v = 0.1 * noise[f * samples + t];
+                for (var k = 0; k < 16; k++)
+                {
+                    v += mixing[f * 16 + k] * sources[k * samples + t];
+                }
+
+                x[f * samples + t] = f == 7 ? 0 : v;
+            }
+        }
+
+        var moment = new double[columns * columns];
+        for (var i = 0; i < columns; i++)
+        {
+            for (var j = 0; j < columns; j++)
+            {
+                double sum = 0;
+                for (var t = 0; t < samples; t++)
+                {
+                    sum += x[i * samples + t] * x[j * samples + t];
+                }
+
+                moment[i * columns + j] = sum;
+            }
+        }
+
+        double OutputError(float[] q)
+        {
+            double total = 0;
+            for (var r = 0; r < rows; r++)
+            {
+                for (var i = 0; i < columns; i++)
+                {
+                    for (var j = 0; j < columns; j++)
+                    {
+                        total += (w[r * columns + i] - q[r * columns + i]) * moment[i * columns + j] * (w[r * columns + j] - q[r * columns + j]);
+                    }
+                }
+            }
+
+            return total;
+        }
+
+        var gptq = Gptq.Quantize(w, rows, columns, moment, grid);
+        var rtn = OutputError(RoundToNearest.Quantize(w, rows, columns, grid).Dequantize());
+        var ours = OutputError(gptq.Dequantize());
+        Assert.True(ours < 0.9 * rtn, $"{grid}: GPTQ {ours:G4} against RTN {rtn:G4}");
+        Assert.All(Enumerable.Range(0, rows), r => Assert.Equal(0f, gptq.Dequantize()[r * columns + 7]));
+        Assert.All(gptq.Dequantize(), v => Assert.True(float.IsFinite(v)));
+    }
+
     [Fact]
     public void GridsOutsideTheFormatAreRefused()
     {

@@ -33,28 +33,44 @@ internal static class RoundToNearest
             {
                 var start = r * columns + g * grid.GroupSize;
                 var group = values.Slice(start, Math.Min(grid.GroupSize, columns - g * grid.GroupSize));
-                var best = double.PositiveInfinity;
-                for (var k = 0; k < (clippingSearch ? Candidates : 1); k++)
+                var (scale, zero) = ChooseRange(group, grid, clippingSearch, candidate);
+                scales[r * groupsPerRow + g] = scale;
+                if (grid.HasZeroPoints)
                 {
-                    var (scale, zero) = Range(group, grid, 1f - k * ShrinkStep);
-                    var error = Round(group, grid, scale, zero, candidate);
-                    if (error < best)
-                    {
-                        best = error;
-                        scales[r * groupsPerRow + g] = scale;
-                        if (grid.HasZeroPoints)
-                        {
-                            zeroPoints[r * groupsPerRow + g] = (byte)zero;
-                        }
-
-                        candidate.AsSpan(0, group.Length).CopyTo(levels.AsSpan(start, group.Length));
-                    }
+                    zeroPoints[r * groupsPerRow + g] = (byte)zero;
                 }
+
+                Round(group, grid, scale, zero, levels.AsSpan(start, group.Length));
             }
         }
 
         return new GroupQuantizedValues(grid, rows, columns, levels, scales, zeroPoints);
     }
+
+    /// <summary>
+    /// The scale and zero level with the least squared error on <paramref name="group"/> among the clipping candidates
+    /// (only the full range without <paramref name="clippingSearch"/>); <paramref name="scratch"/> holds at least the
+    /// group's length of levels.
+    /// </summary>
+    internal static (Half Scale, int Zero) ChooseRange(ReadOnlySpan<float> group, LowBitGrid grid, bool clippingSearch, Span<byte> scratch)
+    {
+        var best = (Scale: Half.Zero, Zero: 0, Error: double.PositiveInfinity);
+        for (var k = 0; k < (clippingSearch ? Candidates : 1); k++)
+        {
+            var (scale, zero) = Range(group, grid, 1f - k * ShrinkStep);
+            var error = Round(group, grid, scale, zero, scratch);
+            if (error < best.Error)
+            {
+                best = (scale, zero, error);
+            }
+        }
+
+        return (best.Scale, best.Zero);
+    }
+
+    /// <summary>The level of <paramref name="value"/> on a group's grid.</summary>
+    internal static int Level(float value, LowBitGrid grid, float scale, int zero) =>
+        scale == 0 ? zero : (int)Math.Clamp(MathF.Round(value / scale) + zero, 0, grid.LevelCount - 1);
 
     /// <summary>
     /// The float16 scale and the zero level for a group's range shrunk by <paramref name="shrink"/>. The asymmetric
@@ -84,11 +100,10 @@ internal static class RoundToNearest
     private static double Round(ReadOnlySpan<float> group, LowBitGrid grid, Half scale, int zero, Span<byte> levels)
     {
         var s = (float)scale;
-        var top = grid.LevelCount - 1;
         double error = 0;
         for (var i = 0; i < group.Length; i++)
         {
-            var level = s == 0 ? zero : (int)Math.Clamp(MathF.Round(group[i] / s) + zero, 0, top);
+            var level = Level(group[i], grid, s, zero);
             levels[i] = (byte)level;
             var d = (double)group[i] - (level - zero) * s;
             error += d * d;
