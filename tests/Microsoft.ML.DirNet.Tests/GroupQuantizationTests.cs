@@ -136,6 +136,45 @@ public sealed class GroupQuantizationTests
     }
 
     /// <summary>
+    /// A constant row (a bias-like row, a saturated gate's weights) comes back exactly wherever float16 holds its value,
+    /// and otherwise no further off than float16 rounding: a range from 0 alone would put it at steps·half(c/steps).
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Grids))]
+    public void ConstantRowsStayExact(string name, int groupSize)
+    {
+        var grid = Grid(name, groupSize);
+        var constants = new[] { 0.75f, -2f, 3.5f, -0.1f, 0.1f, 1e-3f, 60000f };
+        const int columns = 300; // whole groups and a shorter last one
+        var values = constants.SelectMany(c => Enumerable.Repeat(c, columns)).ToArray();
+        var dequantized = RoundToNearest.Quantize(values, constants.Length, columns, grid).Dequantize();
+        for (var r = 0; r < constants.Length; r++)
+        {
+            var c = constants[r];
+            var row = dequantized.Skip(r * columns).Take(columns).ToArray();
+            Assert.All(row, v => Assert.Equal(row[0], v));
+            if ((float)(Half)c == c)
+            {
+                Assert.Equal(c, row[0]);
+            }
+            else
+            {
+                Assert.True(MathF.Abs(row[0] - c) <= MathF.Abs((float)(Half)c - c), $"{grid}: {c} became {row[0]}");
+            }
+        }
+
+        // GPTQ chooses its ranges by the same search, and a constant row has no error left to spread.
+        var moment = new double[columns * columns];
+        for (var i = 0; i < columns; i++)
+        {
+            moment[i * columns + i] = 1 + i % 3;
+        }
+
+        var gptq = Gptq.Quantize(values, constants.Length, columns, moment, grid).Dequantize();
+        Assert.Equal(dequantized, gptq);
+    }
+
+    /// <summary>
     /// On inputs with correlated features (as a layer's really are), GPTQ's output error ‖(W − Ŵ)·X‖² is below RTN's at
     /// every low-bit grid; a feature that is always zero costs nothing and its weights become 0.
     /// </summary>

@@ -5,7 +5,8 @@ namespace Microsoft.ML.DirNet.Compression;
 /// "Precision"): the range [min, max] of a group (max |v| for ternary) is tried at <see cref="Candidates"/> shrinkings,
 /// each rounded to nearest, and the one with the least squared error is kept. Clipping a few large values costs less
 /// than the coarser steps a full range forces on all the others, most of all at 2 and 3 bits. The error of each
-/// candidate is measured with its scale rounded to float16, as stored, so the choice is the stored result's.
+/// candidate is measured with its scale rounded to float16, as stored, so the choice is the stored result's. A group
+/// whose values are all equal is also tried at one step of that value, so a constant row is kept exactly (to float16).
 /// </summary>
 internal static class RoundToNearest
 {
@@ -65,6 +66,19 @@ internal static class RoundToNearest
             }
         }
 
+        if (clippingSearch && best.Error > 0 && IsConstant(group))
+        {
+            // A range that includes 0 puts a constant c at steps·half(c/steps), which float16 rounding moves off c
+            // (int4: 0.75 becomes 0.7498). One step of half(|c|) on the side of c is c itself wherever float16 holds c.
+            var step = (Half)MathF.Abs(group[0]);
+            var zero = grid.IsTernary ? 1 : group[0] > 0 ? 0 : 1;
+            var error = Half.IsFinite(step) ? Round(group, grid, step, zero, scratch) : double.PositiveInfinity;
+            if (error < best.Error)
+            {
+                best = (step, zero, error);
+            }
+        }
+
         return (best.Scale, best.Zero);
     }
 
@@ -95,6 +109,8 @@ internal static class RoundToNearest
         var zero = (float)scale == 0 ? 0 : (int)Math.Clamp(MathF.Round(-low / (float)scale), 0, steps);
         return (scale, zero);
     }
+
+    private static bool IsConstant(ReadOnlySpan<float> group) => TensorPrimitives.Min(group) == TensorPrimitives.Max(group);
 
     /// <summary>Rounds a group into <paramref name="levels"/>; returns the squared error of the result.</summary>
     private static double Round(ReadOnlySpan<float> group, LowBitGrid grid, Half scale, int zero, Span<byte> levels)
