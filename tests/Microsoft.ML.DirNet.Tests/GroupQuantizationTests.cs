@@ -63,7 +63,18 @@ public sealed class GroupQuantizationTests
                 LevelPacking.PackedBytes(rows * columns, grid) + 2 * q.Scales.Length + (grid.HasZeroPoints ? LevelPacking.PackedBytes(q.ZeroPoints.Length, grid) : 0),
                 q.StoredBytes);
 
+            // What is counted is what is written: the packed arrays and the float16 scales, and they read back.
+            var packedLevels = q.PackedLevels();
+            var packedZeroPoints = q.PackedZeroPoints();
+            Assert.Equal(packedLevels.Length + 2 * q.Scales.Length + packedZeroPoints.Length, q.StoredBytes);
+            Assert.Equal(grid.StoredBytes(rows, columns), q.StoredBytes);
+            var read = GroupQuantizedValues.FromPacked(grid, rows, columns, packedLevels, q.Scales, packedZeroPoints);
+            Assert.Equal(q.Levels, read.Levels);
+            Assert.Equal(q.ZeroPoints, read.ZeroPoints);
+            Assert.Throws<ArgumentException>(() => GroupQuantizedValues.FromPacked(grid, rows, columns, [.. packedLevels, 0], q.Scales, packedZeroPoints));
+
             var dequantized = q.Dequantize();
+            Assert.Equal(dequantized, read.Dequantize());
             for (var r = 0; r < rows; r++)
             {
                 for (var c = 0; c < columns; c++)

@@ -42,6 +42,28 @@ internal sealed class GroupQuantizedValues
     /// <summary>Exact stored bytes: packed levels, scales and packed zero points.</summary>
     public long StoredBytes => Grid.StoredBytes(Rows, Columns);
 
+    /// <summary>The levels packed as stored (<see cref="LevelPacking"/>).</summary>
+    public byte[] PackedLevels() => LevelPacking.Pack(Levels, Grid);
+
+    /// <summary>The zero points packed as stored (empty for the ternary grid).</summary>
+    public byte[] PackedZeroPoints() => Grid.HasZeroPoints ? LevelPacking.Pack(ZeroPoints, Grid) : [];
+
+    /// <summary>Reads back what <see cref="PackedLevels"/>, <see cref="Scales"/> and <see cref="PackedZeroPoints"/> hold.</summary>
+    public static GroupQuantizedValues FromPacked(LowBitGrid grid, int rows, int columns, byte[] packedLevels, Half[] scales, byte[] packedZeroPoints)
+    {
+        var count = (long)rows * columns;
+        var groups = (long)rows * grid.GroupsPerRow(columns);
+        if (packedLevels.LongLength != LevelPacking.PackedBytes(count, grid)
+            || packedZeroPoints.LongLength != (grid.HasZeroPoints ? LevelPacking.PackedBytes(groups, grid) : 0))
+        {
+            throw new ArgumentException(
+                $"A {grid} array of [{rows} × {columns}] packs into {LevelPacking.PackedBytes(count, grid)} bytes of levels and {(grid.HasZeroPoints ? LevelPacking.PackedBytes(groups, grid) : 0)} of zero points, got {packedLevels.Length} and {packedZeroPoints.Length}.");
+        }
+
+        var zeroPoints = grid.HasZeroPoints ? LevelPacking.Unpack(packedZeroPoints, (int)groups, grid) : [];
+        return new GroupQuantizedValues(grid, rows, columns, LevelPacking.Unpack(packedLevels, (int)count, grid), scales, zeroPoints);
+    }
+
     /// <summary>The level that stands for 0 in group <paramref name="group"/>.</summary>
     public int Zero(int group) => Grid.HasZeroPoints ? ZeroPoints[group] : 1;
 
