@@ -127,27 +127,15 @@ internal static class ExternalDataLoader
             throw new OnnxFormatException(modelPath, e.Message, e);
         }
 
-        // The product is capped just above the limit at every step, so no dims (however many, however large) can
-        // overflow it; a zero dimension anywhere still makes it zero.
-        const long limit = int.MaxValue;
-        long bytes = Tensor.ElementSizeOf(type);
-        foreach (var d in tensor.Dims)
+        try
         {
-            if (d < 0)
-            {
-                throw new OnnxFormatException(modelPath, $"tensor '{tensor.Name}' has invalid dimension {d} in dims [{string.Join(", ", tensor.Dims)}].");
-            }
-
-            bytes = (long)Int128.Min((Int128)bytes * d, limit + 1);
+            var size = Tensor.ElementSizeOf(type);
+            return (long)size * TensorShape.BufferLength($"tensor '{tensor.Name}' ({type}[{string.Join(", ", tensor.Dims)}])", size, [.. tensor.Dims]);
         }
-
-        if (bytes > limit)
+        catch (ArgumentException e)
         {
-            throw new OnnxFormatException(modelPath,
-                $"tensor '{tensor.Name}' declares {type}[{string.Join(", ", tensor.Dims)}], more than the 2 GiB one tensor may hold.");
+            throw new OnnxFormatException(modelPath, e.Message, e);
         }
-
-        return bytes;
     }
 
     private static IEnumerable<TensorProto> AllTensors(GraphProto? graph)
