@@ -504,8 +504,8 @@ public sealed class NativeModel : ITensorModel
 
         public void Run(Tensor?[] values) => Store(Compute(values), values);
 
-        /// <summary>The slots this node writes.</summary>
-        public IEnumerable<int> OutputSlots => outputSlots.Where(s => s >= 0);
+        /// <summary>The slots this node writes (made once: every run walks them after the node).</summary>
+        public int[] OutputSlots { get; } = outputSlots.Where(s => s >= 0).ToArray();
 
         /// <summary>The slots this node reads.</summary>
         public IEnumerable<int> InputSlots => inputSlots.Where(s => s >= 0);
