@@ -13,5 +13,13 @@ internal static class MethodNames
         ["prune"] = CompressionMethod.Prune,
         ["odl"] = CompressionMethod.Odl,
         ["int8"] = CompressionMethod.Int8,
+        ["quant"] = CompressionMethod.Quant,
+    };
+
+    /// <summary>The low-bit quantizers as the command line spells them.</summary>
+    public static readonly IReadOnlyDictionary<string, Quantizer> Quantizers = new Dictionary<string, Quantizer>
+    {
+        ["rtn"] = Quantizer.RoundToNearest,
+        ["gptq"] = Quantizer.Gptq,
     };
 }

@@ -59,6 +59,18 @@ public sealed class RnnCompressionOptions
     /// <summary>How the factors' values are stored in the compressed model. Default <see cref="FactorPrecision.Float32"/>.</summary>
     public FactorPrecision Precision { get; set; } = FactorPrecision.Float32;
 
+    /// <summary>
+    /// Values per group for <see cref="FactorPrecision.Int4"/> and below: 32, 64, 128 or 256, or 0 for the precision's
+    /// default (int4: 128, int3: 64, int2 and ternary: 32). Default 0.
+    /// </summary>
+    public int GroupSize { get; set; }
+
+    /// <summary>
+    /// How values are rounded onto a low-bit grid. <see cref="Quantizer.Gptq"/> needs calibration
+    /// (<see cref="CalibrationRows"/> above 0). Default <see cref="Quantizer.RoundToNearest"/>.
+    /// </summary>
+    public Quantizer Quantizer { get; set; } = Quantizer.RoundToNearest;
+
     /// <summary>Seed of every random choice: the same model, data, options and seed give the same compressed file. Default 0.</summary>
     public int Seed { get; set; }
 
@@ -81,6 +93,8 @@ public sealed class RnnCompressionOptions
         KeepDense = KeepDense,
         Calibration = calibration,
         Precision = Precision,
+        GroupSize = GroupSize,
+        Quantizer = Quantizer,
         Seed = Seed,
     };
 }

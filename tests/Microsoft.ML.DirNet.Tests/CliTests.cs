@@ -276,7 +276,7 @@ public sealed class CliTests
             Assert.InRange(row.GetProperty("output_error").GetDouble(), 1e-6, 1);
         }
 
-        Assert.Contains("| prune | yes | 3x |", File.ReadAllText(markdown));
+        Assert.Contains("| prune | fp32 | yes | 3x |", File.ReadAllText(markdown));
         var png = File.ReadAllBytes(plot);
         Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], png[..4]);
         Assert.True(png.Length > 10_000, $"plot of {png.Length} bytes");

@@ -187,7 +187,7 @@ public sealed class CompressedExportTests
     /// rebuilt matrix) with the same outputs as ONNX Runtime, optimised or not, and as the native engine on the rebuilt
     /// dense weights; returns the file.
     /// </summary>
-    private static OnnxModel AssertEnginesAgreeOnTheFile(CompressionResult result, string fixture)
+    internal static OnnxModel AssertEnginesAgreeOnTheFile(CompressionResult result, string fixture)
     {
         var compressed = OnnxModel.Parse(result.ToCompressedModel().ToBytes(), "compressed.onnx");
         var native = new NativeModel(compressed);

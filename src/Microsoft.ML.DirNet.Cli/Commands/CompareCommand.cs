@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.ML.DirNet.Compression;
 using Microsoft.ML.DirNet.Evaluation;
+using Microsoft.ML.DirNet.Export;
 using Microsoft.ML.DirNet.Onnx;
 using Spectre.Console;
 
@@ -33,6 +34,11 @@ internal static class CompareCommand
         var scope = new Option<string>("--scope") { Description = "What the ratios apply to: recurrent (the recurrent layers' W and R; the rest stays dense) or model (the whole file).", DefaultValueFactory = _ => "recurrent" };
         scope.AcceptOnlyFromAmong("recurrent", "model");
         var seed = new Option<int>("--seed") { Description = "Seed of every random choice.", DefaultValueFactory = _ => 0 };
+        var precisions = new Option<string>("--precisions")
+        {
+            Description = $"Comma-separated precisions of the structured methods' values, among {string.Join(", ", StoredMatrix.Precisions.Keys)}: each method and ratio is measured at each (the structure is planned at fp32 for the ratio, then its values stored so; the low-bit ones at their default groups, by GPTQ in the calibrated rows). quant is always measured at int4, int3, int2 and ternary (by round to nearest, and by GPTQ in the calibrated rows).",
+            DefaultValueFactory = _ => "fp32",
+        };
         var calibrate = new Option<bool>("--calibrate") { Description = "Also run every method in the data-aware norm ‖(W − Ŵ)X‖, with X captured by running the model natively on calibration data (a second row per method and ratio)." };
         var calibrationData = new Option<string?>("--calibration-data") { Description = "With --calibrate: lm: the split file in --data (default valid.txt, first 4,000 tokens); asr: a manifest folder (default: the calibration folder beside --data, as samples/Asr/data/calibration holds 40 valid utterances). Never the evaluated split." };
         var markdown = new Option<FileInfo?>("--markdown") { Description = "Also write the table as Markdown to this file, with the command that made it." };
@@ -41,11 +47,11 @@ internal static class CompareCommand
         {
             Description = "Also measure this compressed file as it is, as one more row (repeat for several): one written by `dirnet compress` from <model>, or fine-tuned in PyTorch with python/dirnet_torch. Its method, target and calibration come from its metadata. With --methods \"\" only the original and these rows are measured.",
         };
-        var json = new Option<bool>("--json") { Description = "Print JSON: task, metric_names, and rows (method, calibrated, target_ratio, matrix_ratio, file_ratio, matrix_bytes, file_bytes, reconstruction_error, output_error, metrics, seconds, problem, source, fine_tuned; source is the file name of a --compressed row, fine_tuned whether that file was fine-tuned)." };
+        var json = new Option<bool>("--json") { Description = "Print JSON: task, metric_names, and rows (method, precision, calibrated, target_ratio, matrix_ratio, file_ratio, matrix_bytes, file_bytes, reconstruction_error, output_error, metrics, seconds, problem, source, fine_tuned; source is the file name of a --compressed row, fine_tuned whether that file was fine-tuned)." };
         var command = new Command("compare",
             "Compress a model with each method at each ratio and measure every result with the native engine on the rebuilt weights: size, reconstruction error, output error against the original on probe inputs, and the task metric. " + ExitCodes.Help)
         {
-            model, task, data, split, tokens, utterances, alphabet, methods, ratios, scope, seed, calibrate, calibrationData, files, markdown, plot, json,
+            model, task, data, split, tokens, utterances, alphabet, methods, ratios, scope, seed, precisions, calibrate, calibrationData, files, markdown, plot, json,
         };
         command.SetAction(result => CommandAction.Run(() =>
         {
@@ -59,6 +65,9 @@ internal static class CompareCommand
                 .ToArray();
             var targets = result.GetValue(ratios)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                 .Select(r => double.TryParse(r, CultureInfo.InvariantCulture, out var v) && v > 1 ? v : throw new DirNetException($"Ratio '{r}' in --ratios is not a number above 1."))
+                .ToArray();
+            var stored = result.GetValue(precisions)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+                .Select(p => StoredMatrix.Precisions.TryGetValue(p, out var precision) ? precision : throw new DirNetException($"Unknown precision '{p}' in --precisions; choose among {string.Join(", ", StoredMatrix.Precisions.Keys)}."))
                 .ToArray();
             var options = new CompressionOptions
             {
@@ -76,12 +85,12 @@ internal static class CompareCommand
             IReadOnlyList<ComparisonRow> rows = [];
             if (asJson)
             {
-                rows = MethodComparison.Run(loaded, evaluation, chosen, targets, options, calibration);
+                rows = MethodComparison.Run(loaded, evaluation, chosen, targets, options, calibration, precisions: stored);
             }
             else
             {
                 AnsiConsole.Status().Start("original", context =>
-                    rows = MethodComparison.Run(loaded, evaluation, chosen, targets, options, calibration, new SynchronousProgress<string>(s => context.Status($"compressing and evaluating: {TerminalText.Markup(s)}"))));
+                    rows = MethodComparison.Run(loaded, evaluation, chosen, targets, options, calibration, new SynchronousProgress<string>(s => context.Status($"compressing and evaluating: {TerminalText.Markup(s)}")), precisions: stored));
             }
 
             rows = [.. rows, .. measured];
@@ -119,7 +128,7 @@ internal static class CompareCommand
 
     /// <summary>A row's method as the plot's legend and the table name it: calibration and fine-tuning added.</summary>
     private static string Label(ComparisonRow row) =>
-        row.Method + (row.Calibrated ? " (calibrated)" : "") + (row.FineTuned ? " (fine-tuned)" : "");
+        row.Method + (row.Precision == "fp32" || row.Method is "original" or "quant" ? "" : $" {row.Precision}") + (row.Calibrated ? " (calibrated)" : "") + (row.FineTuned ? " (fine-tuned)" : "");
 
     private static string Markdown(IReadOnlyList<ComparisonRow> rows, TaskEvaluation task, CompressionOptions options, string[] commandLine)
     {
@@ -128,7 +137,7 @@ internal static class CompareCommand
         var text = new StringBuilder();
         text.AppendLine($"Ratios over the {options.Scope.ToString().ToLowerInvariant()} weights; seed {options.Seed}; metrics by the native engine on the rebuilt weights. Change = relative to the original.");
         text.AppendLine();
-        var header = new List<string> { "method", "calibrated", "target", "ratio", "file ratio", "bytes", "rel. recon. error", "output error" };
+        var header = new List<string> { "method", "precision", "calibrated", "target", "ratio", "file ratio", "bytes", "rel. recon. error", "output error" };
         header.AddRange(task.MetricNames.SelectMany(m => new[] { m, $"{m} change" }));
         header.Add("seconds");
         text.AppendLine("| " + string.Join(" | ", header) + " |");
@@ -139,6 +148,7 @@ internal static class CompareCommand
             {
                 // Printed on the console as well as written: a file name or a message quoting the model stays one cell on one line.
                 TerminalText.Plain(row.Source is null ? row.Method : $"{row.Method}{(row.FineTuned ? " (fine-tuned)" : "")}: {row.Source}"),
+                row.Method == "original" ? "" : row.Precision,
                 row.Calibrated ? "yes" : row.Method == "original" ? "" : "no",
                 row.Method == "original" ? "" : row.TargetRatio.ToString("0.##", inv) + "x",
             };

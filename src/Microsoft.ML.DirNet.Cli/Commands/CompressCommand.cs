@@ -34,11 +34,11 @@ internal static class CompressCommand
         };
         var method = new Option<string>("--method")
         {
-            Description = "dirnet: dictionary × sparse codes (SCC, mined atoms, adaptive sparsity); hmd: dense upper rows, rank-1 blocks below; lowrank: truncated SVD; prune: magnitude pruning (CSR, index bytes counted); odl: the LSTM-ODL baseline (online dictionary learning, one atom count and one λ for every matrix); int8: the quantization baseline (every matrix whole, int8 values with a float scale per row, as dynamic quantization stores weights; about 4x, so --ratio must not exceed what it reaches).",
+            Description = "dirnet: dictionary × sparse codes (SCC, mined atoms, adaptive sparsity); hmd: dense upper rows, rank-1 blocks below; lowrank: truncated SVD; prune: magnitude pruning (CSR, index bytes counted); odl: the LSTM-ODL baseline (online dictionary learning, one atom count and one λ for every matrix); int8: the quantization baseline (every matrix whole, int8 values with a float scale per row, as dynamic quantization stores weights; about 4x, so --ratio must not exceed what it reaches); quant: every matrix whole at --precision (int4, int3, int2 or ternary per group, or fp16, int8), its ratio following from the bits (--ratio may be omitted; given, it is checked).",
             DefaultValueFactory = _ => "dirnet",
         };
         method.AcceptOnlyFromAmong([.. MethodNames.All.Keys]);
-        var ratio = new Option<double>("--ratio") { Description = "Target compression ratio (bytes before / after) over --scope; above 1.", DefaultValueFactory = _ => 8 };
+        var ratio = new Option<double>("--ratio") { Description = "Target compression ratio (bytes before / after) over --scope; above 1. With --precision below fp32 it is the ratio the structure is planned for, at fp32; the values are then stored smaller. Not used by --method quant, except as a minimum when given.", DefaultValueFactory = _ => 8 };
         var scope = new Option<string>("--scope")
         {
             Description = "model: the ratio is over the whole file and every compressible matrix (recurrent W/R, linear layers, embeddings) may be compressed; recurrent: over the recurrent layers' W and R only, the rest stays dense.",
@@ -55,20 +55,32 @@ internal static class CompressCommand
         var seed = new Option<int>("--seed") { Description = "Seed of every random choice: the same input, options and seed give byte-identical output.", DefaultValueFactory = _ => 0 };
         var precision = new Option<string>("--precision")
         {
-            Description = "How the factors' values are stored. fp32: 32-bit floats; fp16: the structure is chosen at fp32 for --ratio, then every value is rounded to 16-bit floats, so the file is smaller again (about 2x on values; indices are unchanged) and the reported ratio is the bytes actually stored; int8: likewise with 8-bit integers and one float scale per row (about 4x on values).",
+            Description = "How the factors' values are stored. fp32: 32-bit floats; fp16: the structure is chosen at fp32 for --ratio, then every value is rounded to 16-bit floats, so the file is smaller again (about 2x on values; indices are unchanged) and the reported ratio is the bytes actually stored; int8: likewise with 8-bit integers and one float scale per row (about 4x on values); int4, int3, int2: per group of --group values along each row, with a float16 scale and a zero point per group (about 7.5x, 9.5x, 12.5x on values at the default groups); ternary: {-1, 0, 1} times a float16 scale per group, five values to a byte (about 15x).",
             DefaultValueFactory = _ => "fp32",
         };
         precision.AcceptOnlyFromAmong([.. StoredMatrix.Precisions.Keys]);
+        var group = new Option<int>("--group")
+        {
+            Description = "Values per group for int4, int3, int2 and ternary: 32, 64, 128 or 256; 0 (the default) takes the precision's own default (int4: 128, int3: 64, int2 and ternary: 32).",
+            DefaultValueFactory = _ => 0,
+        };
+        group.AcceptOnlyFromAmong("0", "32", "64", "128", "256");
+        var quantizer = new Option<string>("--quantizer")
+        {
+            Description = "How int4, int3, int2 and ternary values are rounded. rtn: round to nearest with a clipping search per group (needs no data); gptq: GPTQ, each column's rounding error spread over the columns not yet rounded, so the output error over the calibration inputs stays small (needs --calibration; pays off most at 2 bits and below).",
+            DefaultValueFactory = _ => "rtn",
+        };
+        quantizer.AcceptOnlyFromAmong([.. MethodNames.Quantizers.Keys]);
         var keepDense = new Option<string[]>("--keep-dense")
         {
             Description = "Per-matrix override: keep this initializer dense whatever the budget (repeat for several; names as `dirnet inspect` lists them). The ratio is then met by the other matrices.",
             AllowMultipleArgumentsPerToken = false,
         };
         var dense = new Option<bool>("--dense") { Description = "Write the original graph with every compressed matrix replaced by its rebuilt dense form Ŵ instead (same size as the input; for tools that need plain weights)." };
-        var json = new Option<bool>("--json") { Description = "Print JSON: bytes_before, bytes_after, ratio (over --scope), file_ratio, matrix_ratio, seconds, output, output_bytes (the size of the file written), and matrices (one row per matrix: name, initializer, role, rows, columns, method, structure, precision, params, bytes_before, bytes, ratio, relative_error)." };
+        var json = new Option<bool>("--json") { Description = "Print JSON: bytes_before, bytes_after, ratio (over --scope), file_ratio, matrix_ratio, seconds, output, output_bytes (the size of the file written), precision, group and quantizer (as asked), and matrices (one row per matrix: name, initializer, role, rows, columns, method, structure, precision, group (values per group, 0 unless int4 and below), params, bytes_before, bytes, ratio, relative_error)." };
         var command = new Command("compress", "Compress a recurrent model's weight matrices to a target ratio with one method, and print size and reconstruction error per matrix. " + ExitCodes.Help)
         {
-            model, output, method, ratio, scope, allocation, calibration, seed, precision, keepDense, dense, json,
+            model, output, method, ratio, scope, allocation, calibration, seed, precision, group, quantizer, keepDense, dense, json,
         };
         command.SetAction(result => CommandAction.Run(() =>
         {
@@ -84,6 +96,8 @@ internal static class CompressCommand
                 Allocation = Allocations[result.GetValue(allocation)!],
                 Seed = result.GetValue(seed),
                 Precision = StoredMatrix.Precisions[result.GetValue(precision)!],
+                GroupSize = result.GetValue(group),
+                Quantizer = MethodNames.Quantizers[result.GetValue(quantizer)!],
                 KeepDense = result.GetValue(keepDense) ?? [],
             };
             var asJson = result.GetValue(json);
@@ -104,6 +118,12 @@ internal static class CompressCommand
             {
                 var compressed = Compress(loaded, options, asJson, cancel.Token);
                 cancel.Token.ThrowIfCancellationRequested();
+                if (options.Method == CompressionMethod.Quant && result.GetResult(ratio) is { Implicit: false } && compressed.AchievedRatio < options.Ratio)
+                {
+                    throw new DirNetException(
+                        $"Ratio {options.Ratio:0.##} is out of reach for quant at {result.GetValue(precision)}: it reaches {compressed.AchievedRatio:0.##}; choose fewer bits or larger groups, or omit --ratio.");
+                }
+
                 var writeDense = result.GetValue(dense);
                 (writeDense ? compressed.ToDenseModel() : compressed.ToCompressedModel()).Save(outputPath);
                 Report(compressed, outputPath, new FileInfo(outputPath).Length, writeDense, asJson);
@@ -151,7 +171,7 @@ internal static class CompressCommand
         {
             name = w.Weight.DisplayName, initializer = w.Weight.Initializer, role = w.Weight.Role.ToString(),
             rows = w.Weight.Rows, columns = w.Weight.Columns, method = w.Matrix.Method, structure = w.Matrix.Structure,
-            precision = StoredMatrix.PrecisionOf(w.Matrix), @params = w.Matrix.Parameters,
+            precision = StoredMatrix.PrecisionOf(w.Matrix), group = w.Matrix.GroupSize, @params = w.Matrix.Parameters,
             bytes_before = w.Weight.Bytes, bytes = w.Matrix.StorageBytes, ratio = w.Ratio, relative_error = w.RelativeError,
         }).ToArray();
         if (json)
@@ -163,20 +183,27 @@ internal static class CompressCommand
                 bytes_after = result.Options.Scope == CompressionScope.Model ? result.FileBytesAfter : result.MatrixBytesAfter,
                 ratio = result.AchievedRatio, file_bytes_before = result.FileBytesBefore, file_bytes_after = result.FileBytesAfter,
                 file_ratio = result.FileRatio, matrix_ratio = result.MatrixRatio, seconds = result.Seconds, output, output_bytes = outputBytes,
+                precision = StoredMatrix.NameOf(result.Options.Method == CompressionMethod.Int8 ? FactorPrecision.Int8 : result.Options.Precision),
+                group = result.Weights.Select(w => w.Matrix.GroupSize).FirstOrDefault(g => g > 0),
+                quantizer = MethodNames.Quantizers.First(q => q.Value == result.Options.Quantizer).Key,
                 matrices = rows,
             }, CommandAction.Json));
             return;
         }
 
-        var table = new Table().Title(TerminalText.Markup($"{result.Options.Method} at ratio {result.Options.Ratio:0.##} over the {result.Options.Scope.ToString().ToLowerInvariant()}"));
-        foreach (var column in new[] { "matrix", "rows × cols", "method", "structure", "params", "bytes", "ratio", "rel. error" })
+        var scopeName = result.Options.Scope.ToString().ToLowerInvariant();
+        var title = result.Options.Method == CompressionMethod.Quant
+            ? $"quant at {StoredMatrix.NameOf(result.Options.Precision)} over the {scopeName}"
+            : $"{result.Options.Method} at ratio {result.Options.Ratio:0.##} over the {scopeName}";
+        var table = new Table().Title(TerminalText.Markup(title));
+        foreach (var column in new[] { "matrix", "rows × cols", "method", "structure", "precision", "params", "bytes", "ratio", "rel. error" })
         {
-            table.AddColumn(column is "matrix" or "method" or "structure" ? new TableColumn(column) : new TableColumn(column).RightAligned());
+            table.AddColumn(column is "matrix" or "method" or "structure" or "precision" ? new TableColumn(column) : new TableColumn(column).RightAligned());
         }
 
         foreach (var r in rows)
         {
-            table.AddRow(TerminalText.Row(r.name, $"{r.rows} × {r.columns}", r.method, r.structure, $"{r.@params:N0}", $"{r.bytes:N0}", $"{r.ratio:0.00}x", $"{r.relative_error:0.0000}"));
+            table.AddRow(TerminalText.Row(r.name, $"{r.rows} × {r.columns}", r.method, r.structure, r.group > 0 ? $"{r.precision} g{r.group}" : r.precision, $"{r.@params:N0}", $"{r.bytes:N0}", $"{r.ratio:0.00}x", $"{r.relative_error:0.0000}"));
         }
 
         AnsiConsole.Write(table);

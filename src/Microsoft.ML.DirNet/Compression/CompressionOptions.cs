@@ -24,6 +24,28 @@ public enum CompressionMethod
     /// beyond what it reaches is refused, one below it is exceeded.
     /// </summary>
     Int8,
+
+    /// <summary>
+    /// The quantization method (<see cref="FactorPrecision"/> says the bits): every matrix kept whole, its values stored
+    /// at <see cref="CompressionOptions.Precision"/>. Its ratio follows from the bits, so <see cref="CompressionOptions.Ratio"/>
+    /// is not used. <see cref="Int8"/> is this method at int8 (and keeps its own check of the target ratio).
+    /// </summary>
+    Quant,
+}
+
+/// <summary>How values are rounded onto a low-bit grid (<see cref="FactorPrecision.Int4"/> and below).</summary>
+public enum Quantizer
+{
+    /// <summary>Round to nearest, with a search per group for the clipping range of least squared error. Needs no data.</summary>
+    RoundToNearest,
+
+    /// <summary>
+    /// GPTQ (Frantar et al. 2022): columns rounded left to right, each one's error spread over the columns not yet
+    /// rounded through the inverse second moment of the inputs, so the output error ‖(W − Ŵ)·X‖ is what is kept small.
+    /// Needs <see cref="CompressionOptions.Calibration"/>; value arrays whose inputs it does not know (sparse codes, HMD
+    /// block vectors) are rounded to nearest.
+    /// </summary>
+    Gptq,
 }
 
 /// <summary>What the target ratio applies to.</summary>
@@ -68,6 +90,21 @@ public enum FactorPrecision
     /// indices are unchanged) at a rounding error of at most half a step, max |row| / 254, per value.
     /// </summary>
     Int8,
+
+    /// <summary>
+    /// 4-bit levels per group of <see cref="CompressionOptions.GroupSize"/> values along each row, with a float16 scale and
+    /// a 4-bit zero point per group (asymmetric): about 7.5x on values at groups of 128.
+    /// </summary>
+    Int4,
+
+    /// <summary>3-bit levels per group, with a float16 scale and a 3-bit zero point per group: about 9.5x at groups of 64.</summary>
+    Int3,
+
+    /// <summary>2-bit levels per group, with a float16 scale and a 2-bit zero point per group: about 12.5x at groups of 32.</summary>
+    Int2,
+
+    /// <summary>Levels {−1, 0, 1} times a float16 scale per group (symmetric), five values to a byte: about 15x at groups of 32.</summary>
+    Ternary,
 }
 
 /// <summary>Options of <see cref="RnnCompressor"/>.</summary>
@@ -103,6 +140,15 @@ public sealed record CompressionOptions
 
     /// <summary>How the factors' values are stored. Default float32.</summary>
     public FactorPrecision Precision { get; init; } = FactorPrecision.Float32;
+
+    /// <summary>
+    /// Values per group along a row for the low-bit precisions: 32, 64, 128 or 256, or 0 for the precision's default
+    /// (int4: 128, int3: 64, int2 and ternary: 32). Not used at float32, float16 or int8. Default 0.
+    /// </summary>
+    public int GroupSize { get; init; }
+
+    /// <summary>How values are rounded onto a low-bit grid. Default round to nearest.</summary>
+    public Quantizer Quantizer { get; init; } = Quantizer.RoundToNearest;
 
     /// <summary>DirNet's learner settings.</summary>
     public DictionaryOptions Dictionary { get; init; } = new();

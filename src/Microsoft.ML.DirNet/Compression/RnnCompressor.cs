@@ -33,6 +33,8 @@ public static class RnnCompressor
                 $"'{model.SourceName}' is already compressed by this library (its metadata holds '{Export.CompressionMetadata.Key}'); compress the original model instead, with the new options.");
         }
 
+        var precision = options.Method == CompressionMethod.Int8 ? FactorPrecision.Int8 : options.Precision;
+        var grid = CheckPrecision(options, precision);
         CheckGraph(model);
         var clock = Stopwatch.StartNew();
         var fileBytes = model.ToBytes().LongLength;
@@ -45,28 +47,49 @@ public static class RnnCompressor
         {
             CompressionMethod.Odl => BuildOdl(groups, budget, options, progress, cancellationToken),
             CompressionMethod.Int8 => BuildQuantized(groups, budget, fileBytes, options),
+            CompressionMethod.Quant => Whole(groups),
             _ => BuildPlanned(groups, budget, fileBytes, options, progress, cancellationToken),
         };
-        var precision = options.Method == CompressionMethod.Int8 ? FactorPrecision.Int8 : options.Precision;
 
         var result = new List<CompressedWeight>();
         var rounded = new Dictionary<float[], float[]>();
         var quantized = new Dictionary<float[], (float[], float[])>();
+        var lowBit = new Dictionary<float[], (float[], GroupQuantizedValues)>();
+        var gptq = options.Quantizer == Quantizer.Gptq;
+        GroupQuantizedValues Quantize(MatrixFactor factor, double[]? moment)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var values = factor.Tensor.As<float>().Data;
+            var (rows, columns) = CompressedMatrix.LowBitLayout(factor.Tensor.Shape);
+            return moment is null ? RoundToNearest.Quantize(values, rows, columns, grid!) : Gptq.Quantize(values, rows, columns, moment, grid!);
+        }
+
         for (var g = 0; g < groups.Count; g++)
         {
             for (var m = 0; m < groups[g].Members.Count; m++)
             {
                 var (weight, original) = groups[g].Members[m];
+                if (grid is not null)
+                {
+                    progress?.Report(new CompressionProgress("quantize", result.Count, weights.Count, weight.DisplayName));
+                }
+
                 var matrix = precision switch
                 {
                     FactorPrecision.Float16 => built[g][m].ToHalfPrecision(rounded),
                     FactorPrecision.Int8 => built[g][m].ToInt8Precision(quantized),
+                    _ when grid is not null => built[g][m].ToLowBitPrecision(grid, Quantize, gptq ? options.Calibration!.Moment(weight) : null, lowBit),
                     _ => built[g][m],
                 };
                 var rebuilt = matrix.ToDense();
                 CheckFinite(model, weight, original, rebuilt, matrix, precision);
                 result.Add(new CompressedWeight(weight, matrix, RelativeError(original, rebuilt), original.Sum(v => (double)v * v)));
             }
+        }
+
+        if (grid is not null)
+        {
+            progress?.Report(new CompressionProgress("quantize", weights.Count, weights.Count, ""));
         }
 
         var order = weights.Select((w, i) => (w, i)).ToDictionary(p => p.w, p => p.i);
@@ -130,12 +153,45 @@ public static class RnnCompressor
     }
 
     /// <summary>
+    /// Checks the precision options against each other; returns the low-bit grid, or null at float32, float16 and int8.
+    /// </summary>
+    private static LowBitGrid? CheckPrecision(CompressionOptions options, FactorPrecision precision)
+    {
+        if (options.Method == CompressionMethod.Quant && precision == FactorPrecision.Float32)
+        {
+            throw new DirNetException("The quant method keeps every matrix whole at a lower precision; choose the precision (fp16, int8, int4, int3, int2 or ternary).");
+        }
+
+        if (!LowBitPrecision.IsLowBit(precision))
+        {
+            if (options.GroupSize != 0 || options.Quantizer != Quantizer.RoundToNearest)
+            {
+                throw new DirNetException(
+                    $"A group size and the GPTQ quantizer apply to the per-group precisions (int4, int3, int2, ternary), not to {precision}.");
+            }
+
+            return null;
+        }
+
+        if (options.Quantizer == Quantizer.Gptq && options.Calibration is null)
+        {
+            throw new DirNetException("The GPTQ quantizer needs calibration inputs (the vectors each matrix multiplies); give them, or quantize by round to nearest.");
+        }
+
+        return LowBitPrecision.Grid(precision, options.GroupSize);
+    }
+
+    /// <summary>Every matrix kept whole (the quant method: its values are then stored at the chosen precision).</summary>
+    private static IReadOnlyList<CompressedMatrix>[] Whole(List<MatrixGroup> groups) =>
+        groups.Select(g => (IReadOnlyList<CompressedMatrix>)g.Members.Select(m => new DenseMatrix(m.Values, m.Weight.Rows, m.Weight.Columns)).ToArray()).ToArray();
+
+    /// <summary>
     /// The int8 baseline: every matrix kept whole (its values quantized afterwards), as dynamic quantization stores
     /// weights. Its one form reaches one ratio; a target beyond it is refused.
     /// </summary>
     private static IReadOnlyList<CompressedMatrix>[] BuildQuantized(List<MatrixGroup> groups, long budget, long fileBytes, CompressionOptions options)
     {
-        var built = groups.Select(g => (IReadOnlyList<CompressedMatrix>)g.Members.Select(m => new DenseMatrix(m.Values, m.Weight.Rows, m.Weight.Columns)).ToArray()).ToArray();
+        var built = Whole(groups);
         var denseBytes = groups.Sum(g => g.DenseBytes);
         var stored = built.Sum(g => g.Sum(m => m.ToInt8Precision([]).StorageBytes));
         if (stored > budget)
@@ -262,10 +318,12 @@ public static class RnnCompressor
         }
 
         var largest = MathF.Abs(TensorPrimitives.MaxMagnitude(original));
-        var limit = precision == FactorPrecision.Float16 ? (double)(float)Half.MaxValue : float.MaxValue;
+        // Low-bit values are their levels times a float16 scale.
+        var half = precision == FactorPrecision.Float16 || LowBitPrecision.IsLowBit(precision);
+        var limit = half ? (double)(float)Half.MaxValue : float.MaxValue;
         throw new DirNetException(
             $"{model.SourceName}: weight '{weight.Initializer}' ({weight.DisplayName}) holds values up to {largest:G3}, too close to the largest " +
-            $"{(precision == FactorPrecision.Float16 ? "float16" : "float32")} value ({limit:G3}): its {matrix.Method} form ({matrix.Structure}) " +
+            $"{(half ? "float16" : "float32")} value ({limit:G3}): its {matrix.Method} form ({matrix.Structure}) " +
             "rebuilds to infinite values. Scale the weights down, or keep this matrix dense.");
     }
 

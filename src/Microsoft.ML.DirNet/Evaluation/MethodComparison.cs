@@ -20,9 +20,10 @@ namespace Microsoft.ML.DirNet.Evaluation;
 /// <param name="Problem">Why the row has no result (e.g. an unreachable ratio); null otherwise.</param>
 /// <param name="Source">For a compressed file measured as it is (<see cref="CompressedFileMeasurement"/>), its file name; null for rows compressed by the comparison.</param>
 /// <param name="FineTuned">Whether that file was fine-tuned after compression (python/dirnet_torch records it).</param>
+/// <param name="Precision">How the values are stored, e.g. <c>fp32</c>, <c>int8</c> or <c>int4 g128 gptq</c> (bits, values per group, quantizer).</param>
 public sealed record ComparisonRow(string Method, bool Calibrated, double TargetRatio, double MatrixRatio, double FileRatio, long MatrixBytes,
     long FileBytes, double ReconstructionError, double OutputError, double[] Metrics, double Seconds, string? Problem = null,
-    string? Source = null, bool FineTuned = false);
+    string? Source = null, bool FineTuned = false, string Precision = "fp32");
 
 /// <summary>
 /// Compresses a model with several methods at several ratios and measures each result with the native engine on the
@@ -32,11 +33,15 @@ public static class MethodComparison
 {
     /// <summary>
     /// Runs every method at every ratio, plain and (when <paramref name="calibrationInputs"/> are given) data-aware;
-    /// the first row is the original model. <see cref="CompressionMethod.Int8"/> gives one row, at the ratio it reaches.
+    /// the first row is the original model. <see cref="CompressionMethod.Int8"/> gives one row, at the ratio it reaches;
+    /// <see cref="CompressionMethod.Quant"/> one row per low-bit precision (int4, int3, int2, ternary at their default
+    /// groups) by round to nearest, and with calibration one more by GPTQ. The other methods are measured at every
+    /// ratio and at every one of <paramref name="precisions"/> (default float32 only); their calibrated rows quantize
+    /// low-bit values by GPTQ.
     /// </summary>
     public static IReadOnlyList<ComparisonRow> Run(OnnxModel model, TaskEvaluation task, IReadOnlyList<CompressionMethod> methods,
         IReadOnlyList<double> ratios, CompressionOptions baseOptions, IReadOnlyList<Tensor[]>? calibrationInputs = null,
-        IProgress<string>? progress = null, CancellationToken cancellationToken = default)
+        IProgress<string>? progress = null, CancellationToken cancellationToken = default, IReadOnlyList<FactorPrecision>? precisions = null)
     {
         var calibration = calibrationInputs is null ? null : CalibrationStatistics.Capture(model, calibrationInputs, cancellationToken);
         CalibrationStatistics?[] variants = calibration is null ? [null] : [null, calibration];
@@ -61,19 +66,60 @@ public static class MethodComparison
                 continue;
             }
 
+            if (method == CompressionMethod.Quant)
+            {
+                foreach (var bits in QuantPrecisions)
+                {
+                    foreach (var variant in variants)
+                    {
+                        cancellationToken.ThrowIfCancellationRequested();
+                        var options = WithPrecision(baseOptions with { Method = method, Calibration = variant }, bits);
+                        progress?.Report($"quant at {PrecisionName(options)}");
+                        var row = Measure(model, task, probes, reference, options, cancellationToken);
+                        rows.Add(row with { TargetRatio = row.MatrixRatio });
+                    }
+                }
+
+                continue;
+            }
+
             foreach (var ratio in ratios)
             {
-                foreach (var variant in variants)
+                foreach (var precision in precisions ?? [FactorPrecision.Float32])
                 {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    var name = method.ToString().ToLowerInvariant();
-                    progress?.Report($"{name} at {ratio:0.##}x{(variant is null ? "" : ", calibrated")}");
-                    rows.Add(Measure(model, task, probes, reference, baseOptions with { Method = method, Ratio = ratio, Calibration = variant }, cancellationToken));
+                    foreach (var variant in variants)
+                    {
+                        cancellationToken.ThrowIfCancellationRequested();
+                        var name = method.ToString().ToLowerInvariant();
+                        var options = WithPrecision(baseOptions with { Method = method, Ratio = ratio, Calibration = variant }, precision);
+                        progress?.Report($"{name} at {ratio:0.##}x, {PrecisionName(options)}{(variant is null ? "" : ", calibrated")}");
+                        rows.Add(Measure(model, task, probes, reference, options, cancellationToken));
+                    }
                 }
             }
         }
 
         return rows;
+    }
+
+    /// <summary>The low-bit precisions the quant method is measured at.</summary>
+    private static readonly FactorPrecision[] QuantPrecisions = [FactorPrecision.Int4, FactorPrecision.Int3, FactorPrecision.Int2, FactorPrecision.Ternary];
+
+    /// <summary>Options at <paramref name="precision"/>: low-bit values by GPTQ where calibration is given.</summary>
+    private static CompressionOptions WithPrecision(CompressionOptions options, FactorPrecision precision) => options with
+    {
+        Precision = precision,
+        Quantizer = LowBitPrecision.IsLowBit(precision) && options.Calibration is not null ? Quantizer.Gptq : Quantizer.RoundToNearest,
+    };
+
+    /// <summary>The precision as a row names it: <c>fp32</c>, <c>int8</c>, or bits, group and quantizer (<c>int4 g128 rtn</c>).</summary>
+    private static string PrecisionName(CompressionOptions options)
+    {
+        var precision = options.Method == CompressionMethod.Int8 ? FactorPrecision.Int8 : options.Precision;
+        var name = Export.StoredMatrix.NameOf(precision);
+        return LowBitPrecision.IsLowBit(precision)
+            ? $"{name} g{LowBitPrecision.Grid(precision, options.GroupSize).GroupSize} {(options.Quantizer == Quantizer.Gptq ? "gptq" : "rtn")}"
+            : name;
     }
 
     private static ComparisonRow Measure(OnnxModel model, TaskEvaluation task, IReadOnlyList<Tensor[]> probes, float[][] reference,
@@ -89,14 +135,14 @@ public static class MethodComparison
         catch (DirNetException e)
         {
             return new ComparisonRow(name, calibrated, options.Ratio, double.NaN, double.NaN, 0, 0, double.NaN, double.NaN,
-                task.MetricNames.Select(_ => double.NaN).ToArray(), 0, e.Message);
+                task.MetricNames.Select(_ => double.NaN).ToArray(), 0, e.Message, Precision: PrecisionName(options));
         }
 
         var rebuilt = result.ToDenseModel();
         var engine = new NativeModel(rebuilt);
         var outputError = OutputError(reference, FirstOutputs(engine, probes));
         return new ComparisonRow(name, calibrated, options.Ratio, result.MatrixRatio, result.FileRatio, result.MatrixBytesAfter,
-            result.FileBytesAfter, result.RelativeError, outputError, task.Evaluate(engine, rebuilt), result.Seconds);
+            result.FileBytesAfter, result.RelativeError, outputError, task.Evaluate(engine, rebuilt), result.Seconds, Precision: PrecisionName(options));
     }
 
     /// <summary>The first output of <paramref name="engine"/> on each probe, the values <see cref="OutputError"/> compares.</summary>

@@ -43,13 +43,19 @@ internal static class CompressedOnnxReader
         var widened = new Dictionary<Tensor, float[]>(ReferenceEqualityComparer.Instance);
         var rounded = new Dictionary<float[], float[]>();
         var scales = new Dictionary<float[], float[]>();
+        var lowBit = new Dictionary<float[], GroupQuantizedValues>();
+        // A low-bit array's shape is recorded beside the matrix that stores it; a shared dictionary is read by others too.
+        var shapes = metadata.Initializers.SelectMany(entry => entry.Matrices.SelectMany((stored, d) => (stored.Shapes ?? new Dictionary<string, int[]>())
+            .Select(p => (Name: CompressionMetadata.FactorPrefix(entry.Name, d) + p.Key, Shape: p.Value)))).DistinctBy(p => p.Name).ToDictionary(p => p.Name, p => p.Shape);
         var initializers = metadata.Initializers.Select(entry => new FactoredInitializer(entry, entry.Matrices.Select((stored, d) =>
         {
-            var matrix = ReadMatrix(model, entry, stored, d, widened, scales);
+            var grid = GridOf(source, entry, stored);
+            var matrix = ReadMatrix(model, entry, stored, d, grid, shapes, widened, scales, lowBit);
             return stored.Precision switch
             {
                 "fp16" => matrix.ToHalfPrecision(rounded),
                 "int8" => matrix.WithInt8Scales(scales),
+                _ when grid is not null => matrix.WithLowBit(grid, lowBit),
                 _ => matrix,
             };
         }).ToArray())).ToArray();
@@ -104,24 +110,42 @@ internal static class CompressedOnnxReader
         }
     }
 
-    private static CompressedMatrix ReadMatrix(OnnxModel model, CompressedInitializer entry, StoredMatrix stored, int direction,
-        Dictionary<Tensor, float[]> widened, Dictionary<float[], float[]> scales)
+    /// <summary>The grid of a matrix stored at a low-bit precision, or null for the others.</summary>
+    private static LowBitGrid? GridOf(string source, CompressedInitializer entry, StoredMatrix stored)
     {
-        if (!StoredMatrix.Precisions.ContainsKey(stored.Precision ?? ""))
+        if (!StoredMatrix.Precisions.TryGetValue(stored.Precision ?? "", out var precision))
         {
-            throw new OnnxFormatException(model.SourceName, $"compressed initializer '{entry.Name}' declares the unknown precision '{stored.Precision}'.");
+            throw new OnnxFormatException(source, $"compressed initializer '{entry.Name}' declares the unknown precision '{stored.Precision}'.");
         }
 
+        if (!LowBitPrecision.IsLowBit(precision))
+        {
+            return null;
+        }
+
+        if (stored.Group is not { } group || !LowBitGrid.GroupSizes.Contains(group) || stored.Shapes is null)
+        {
+            throw new OnnxFormatException(source,
+                $"compressed initializer '{entry.Name}' is stored as {stored.Precision} but its metadata has no valid group size (one of {string.Join(", ", LowBitGrid.GroupSizes)}) and array shapes.");
+        }
+
+        return LowBitPrecision.Grid(precision, group);
+    }
+
+    private static CompressedMatrix ReadMatrix(OnnxModel model, CompressedInitializer entry, StoredMatrix stored, int direction, LowBitGrid? grid,
+        IReadOnlyDictionary<string, int[]> shapes, Dictionary<Tensor, float[]> widened, Dictionary<float[], float[]> scales, Dictionary<float[], GroupQuantizedValues> lowBit)
+    {
         var prefix = CompressionMetadata.FactorPrefix(entry.Name, direction);
         Tensor Factor(string name) => model.Graph.HasInitializer(name)
             ? model.Graph.GetInitializer(name)
             : throw new OnnxFormatException(model.SourceName, $"the factor '{name}' of compressed initializer '{entry.Name}' is missing.");
         // Values come as the precision the metadata declares; float16 and int8 ones are widened once per tensor, so
         // matrices that share a dictionary still share one array. Int8 values are read with their row scales.
-        var valueType = stored.Precision switch { "fp16" => TensorElementType.Float16, "int8" => TensorElementType.Int8, _ => TensorElementType.Float };
+        var valueType = stored.Precision switch { "fp16" => TensorElementType.Float16, "int8" => TensorElementType.Int8, "fp32" => TensorElementType.Float, _ => TensorElementType.UInt8 };
         float[] Floats(string name, int[]? rowStarts = null) => Factor(name) switch
         {
             Tensor<float> t when valueType == TensorElementType.Float => t.Data,
+            Tensor<byte> t when grid is not null => widened.TryGetValue(t, out var w) ? w : widened[t] = Unpack(name, t, grid),
             Tensor<Half> t when valueType == TensorElementType.Float16 => widened.TryGetValue(t, out var w) ? w : widened[t] = Array.ConvertAll(t.Data, v => (float)v),
             Tensor<sbyte> t when valueType == TensorElementType.Int8 => widened.TryGetValue(t, out var w) ? w : widened[t] = Dequantize(name, t, rowStarts),
             var t => throw new OnnxFormatException(model.SourceName, $"the factor '{name}' of compressed initializer '{entry.Name}' must be {valueType}, not {t.ElementType}."),
@@ -140,6 +164,37 @@ internal static class CompressedOnnxReader
             return values;
         }
 
+        float[] Unpack(string name, Tensor<byte> levels, LowBitGrid grid)
+        {
+            var shape = LowBitShape(name);
+            var (rows, columns) = CompressedMatrix.LowBitLayout(shape);
+            var zeroName = CompressedMatrix.ZeroPointName(name);
+            var groups = grid.GroupsPerRow(columns);
+            if (levels.Rank != 1 || Factor(Int8Rows.ScaleName(name)) is not Tensor<Half> { Rank: 2 } s || s.Shape[0] != rows || s.Shape[1] != groups
+                || (grid.HasZeroPoints ? Factor(zeroName) is not Tensor<byte> { Rank: 1 } : model.Graph.HasInitializer(zeroName)))
+            {
+                throw new OnnxFormatException(model.SourceName,
+                    $"the {grid} factor '{name}' of compressed initializer '{entry.Name}' needs packed uint8 levels, float16 scales of shape [{rows}, {groups}] in '{Int8Rows.ScaleName(name)}'" +
+                    (grid.HasZeroPoints ? $" and packed uint8 zero points in '{zeroName}'." : " and no zero points."));
+            }
+
+            // Past 242 a byte is not five base-3 digits, and ONNX's Div/Mod would read it differently from the unpacking here.
+            if (grid.IsTernary && Array.FindIndex(levels.Data, b => b > 242) is var bad and >= 0)
+            {
+                throw new OnnxFormatException(model.SourceName, $"the ternary factor '{name}' of compressed initializer '{entry.Name}' holds byte {levels.Data[bad]} at {bad}, which is not five base-3 levels.");
+            }
+
+            var values = GroupQuantizedValues.FromPacked(grid, rows, columns, levels.Data, s.Data, grid.HasZeroPoints ? Factor(zeroName).As<byte>().Data : []);
+            var dequantized = values.Dequantize();
+            lowBit[dequantized] = values;
+            return dequantized;
+        }
+
+        int[] LowBitShape(string name) =>
+            shapes.TryGetValue(name, out var shape) && shape is { Length: 1 or 2 } && shape.All(d => d > 0) && shape.Aggregate(1L, (a, b) => a * b) <= int.MaxValue
+                ? shape
+                : throw new OnnxFormatException(model.SourceName, $"the low-bit factor '{name}' of compressed initializer '{entry.Name}' has no valid shape in the metadata.");
+
         int[] Indices(string name) => Factor(name) switch
         {
             Tensor<byte> t => Array.ConvertAll(t.Data, v => (int)v),
@@ -147,7 +202,9 @@ internal static class CompressedOnnxReader
             Tensor<int> t => t.Data,
             var t => throw new OnnxFormatException(model.SourceName, $"the factor '{name}' of compressed initializer '{entry.Name}' must hold uint8, uint16 or int32 indices, not {t.ElementType}."),
         };
-        int Dimension(string name, int axis) => Factor(name).Rank == 2 ? Factor(name).Shape[axis]
+        int Dimension(string name, int axis) => grid is not null && Factor(name) is Tensor<byte> ? LowBitShape(name) is { Length: 2 } shape ? shape[axis]
+                : throw new OnnxFormatException(model.SourceName, $"the factor '{name}' of compressed initializer '{entry.Name}' must be a matrix.")
+            : Factor(name).Rank == 2 ? Factor(name).Shape[axis]
             : throw new OnnxFormatException(model.SourceName, $"the factor '{name}' of compressed initializer '{entry.Name}' must be a matrix.");
         // The writer leaves out empty factors (HMD with no dense rows, or none below them).
         float[] OptionalFloats(string name) => model.Graph.HasInitializer(name) ? Floats(name) : [];

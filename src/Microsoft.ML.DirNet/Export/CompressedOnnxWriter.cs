@@ -41,8 +41,8 @@ internal static class CompressedOnnxWriter
             var stored = source.Graph.GetInitializer(name).As<float>().Data;
             var matrices = Enumerable.Range(0, directions).Select(d =>
                 group.FirstOrDefault(w => w.Weight.Direction == d)?.Matrix ?? DenseSlice(group.First().Weight with { Direction = d }, stored)).ToArray();
-            var entry = new CompressedInitializer(name, shape, group.First().Weight.StoredTransposed, matrices.Select(m => new StoredMatrix(
-                m.Method, m.Rows, m.Columns, m.Structure, m is DictionaryMatrix dm ? dictionaries[dm.DictionaryArray] : null, StoredMatrix.PrecisionOf(m))).ToArray());
+            var entry = new CompressedInitializer(name, shape, group.First().Weight.StoredTransposed, matrices.Select(m =>
+                StoredMatrix.Of(m, m is DictionaryMatrix dm ? dictionaries[dm.DictionaryArray] : null)).ToArray());
             entries.Add((entry, matrices));
             for (var d = 0; d < directions; d++)
             {

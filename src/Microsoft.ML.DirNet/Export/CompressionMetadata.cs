@@ -58,15 +58,28 @@ internal sealed record CompressedInitializer(string Name, int[] Shape, bool Tran
 /// <param name="Columns">Columns of W.</param>
 /// <param name="Structure">The structure in words, for people reading the metadata.</param>
 /// <param name="Dictionary">For dictionary forms, the initializer holding P (another matrix's when shared).</param>
-/// <param name="Precision">The values' storage: <c>fp32</c>, <c>fp16</c> or <c>int8</c> (with row scales).</param>
-internal sealed record StoredMatrix(string Method, int Rows, int Columns, string Structure, string? Dictionary = null, string Precision = "fp32")
+/// <param name="Precision">The values' storage: <c>fp32</c>, <c>fp16</c>, <c>int8</c> (with row scales), or per group
+/// <c>int4</c>, <c>int3</c>, <c>int2</c> or <c>ternary</c>.</param>
+/// <param name="Group">For the per-group precisions, the values per group; null otherwise.</param>
+/// <param name="Shapes">For the per-group precisions, the shape of each stored value array by factor name (their packed
+/// levels have one dimension); null otherwise.</param>
+internal sealed record StoredMatrix(string Method, int Rows, int Columns, string Structure, string? Dictionary = null, string Precision = "fp32",
+    int? Group = null, IReadOnlyDictionary<string, int[]>? Shapes = null)
 {
     /// <summary>The precision names, as recorded and as the command line spells them.</summary>
     public static readonly IReadOnlyDictionary<string, FactorPrecision> Precisions = new Dictionary<string, FactorPrecision>
     {
         ["fp32"] = FactorPrecision.Float32, ["fp16"] = FactorPrecision.Float16, ["int8"] = FactorPrecision.Int8,
+        ["int4"] = FactorPrecision.Int4, ["int3"] = FactorPrecision.Int3, ["int2"] = FactorPrecision.Int2, ["ternary"] = FactorPrecision.Ternary,
     };
 
     /// <summary>The precision name recorded for a matrix.</summary>
-    public static string PrecisionOf(CompressedMatrix matrix) => Precisions.First(p => p.Value == matrix.Precision).Key;
+    public static string PrecisionOf(CompressedMatrix matrix) => NameOf(matrix.Precision);
+
+    /// <summary>The name of a precision.</summary>
+    public static string NameOf(FactorPrecision precision) => Precisions.First(p => p.Value == precision).Key;
+
+    /// <summary>How <paramref name="matrix"/> is recorded in a compressed file.</summary>
+    public static StoredMatrix Of(CompressedMatrix matrix, string? dictionary) => new(matrix.Method, matrix.Rows, matrix.Columns, matrix.Structure,
+        dictionary, PrecisionOf(matrix), matrix.Grid?.GroupSize, matrix.Grid is null ? null : matrix.LowBitShapes);
 }

@@ -13,6 +13,7 @@ namespace Microsoft.ML.DirNet.Export;
 internal sealed class GraphBuilder(string prefix)
 {
     private readonly Dictionary<string, string> _integerConstants = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _shared = new(StringComparer.Ordinal);
     private int _counter;
 
     /// <summary>The nodes added, in order.</summary>
@@ -33,13 +34,33 @@ internal sealed class GraphBuilder(string prefix)
     /// <summary>An int64 scalar constant.</summary>
     public string Int64(long value) => Integers(Tensor<long>.Scalar(value));
 
-    private string Integers(Tensor<long> tensor)
+    /// <summary>An int32 vector constant.</summary>
+    public string Int32s(params int[] values) => Integers(new Tensor<int>([values.Length], values));
+
+    /// <summary>An int32 matrix constant [1 × n] (a row that broadcasts over a column).</summary>
+    public string Int32Row(params int[] values) => Integers(new Tensor<int>([1, values.Length], values));
+
+    private string Integers<T>(Tensor<T> tensor) where T : unmanaged
     {
-        var key = $"{TensorShape.Format(tensor.Shape)}{string.Join(",", tensor.Data)}";
+        var key = $"{tensor.ElementType}{TensorShape.Format(tensor.Shape)}{string.Join(",", tensor.Data)}";
         if (!_integerConstants.TryGetValue(key, out var name))
         {
             name = _integerConstants[key] = NextName();
             Constants.Add(TensorProtoConverter.ToProto(name, tensor));
+        }
+
+        return name;
+    }
+
+    /// <summary>
+    /// The value <paramref name="make"/> adds, added once per <paramref name="key"/> (a value that several rebuilds
+    /// compute alike, such as each column's group number).
+    /// </summary>
+    public string Shared(string key, Func<string> make)
+    {
+        if (!_shared.TryGetValue(key, out var name))
+        {
+            name = _shared[key] = make();
         }
 
         return name;

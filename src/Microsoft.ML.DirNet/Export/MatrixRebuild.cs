@@ -25,23 +25,30 @@ internal static class MatrixRebuild
         // Values stored as float16 or int8 are cast to float32 where they are read, so the rebuilt W has the original
         // type; int8 values are then multiplied by their row scales ([rows × 1], broadcast over each row). Sparse rows'
         // values are scaled after they are scattered: the matrix's row r takes scale r.
+        // Low-bit values are unpacked and scaled per group where they are read (LowBitRebuild); the values of sparse rows
+        // are one row of groups, in storage order.
         var int8 = matrix.Precision == FactorPrecision.Int8;
+        var shapes = matrix.LowBitShapes;
         string Cast(string factor) => matrix.Precision == FactorPrecision.Float32 ? factor : ToFloat(g, factor);
-        string V(string factor) => int8 ? g.Op("Mul", [Cast(factor), Int8Rows.ScaleName(factor)]) : Cast(factor);
+        string Values(string factor, int[] shape) => matrix.Grid is { } grid ? LowBitRebuild.Add(g, factor, grid, shape)
+            : int8 ? g.Op("Mul", [Cast(factor), Int8Rows.ScaleName(factor)]) : Cast(factor);
+        string V(string factor) => Values(F(factor), shapes.GetValueOrDefault(factor, []));
+        // No stored entry: the writer leaves the empty values out, and nothing may read them.
+        string Sparse(string factor, int nonZeros) => nonZeros == 0 ? F(factor) : matrix.Grid is { } grid ? LowBitRebuild.Add(g, F(factor), grid, [nonZeros]) : Cast(F(factor));
         string Scaled(string dense, string values) => int8 ? g.Op("Mul", [dense, Int8Rows.ScaleName(values)]) : dense;
         switch (matrix)
         {
             case DenseMatrix:
-                return V(F("weight"));
+                return V("weight");
             case LowRankMatrix:
-                return g.Op("MatMul", [V(F("left")), V(F("right"))]);
+                return g.Op("MatMul", [V("left"), V("right")]);
             case SparseMatrix sparse:
-                return Scaled(SparseToDense(g, F("weight_"), Cast(F("weight_values")), sparse.Rows, sparse.Columns, sparse.NonZeros, sparse.Storage.NonEmptyRows), F("weight_values"));
+                return Scaled(SparseToDense(g, F("weight_"), Sparse("weight_values", sparse.NonZeros), sparse.Rows, sparse.Columns, sparse.NonZeros, sparse.Storage.NonEmptyRows), F("weight_values"));
             case DictionaryMatrix dictionary:
-                var codes = Scaled(SparseToDense(g, F("code_"), Cast(F("code_values")), dictionary.Rows, dictionary.Atoms, dictionary.NonZeros, dictionary.Codes.NonEmptyRows), F("code_values"));
-                return g.Op("MatMul", [codes, V(dictionaryName ?? F("dictionary"))]);
+                var codes = Scaled(SparseToDense(g, F("code_"), Sparse("code_values", dictionary.NonZeros), dictionary.Rows, dictionary.Atoms, dictionary.NonZeros, dictionary.Codes.NonEmptyRows), F("code_values"));
+                return g.Op("MatMul", [codes, dictionaryName is null ? V("dictionary") : Values(dictionaryName, [dictionary.Atoms, dictionary.Columns])]);
             case HybridMatrix hybrid:
-                return Hybrid(g, hybrid, name => V(F(name)));
+                return Hybrid(g, hybrid, V);
             default:
                 throw new NotSupportedException($"No ONNX rebuild is defined for {matrix.GetType().Name}.");
         }

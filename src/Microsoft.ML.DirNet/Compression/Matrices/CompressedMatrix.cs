@@ -45,12 +45,43 @@ public abstract class CompressedMatrix
     /// float32, as float16, or as int8 each followed by its row scales (<c>{name}_scale</c>, float32 [rows × 1]) as
     /// <see cref="Precision"/> says; indices and row starts as they are.
     /// </summary>
+    /// <remarks>
+    /// A low-bit value array (<see cref="FactorPrecision.Int4"/> and below) is stored as three arrays: its levels packed
+    /// into bytes (uint8, one dimension; see <see cref="LevelPacking"/>), its group scales (<c>{name}_scale</c>, float16
+    /// [rows × groups per row]) and, for the asymmetric grids, its zero points packed the same way (<c>{name}_zero</c>).
+    /// Its rows are the first dimension of a 2-D factor; the values of sparse rows are one row, grouped in storage order.
+    /// </remarks>
     public IReadOnlyList<MatrixFactor> Factors => Precision switch
     {
         FactorPrecision.Float16 => FloatFactors.Select(f => f.Tensor is Tensor<float> values ? f with { Tensor = ToHalf(values) } : f).ToArray(),
         FactorPrecision.Int8 => FloatFactors.SelectMany(f => f.Tensor is Tensor<float> values ? Int8Factors(f, values) : [f]).ToArray(),
-        _ => FloatFactors,
+        FactorPrecision.Float32 => FloatFactors,
+        _ => FloatFactors.SelectMany(f => f.Tensor is Tensor<float> { Length: > 0 } values ? LowBitFactors(f, _lowBit![values.Data]) : [f]).ToArray(),
     };
+
+    /// <summary>Values per group of the low-bit precisions (<see cref="FactorPrecision.Int4"/> and below); 0 otherwise.</summary>
+    public int GroupSize => Grid?.GroupSize ?? 0;
+
+    /// <summary>The grid of the low-bit precisions; null otherwise.</summary>
+    internal LowBitGrid? Grid { get; private set; }
+
+    /// <summary>For low-bit values, each non-empty value array's levels, scales and zero points.</summary>
+    private IReadOnlyDictionary<float[], GroupQuantizedValues>? _lowBit;
+
+    /// <summary>
+    /// For low-bit values, the shape of each stored value array by factor name (its packed levels have one dimension,
+    /// so the file records the shape beside them); empty otherwise.
+    /// </summary>
+    internal IReadOnlyDictionary<string, int[]> LowBitShapes => _lowBit is null
+        ? new Dictionary<string, int[]>()
+        : FloatFactors.Where(f => f.Tensor is Tensor<float> { Length: > 0 }).ToDictionary(f => f.Name, f => f.Tensor.Shape);
+
+    /// <summary>
+    /// The inputs' second moment of the value array named <paramref name="factor"/>, given the moment
+    /// <paramref name="moment"/> [Columns × Columns] of the matrix's inputs x, when that array multiplies something
+    /// whose moment follows from it (GPTQ quantizes such an array in ‖(A − Â)·X‖); null for the others.
+    /// </summary>
+    internal virtual double[]? InputMomentOf(string factor, double[] moment) => null;
 
     /// <summary>
     /// Whether the values are stored in half precision (float16): they were rounded to it, so products, the dense
@@ -181,6 +212,66 @@ public abstract class CompressedMatrix
             return result.Values;
         });
         return quantized.WithInt8Scales(scales);
+    }
+
+    /// <summary>
+    /// The same structure with every non-empty value array on a low-bit grid, quantized by <paramref name="quantize"/>
+    /// (given the factor and, when <paramref name="moment"/> is known, its inputs' moment, <see cref="InputMomentOf"/>).
+    /// Matrices sharing a dictionary quantize it once through <paramref name="shared"/> and keep sharing it.
+    /// </summary>
+    internal CompressedMatrix ToLowBitPrecision(LowBitGrid grid, Func<MatrixFactor, double[]?, GroupQuantizedValues> quantize, double[]? moment,
+        Dictionary<float[], (float[] Values, GroupQuantizedValues Stored)> shared)
+    {
+        var factors = QuantizedFactors.Where(f => f.Tensor is Tensor<float>).ToDictionary(f => ((Tensor<float>)f.Tensor).Data); // by reference
+        var stored = new Dictionary<float[], GroupQuantizedValues>();
+        var quantized = MapValues(values =>
+        {
+            if (values.Length == 0)
+            {
+                return values;
+            }
+
+            if (!shared.TryGetValue(values, out var result))
+            {
+                var factor = factors[values];
+                var levels = quantize(factor, moment is null ? null : InputMomentOf(factor.Name, moment));
+                result = shared[values] = (levels.Dequantize(), levels);
+            }
+
+            stored[result.Values] = result.Stored;
+            return result.Values;
+        });
+        return quantized.WithLowBit(grid, stored);
+    }
+
+    /// <summary>
+    /// Marks this matrix, whose non-empty value arrays are already the dequantized values of <paramref name="stored"/>
+    /// (by array), as stored on <paramref name="grid"/>.
+    /// </summary>
+    internal CompressedMatrix WithLowBit(LowBitGrid grid, IReadOnlyDictionary<float[], GroupQuantizedValues> stored)
+    {
+        Precision = LowBitPrecision.Of(grid);
+        Grid = grid;
+        _lowBit = stored;
+        return this;
+    }
+
+    /// <summary>How a value array of <paramref name="shape"/> is grouped: a 2-D array by its rows, any other as one row.</summary>
+    internal static (int Rows, int Columns) LowBitLayout(int[] shape) => shape.Length == 2 ? (shape[0], shape[1]) : (1, shape.Aggregate(1, (a, b) => a * b));
+
+    /// <summary>The name of a low-bit factor's packed zero points.</summary>
+    internal static string ZeroPointName(string factor) => factor + "_zero";
+
+    private static IEnumerable<MatrixFactor> LowBitFactors(MatrixFactor factor, GroupQuantizedValues stored)
+    {
+        var levels = stored.PackedLevels();
+        yield return new MatrixFactor(factor.Name, new Tensor<byte>([levels.Length], levels));
+        yield return new MatrixFactor(Int8Rows.ScaleName(factor.Name), new Tensor<Half>([stored.Rows, stored.Grid.GroupsPerRow(stored.Columns)], stored.Scales));
+        if (stored.Grid.HasZeroPoints)
+        {
+            var zeros = stored.PackedZeroPoints();
+            yield return new MatrixFactor(ZeroPointName(factor.Name), new Tensor<byte>([zeros.Length], zeros));
+        }
     }
 
     /// <summary>Marks this matrix, whose value arrays are already on the int8 grid, as stored in int8 with these row scales.</summary>

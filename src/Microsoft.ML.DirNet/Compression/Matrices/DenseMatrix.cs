@@ -32,6 +32,9 @@ public sealed class DenseMatrix : CompressedMatrix
     /// <inheritdoc/>
     protected override IReadOnlyList<MatrixFactor> FloatFactors => [new("weight", new Tensor<float>([Rows, Columns], _data))];
 
+    /// <inheritdoc/>
+    internal override double[]? InputMomentOf(string factor, double[] moment) => moment;
+
     /// <summary>The row-major values.</summary>
     public ReadOnlySpan<float> Values => _data;
 

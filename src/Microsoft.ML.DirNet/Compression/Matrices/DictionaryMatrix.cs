@@ -75,6 +75,10 @@ public sealed class DictionaryMatrix : CompressedMatrix
     private protected override IEnumerable<MatrixFactor> QuantizedFactors =>
         OwnsDictionary ? FloatFactors : FloatFactors.Prepend(new MatrixFactor("dictionary", new Tensor<float>([Atoms, Columns], _dictionary)));
 
+    /// <inheritdoc/>
+    /// <remarks>The atoms multiply x (the codes then combine D·x).</remarks>
+    internal override double[]? InputMomentOf(string factor, double[] moment) => factor == "dictionary" ? moment : null;
+
     /// <summary>Whether this matrix and <paramref name="other"/> use the same dictionary object.</summary>
     public bool SharesDictionaryWith(DictionaryMatrix other) => ReferenceEquals(_dictionary, other._dictionary);
 

@@ -61,6 +61,10 @@ public sealed class HybridMatrix : CompressedMatrix
         new("block_v", new Tensor<float>([BlockRows, Columns], _v)),
     ];
 
+    /// <inheritdoc/>
+    /// <remarks>The dense rows multiply x itself; a block vector multiplies a slice of x scaled by its partner.</remarks>
+    internal override double[]? InputMomentOf(string factor, double[] moment) => factor == "dense_rows" ? moment : null;
+
     /// <summary>Start of block <paramref name="index"/> of <paramref name="blocks"/> over <paramref name="length"/> items.</summary>
     internal static int BlockStart(int index, int length, int blocks) => (int)((long)index * length / blocks);
 

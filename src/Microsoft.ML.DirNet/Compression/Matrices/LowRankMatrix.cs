@@ -39,6 +39,15 @@ public sealed class LowRankMatrix : CompressedMatrix
         [new("left", new Tensor<float>([Rows, Rank], _left)), new("right", new Tensor<float>([Rank, Columns], _right))];
 
     /// <inheritdoc/>
+    /// <remarks>V multiplies x; U multiplies t = V·x, whose moment is V·C·Vᵀ.</remarks>
+    internal override double[]? InputMomentOf(string factor, double[] moment) => factor switch
+    {
+        "right" => moment,
+        "left" => InputMoments.Through(_right, Rank, Columns, moment),
+        _ => null,
+    };
+
+    /// <inheritdoc/>
     public override void Multiply(ReadOnlySpan<float> x, Span<float> y)
     {
         CheckVector(x, y);
