@@ -1,3 +1,4 @@
+using Microsoft.ML.DirNet.Compression;
 using Microsoft.ML.DirNet.Export;
 using Microsoft.ML.DirNet.Onnx;
 using Microsoft.ML.DirNet.Runtime.Operators;
@@ -148,10 +149,10 @@ public sealed class NativeModel : ITensorModel
     /// layout (the recurrent cells' W/R, MatMul's B stored as Wᵀ, Gemm's B as its transB says, Gather's table);
     /// otherwise rebuilds the dense tensor once, as ONNX Runtime does.
     /// </summary>
-    private static (Dictionary<(OnnxNode, int), WeightOperator[]> Bound, Dictionary<string, Tensor<float>> Rebuilt, Dictionary<string, IReadOnlyList<string>> Forms)
+    private static (Dictionary<(OnnxNode, int), CompressedMatrix[]> Bound, Dictionary<string, Tensor<float>> Rebuilt, Dictionary<string, IReadOnlyList<string>> Forms)
         BindFactoredWeights(OnnxModel model, FactoredModel? factored, List<OnnxNode> nodes)
     {
-        var bound = new Dictionary<(OnnxNode, int), WeightOperator[]>();
+        var bound = new Dictionary<(OnnxNode, int), CompressedMatrix[]>();
         var rebuilt = new Dictionary<string, Tensor<float>>(StringComparer.Ordinal);
         var forms = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
         foreach (var initializer in factored?.Initializers ?? [])
@@ -168,7 +169,7 @@ public sealed class NativeModel : ITensorModel
                 continue;
             }
 
-            var operators = initializer.Matrices.Select(WeightOperator.For).ToArray();
+            var operators = initializer.Matrices.ToArray();
             foreach (var reader in readers)
             {
                 bound[(reader.Node, reader.Index)] = operators;
@@ -374,7 +375,7 @@ public sealed class NativeModel : ITensorModel
         }
     }
 
-    private static IKernel BuildKernel(OnnxNode node, long opset, Dictionary<(OnnxNode, int), WeightOperator[]> bound)
+    private static IKernel BuildKernel(OnnxNode node, long opset, Dictionary<(OnnxNode, int), CompressedMatrix[]> bound)
     {
         try
         {
