@@ -145,9 +145,9 @@ public sealed class NativeModel : ITensorModel
         model.Graph.Nodes.Where(n => factored is null || !factored.RebuildNodes.Contains(n.Name)).ToList();
 
     /// <summary>
-    /// Gives each compressed initializer's readers its factors as operators when every reader takes one in that
-    /// layout (the recurrent cells' W/R, MatMul's B stored as Wᵀ, Gemm's B as its transB says, Gather's table);
-    /// otherwise rebuilds the dense tensor once, as ONNX Runtime does.
+    /// Gives each compressed initializer's readers its stored matrices, which multiply from their factors, when every
+    /// reader takes one in that layout (the recurrent cells' W/R, MatMul's B stored as Wᵀ, Gemm's B as its transB says,
+    /// Gather's table); otherwise rebuilds the dense tensor once, as ONNX Runtime does.
     /// </summary>
     private static (Dictionary<(OnnxNode, int), CompressedMatrix[]> Bound, Dictionary<string, Tensor<float>> Rebuilt, Dictionary<string, IReadOnlyList<string>> Forms)
         BindFactoredWeights(OnnxModel model, FactoredModel? factored, List<OnnxNode> nodes)
@@ -169,13 +169,13 @@ public sealed class NativeModel : ITensorModel
                 continue;
             }
 
-            var operators = initializer.Matrices.ToArray();
+            var matrices = initializer.Matrices.ToArray();
             foreach (var reader in readers)
             {
-                bound[(reader.Node, reader.Index)] = operators;
+                bound[(reader.Node, reader.Index)] = matrices;
             }
 
-            forms[entry.Name] = operators.Select(o => o.Form).ToArray();
+            forms[entry.Name] = matrices.Select(m => m.Form).ToArray();
         }
 
         return (bound, rebuilt, forms);

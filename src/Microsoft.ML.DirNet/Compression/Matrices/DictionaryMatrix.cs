@@ -45,7 +45,7 @@ public sealed partial class DictionaryMatrix : CompressedMatrix
 
     internal SparseRows Codes { get; }
 
-    /// <summary>P itself (shared, never written), for the native operator and the exporter.</summary>
+    /// <summary>P itself (shared, never written), for the exporter.</summary>
     internal float[] DictionaryArray => _dictionary;
 
     /// <inheritdoc/>
