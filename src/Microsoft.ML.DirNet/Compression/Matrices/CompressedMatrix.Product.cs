@@ -2,12 +2,10 @@ using Microsoft.ML.DirNet.Runtime.Operators;
 
 namespace Microsoft.ML.DirNet.Compression;
 
-/// <summary>
-/// The product contract the native engine runs: every stored form multiplies directly from its factors (C = A·Wᵀ for
-/// a batch of input rows, written or accumulated), reads single rows (embedding lookups) and gives row ranges (GRU's
-/// gate blocks). The recurrent cells, MatMul, Gemm and Gather take any form as their weight. Packed state is built on
-/// first use and idempotent, so one instance serves many threads; scratch memory is per call.
-/// </summary>
+// The product contract the native engine runs: every stored form multiplies directly from its factors (C = A·Wᵀ for
+// a batch of input rows, written or accumulated), reads single rows (embedding lookups) and gives row ranges (GRU's
+// gate blocks). The recurrent cells, MatMul, Gemm and Gather take any form as their weight. Packed state is built on
+// first use and idempotent, so one instance serves many threads; scratch memory is per call.
 public abstract partial class CompressedMatrix
 {
     private System.Collections.Concurrent.ConcurrentDictionary<(int Start, int Count), CompressedMatrix>? _rowRanges;

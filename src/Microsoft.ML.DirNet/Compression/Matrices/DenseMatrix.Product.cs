@@ -2,12 +2,10 @@ using Microsoft.ML.DirNet.Runtime.Math;
 
 namespace Microsoft.ML.DirNet.Compression;
 
-/// <summary>
-/// The dense product C = A·Wᵀ through the panel-packed form (<see cref="PackedMatrix"/>), or through the row-major
-/// kernel where the machine lacks the SIMD width the packed kernels need. Values stored as int8 (row scales known: the
-/// array holds the levels times these per-row scales) run single inputs through <see cref="PackedInt8Matrix"/>, which
-/// reads a quarter of the bytes; batches stay on the float32 blocks, which reuse each loaded weight across four inputs.
-/// </summary>
+// The dense product C = A·Wᵀ through the panel-packed form (PackedMatrix), or through the row-major
+// kernel where the machine lacks the SIMD width the packed kernels need. Values stored as int8 (row scales known: the
+// array holds the levels times these per-row scales) run single inputs through PackedInt8Matrix, which
+// reads a quarter of the bytes; batches stay on the float32 blocks, which reuse each loaded weight across four inputs.
 public sealed partial class DenseMatrix
 {
     /// <summary>Row scales given to an engine view (indexed by the array's rows, as <see cref="PackedInt8Matrix.For"/> reads them).</summary>

@@ -3,19 +3,16 @@ using Microsoft.ML.DirNet.Runtime.Operators;
 
 namespace Microsoft.ML.DirNet.Compression;
 
-/// <summary>
-/// DirNet's product W = C·P as p = P·x (one dense product with the small dictionary, packed like any dense weight; the
-/// packed form is cached per array, so matrices sharing a dictionary share it) and then y = C·p over the codes.
-/// </summary>
-/// <remarks>
-/// Where at least one in <see cref="DenseCodesDensity"/> codes is non-zero, the codes are expanded once into a dense
-/// [rows × atoms] matrix in the packed panel layout: one SIMD multiply-add then covers as many codes as one sparse
-/// multiply-add (an index load, a gathered load and a scalar multiply-add) covers one, and the register-blocked
-/// kernels beat the sparse loops.
-/// Sparser codes stay sparse: a batch of at least <see cref="SparseRows.BatchRows"/> inputs (a sequence's input
-/// projection) runs them vectorised over the batch, a single input (a recurrent step) row by row. All give the same
-/// products up to rounding order.
-/// </remarks>
+// DirNet's product W = C·P as p = P·x (one dense product with the small dictionary, packed like any dense weight; the
+// packed form is cached per array, so matrices sharing a dictionary share it) and then y = C·p over the codes.
+//
+// Where at least one in DenseCodesDensity codes is non-zero, the codes are expanded once into a dense
+// [rows × atoms] matrix in the packed panel layout: one SIMD multiply-add then covers as many codes as one sparse
+// multiply-add (an index load, a gathered load and a scalar multiply-add) covers one, and the register-blocked
+// kernels beat the sparse loops.
+// Sparser codes stay sparse: a batch of at least SparseRows.BatchRows inputs (a sequence's input
+// projection) runs them vectorised over the batch, a single input (a recurrent step) row by row. All give the same
+// products up to rounding order.
 public sealed partial class DictionaryMatrix
 {
     private CodeProduct? _product;

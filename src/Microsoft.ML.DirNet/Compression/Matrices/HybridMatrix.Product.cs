@@ -5,16 +5,14 @@ using Microsoft.ML.DirNet.Runtime.Operators;
 
 namespace Microsoft.ML.DirNet.Compression;
 
-/// <summary>
-/// HMD's product, run directly from the factors: the dense top rows as a packed dense product, then the rank-1 blocks
-/// in two vectorised passes rather than one short dot and one short add per block (the planner's blocks are often
-/// 8 × 8, where per-call overhead would dominate). Pass 1 forms every block's dot sᵢⱼ = vᵢⱼ·x_j, eight block rows per
-/// vector: S[j, i] = Σ over the columns c of block column j of x[c]·Vᵀ[c, i]. Pass 2 gives each block row i its
-/// outputs, eight rows per vector: y[rows of i] = Σⱼ S[j, i]·u[j, rows of i]. The passes alternate over slabs of block
-/// rows so the dots stay in L1; both read their factor once per tile of four inputs, so a sequence's input projection
-/// reuses each loaded factor, and keep eight independent sums in flight (two FMA units of four cycles' latency need
-/// eight).
-/// </summary>
+// HMD's product, run directly from the factors: the dense top rows as a packed dense product, then the rank-1 blocks
+// in two vectorised passes rather than one short dot and one short add per block (the planner's blocks are often
+// 8 × 8, where per-call overhead would dominate). Pass 1 forms every block's dot sᵢⱼ = vᵢⱼ·x_j, eight block rows per
+// vector: S[j, i] = Σ over the columns c of block column j of x[c]·Vᵀ[c, i]. Pass 2 gives each block row i its
+// outputs, eight rows per vector: y[rows of i] = Σⱼ S[j, i]·u[j, rows of i]. The passes alternate over slabs of block
+// rows so the dots stay in L1; both read their factor once per tile of four inputs, so a sequence's input projection
+// reuses each loaded factor, and keep eight independent sums in flight (two FMA units of four cycles' latency need
+// eight).
 public sealed partial class HybridMatrix
 {
     private BlockProduct? _product;

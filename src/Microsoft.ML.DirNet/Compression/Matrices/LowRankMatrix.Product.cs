@@ -2,7 +2,7 @@ using Microsoft.ML.DirNet.Runtime.Operators;
 
 namespace Microsoft.ML.DirNet.Compression;
 
-/// <summary>The low-rank product W = U·V as two thin dense products: t = V·x (rank outputs), then y = U·t.</summary>
+// The low-rank product W = U·V as two thin dense products: t = V·x (rank outputs), then y = U·t.
 public sealed partial class LowRankMatrix
 {
     private ThinProducts? _factors;

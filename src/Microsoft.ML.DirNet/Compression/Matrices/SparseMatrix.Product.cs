@@ -1,6 +1,6 @@
 namespace Microsoft.ML.DirNet.Compression;
 
-/// <summary>The pruned product: the kept entries multiplied row by row, or vectorised over a batch of inputs.</summary>
+// The pruned product: the kept entries multiplied row by row, or vectorised over a batch of inputs.
 public sealed partial class SparseMatrix
 {
     /// <inheritdoc/>

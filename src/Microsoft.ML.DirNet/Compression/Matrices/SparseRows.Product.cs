@@ -5,11 +5,9 @@ using Microsoft.ML.DirNet.Runtime.Operators;
 
 namespace Microsoft.ML.DirNet.Compression;
 
-/// <summary>
-/// y = S·x over the rows (pruned weights, DirNet's codes): per row, a short sum of value × x[column], with two
-/// accumulators so consecutive entries overlap; a batch runs vectorised over its inputs instead. The constructor has
-/// checked every column index against the column count and that the row starts ascend, so the loops read unchecked.
-/// </summary>
+// y = S·x over the rows (pruned weights, DirNet's codes): per row, a short sum of value × x[column], with two
+// accumulators so consecutive entries overlap; a batch runs vectorised over its inputs instead. The constructor has
+// checked every column index against the column count and that the row starts ascend, so the loops read unchecked.
 internal sealed partial class SparseRows
 {
     /// <summary>Inputs from which a product runs the rows vectorised over the batch (<see cref="MultiplyBatch"/>).</summary>
