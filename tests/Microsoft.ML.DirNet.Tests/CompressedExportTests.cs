@@ -149,10 +149,10 @@ public sealed class CompressedExportTests
                     Assert.True(TensorComparer.MaxAbsoluteDifference(factor.Tensor, file.Graph.GetInitializer(name)) == 0, name);
                 }
 
-                // Read back, the dictionary and low-rank operators find their scales and run the int8 kernels.
+                // Read back, the dictionary and low-rank matrices find their scales and run the int8 kernels.
                 if (method is "dirnet" or "odl" or "lowrank")
                 {
-                    Assert.Equal(Runtime.Math.PackedInt8Matrix.IsSupported, Runtime.Operators.WeightOperator.For(initializer.Matrices[d]).RunsInt8);
+                    Assert.Equal(Runtime.Math.PackedInt8Matrix.IsSupported, initializer.Matrices[d].RunsInt8);
                 }
             }
         }

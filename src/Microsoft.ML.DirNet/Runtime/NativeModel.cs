@@ -1,3 +1,4 @@
+using Microsoft.ML.DirNet.Compression;
 using Microsoft.ML.DirNet.Export;
 using Microsoft.ML.DirNet.Onnx;
 using Microsoft.ML.DirNet.Runtime.Operators;
@@ -144,14 +145,14 @@ public sealed class NativeModel : ITensorModel
         model.Graph.Nodes.Where(n => factored is null || !factored.RebuildNodes.Contains(n.Name)).ToList();
 
     /// <summary>
-    /// Gives each compressed initializer's readers its factors as operators when every reader takes one in that
-    /// layout (the recurrent cells' W/R, MatMul's B stored as Wᵀ, Gemm's B as its transB says, Gather's table);
-    /// otherwise rebuilds the dense tensor once, as ONNX Runtime does.
+    /// Gives each compressed initializer's readers its stored matrices, which multiply from their factors, when every
+    /// reader takes one in that layout (the recurrent cells' W/R, MatMul's B stored as Wᵀ, Gemm's B as its transB says,
+    /// Gather's table); otherwise rebuilds the dense tensor once, as ONNX Runtime does.
     /// </summary>
-    private static (Dictionary<(OnnxNode, int), WeightOperator[]> Bound, Dictionary<string, Tensor<float>> Rebuilt, Dictionary<string, IReadOnlyList<string>> Forms)
+    private static (Dictionary<(OnnxNode, int), CompressedMatrix[]> Bound, Dictionary<string, Tensor<float>> Rebuilt, Dictionary<string, IReadOnlyList<string>> Forms)
         BindFactoredWeights(OnnxModel model, FactoredModel? factored, List<OnnxNode> nodes)
     {
-        var bound = new Dictionary<(OnnxNode, int), WeightOperator[]>();
+        var bound = new Dictionary<(OnnxNode, int), CompressedMatrix[]>();
         var rebuilt = new Dictionary<string, Tensor<float>>(StringComparer.Ordinal);
         var forms = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
         foreach (var initializer in factored?.Initializers ?? [])
@@ -168,13 +169,13 @@ public sealed class NativeModel : ITensorModel
                 continue;
             }
 
-            var operators = initializer.Matrices.Select(WeightOperator.For).ToArray();
+            var matrices = initializer.Matrices.ToArray();
             foreach (var reader in readers)
             {
-                bound[(reader.Node, reader.Index)] = operators;
+                bound[(reader.Node, reader.Index)] = matrices;
             }
 
-            forms[entry.Name] = operators.Select(o => o.Form).ToArray();
+            forms[entry.Name] = matrices.Select(m => m.Form).ToArray();
         }
 
         return (bound, rebuilt, forms);
@@ -374,7 +375,7 @@ public sealed class NativeModel : ITensorModel
         }
     }
 
-    private static IKernel BuildKernel(OnnxNode node, long opset, Dictionary<(OnnxNode, int), WeightOperator[]> bound)
+    private static IKernel BuildKernel(OnnxNode node, long opset, Dictionary<(OnnxNode, int), CompressedMatrix[]> bound)
     {
         try
         {

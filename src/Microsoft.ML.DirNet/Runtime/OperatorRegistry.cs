@@ -59,7 +59,7 @@ internal static class OperatorRegistry
         node.Domain is "" or "ai.onnx" && Factories.ContainsKey(node.OpType);
 
     /// <summary>
-    /// The operators whose weight input can be a <see cref="WeightOperator"/> (a compressed ONNX's factors), with that
+    /// The operators whose weight input can be a <see cref="Compression.CompressedMatrix"/> (a compressed ONNX's factors), with that
     /// input's index: the recurrent cells' W (1) and R (2), MatMul's and Gemm's B (1), Gather's table (0).
     /// </summary>
     public static bool TakesOperator(OnnxNode node, int inputIndex) => node.OpType switch

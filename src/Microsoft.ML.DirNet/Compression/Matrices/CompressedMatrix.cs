@@ -8,7 +8,7 @@ namespace Microsoft.ML.DirNet.Compression;
 /// exporter all go through this contract, so the sizes they print are the sizes of the factors written.
 /// </summary>
 /// <remarks>Instances are immutable after construction and safe to use from many threads at once.</remarks>
-public abstract class CompressedMatrix
+public abstract partial class CompressedMatrix
 {
     private long _storageBytes = -1;
 
@@ -105,9 +105,6 @@ public abstract class CompressedMatrix
     internal float[]? Int8ScalesOf(float[] values) =>
         _int8Scales is { } scales && scales.TryGetValue(values, out var rowScales) ? rowScales : null;
 
-    /// <summary>The factors with values as float32 (what the native operators multiply by).</summary>
-    internal IReadOnlyList<MatrixFactor> FullPrecisionFactors => FloatFactors;
-
     /// <summary>The factors in <see cref="Factors"/>' order with values as float32.</summary>
     protected abstract IReadOnlyList<MatrixFactor> FloatFactors { get; }
 
@@ -122,19 +119,6 @@ public abstract class CompressedMatrix
             }
 
             return _storageBytes;
-        }
-    }
-
-    /// <summary>y = W·x for one vector (<paramref name="x"/> of <see cref="Columns"/>, <paramref name="y"/> of <see cref="Rows"/>).</summary>
-    public abstract void Multiply(ReadOnlySpan<float> x, Span<float> y);
-
-    /// <summary>C[m × Rows] = A[m × Columns]·Wᵀ: every row of A multiplied.</summary>
-    public virtual void Multiply(ReadOnlySpan<float> a, int m, Span<float> c)
-    {
-        CheckBatch(a, m, c);
-        for (var i = 0; i < m; i++)
-        {
-            Multiply(a.Slice(i * Columns, Columns), c.Slice(i * Rows, Rows));
         }
     }
 

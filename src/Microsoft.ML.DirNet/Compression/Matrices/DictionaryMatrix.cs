@@ -9,7 +9,7 @@ namespace Microsoft.ML.DirNet.Compression;
 /// once, then the codes. Matrices that multiply the same vector can share one dictionary; the first of them stores it
 /// (<see cref="OwnsDictionary"/>) and the others count only their codes, so totals count it once.
 /// </summary>
-public sealed class DictionaryMatrix : CompressedMatrix
+public sealed partial class DictionaryMatrix : CompressedMatrix
 {
     private readonly float[] _dictionary;
 
@@ -45,7 +45,7 @@ public sealed class DictionaryMatrix : CompressedMatrix
 
     internal SparseRows Codes { get; }
 
-    /// <summary>P itself (shared, never written), for the native operator and the exporter.</summary>
+    /// <summary>P itself (shared, never written), for the exporter.</summary>
     internal float[] DictionaryArray => _dictionary;
 
     /// <inheritdoc/>
@@ -89,15 +89,6 @@ public sealed class DictionaryMatrix : CompressedMatrix
         {
             projection[a] = TensorPrimitives.Dot(_dictionary.AsSpan(a * Columns, Columns), x[..Columns]);
         }
-    }
-
-    /// <inheritdoc/>
-    public override void Multiply(ReadOnlySpan<float> x, Span<float> y)
-    {
-        CheckVector(x, y);
-        Span<float> projection = Atoms <= 1024 ? stackalloc float[Atoms] : new float[Atoms];
-        Project(x, projection);
-        Codes.Multiply(projection, y);
     }
 
     /// <inheritdoc/>

@@ -10,7 +10,7 @@ namespace Microsoft.ML.DirNet.Compression;
 /// stacked down the block rows) and V [BlockRows × columns] (row i holds the v of every block in block row i): exactly
 /// g_c·(rows − r) + g_r·columns parameters below the dense rows.
 /// </summary>
-public sealed class HybridMatrix : CompressedMatrix
+public sealed partial class HybridMatrix : CompressedMatrix
 {
     private readonly float[] _top;
     private readonly float[] _u;
@@ -67,31 +67,6 @@ public sealed class HybridMatrix : CompressedMatrix
 
     /// <summary>Start of block <paramref name="index"/> of <paramref name="blocks"/> over <paramref name="length"/> items.</summary>
     internal static int BlockStart(int index, int length, int blocks) => (int)((long)index * length / blocks);
-
-    /// <inheritdoc/>
-    public override void Multiply(ReadOnlySpan<float> x, Span<float> y)
-    {
-        CheckVector(x, y);
-        for (var r = 0; r < DenseRows; r++)
-        {
-            y[r] = TensorPrimitives.Dot(_top.AsSpan(r * Columns, Columns), x[..Columns]);
-        }
-
-        var lower = Rows - DenseRows;
-        var output = y.Slice(DenseRows, lower);
-        output.Clear();
-        for (var i = 0; i < BlockRows; i++)
-        {
-            int r0 = BlockStart(i, lower, BlockRows), r1 = BlockStart(i + 1, lower, BlockRows);
-            for (var j = 0; j < BlockColumns; j++)
-            {
-                int c0 = BlockStart(j, Columns, BlockColumns), c1 = BlockStart(j + 1, Columns, BlockColumns);
-                var s = TensorPrimitives.Dot(_v.AsSpan(i * Columns + c0, c1 - c0), x[c0..c1]);
-                var segment = output[r0..r1];
-                TensorPrimitives.MultiplyAdd(_u.AsSpan(j * lower + r0, r1 - r0), s, segment, segment);
-            }
-        }
-    }
 
     /// <inheritdoc/>
     public override float[] ToDense()

@@ -3,7 +3,7 @@ using Microsoft.ML.DirNet.Tensors;
 namespace Microsoft.ML.DirNet.Compression;
 
 /// <summary>W ≈ U·V with U [rows × rank] and V [rank × columns] (truncated SVD): y = U·(V·x), two thin products.</summary>
-public sealed class LowRankMatrix : CompressedMatrix
+public sealed partial class LowRankMatrix : CompressedMatrix
 {
     private readonly float[] _left;
     private readonly float[] _right;
@@ -46,22 +46,6 @@ public sealed class LowRankMatrix : CompressedMatrix
         "left" => InputMoments.Through(_right, Rank, Columns, moment),
         _ => null,
     };
-
-    /// <inheritdoc/>
-    public override void Multiply(ReadOnlySpan<float> x, Span<float> y)
-    {
-        CheckVector(x, y);
-        Span<float> inner = Rank <= 1024 ? stackalloc float[Rank] : new float[Rank];
-        for (var k = 0; k < Rank; k++)
-        {
-            inner[k] = TensorPrimitives.Dot(_right.AsSpan(k * Columns, Columns), x[..Columns]);
-        }
-
-        for (var r = 0; r < Rows; r++)
-        {
-            y[r] = TensorPrimitives.Dot(_left.AsSpan(r * Rank, Rank), inner);
-        }
-    }
 
     /// <inheritdoc/>
     public override float[] ToDense()

@@ -1,7 +1,7 @@
 namespace Microsoft.ML.DirNet.Compression;
 
 /// <summary>A pruned matrix: only the kept weights, in compressed sparse rows (values, narrow column indices, row starts).</summary>
-public sealed class SparseMatrix : CompressedMatrix
+public sealed partial class SparseMatrix : CompressedMatrix
 {
     internal SparseMatrix(SparseRows rows)
         : base(rows.Rows, rows.Columns)
@@ -25,13 +25,6 @@ public sealed class SparseMatrix : CompressedMatrix
 
     /// <inheritdoc/>
     protected override IReadOnlyList<MatrixFactor> FloatFactors => Storage.Factors("weight_").ToArray();
-
-    /// <inheritdoc/>
-    public override void Multiply(ReadOnlySpan<float> x, Span<float> y)
-    {
-        CheckVector(x, y);
-        Storage.Multiply(x, y);
-    }
 
     /// <inheritdoc/>
     public override float[] ToDense() => Storage.ToDense();

@@ -7,7 +7,7 @@ namespace Microsoft.ML.DirNet.Compression;
 /// pruned weights and for DirNet's sparse codes. Column indices are stored in the narrowest unsigned type that holds
 /// every column (8, 16 or 32 bits), row starts as int32, values as float32; all three count in the storage bytes.
 /// </summary>
-internal sealed class SparseRows
+internal sealed partial class SparseRows
 {
     public SparseRows(int rows, int columns, int[] rowStarts, int[] columnIndices, float[] values)
     {
@@ -84,21 +84,6 @@ internal sealed class SparseRows
         yield return new MatrixFactor(prefix + "values", new Tensor<float>([NonZeros], Values));
         yield return new MatrixFactor(prefix + "columns", NarrowIndices(ColumnIndices, Columns));
         yield return new MatrixFactor(prefix + "row_starts", new Tensor<int>([Rows + 1], RowStarts));
-    }
-
-    /// <summary>y[r] = Σ values·x[column] over row r's entries (y = S·x).</summary>
-    public void Multiply(ReadOnlySpan<float> x, Span<float> y)
-    {
-        for (var r = 0; r < Rows; r++)
-        {
-            var sum = 0f;
-            for (var i = RowStarts[r]; i < RowStarts[r + 1]; i++)
-            {
-                sum += Values[i] * x[ColumnIndices[i]];
-            }
-
-            y[r] = sum;
-        }
     }
 
     /// <summary>S as a dense row-major matrix.</summary>

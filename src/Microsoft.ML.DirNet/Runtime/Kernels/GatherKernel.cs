@@ -1,5 +1,5 @@
+using Microsoft.ML.DirNet.Compression;
 using Microsoft.ML.DirNet.Onnx;
-using Microsoft.ML.DirNet.Runtime.Operators;
 using Microsoft.ML.DirNet.Tensors;
 
 namespace Microsoft.ML.DirNet.Runtime.Kernels;
@@ -9,7 +9,7 @@ namespace Microsoft.ML.DirNet.Runtime.Kernels;
 /// This is both the embedding lookup and the shape arithmetic's "take dimension k". A compressed embedding table (a
 /// bound operator, axis 0) rebuilds only the rows it is asked for.
 /// </summary>
-internal sealed class GatherKernel(OnnxNode node, WeightOperator? boundTable) : IKernel
+internal sealed class GatherKernel(OnnxNode node, CompressedMatrix? boundTable) : IKernel
 {
     private readonly long _axis = node.GetInt("axis", 0);
 
@@ -51,7 +51,7 @@ internal sealed class GatherKernel(OnnxNode node, WeightOperator? boundTable) : 
         outputs[0] = result;
     }
 
-    private static Tensor<float> GatherRows(WeightOperator table, long[] indices, int[] indicesShape)
+    private static Tensor<float> GatherRows(CompressedMatrix table, long[] indices, int[] indicesShape)
     {
         var width = table.Columns;
         var result = new Tensor<float>([.. indicesShape, width]);

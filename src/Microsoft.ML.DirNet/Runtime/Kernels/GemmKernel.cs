@@ -1,6 +1,6 @@
+using Microsoft.ML.DirNet.Compression;
 using Microsoft.ML.DirNet.Onnx;
 using Microsoft.ML.DirNet.Runtime.Math;
-using Microsoft.ML.DirNet.Runtime.Operators;
 using Microsoft.ML.DirNet.Tensors;
 
 namespace Microsoft.ML.DirNet.Runtime.Kernels;
@@ -9,7 +9,7 @@ namespace Microsoft.ML.DirNet.Runtime.Kernels;
 /// ONNX Gemm on float32: Y = alpha · op(A) · op(B) + beta · C, op transposing per transA / transB. When B is a
 /// compressed weight, the bound operator holds op(B)ᵀ = W [n × k] and multiplies directly.
 /// </summary>
-internal sealed class GemmKernel(OnnxNode node, WeightOperator? boundB) : IKernel
+internal sealed class GemmKernel(OnnxNode node, CompressedMatrix? boundB) : IKernel
 {
     private readonly float _alpha = node.GetFloat("alpha", 1f);
     private readonly float _beta = node.GetFloat("beta", 1f);
@@ -43,7 +43,7 @@ internal sealed class GemmKernel(OnnxNode node, WeightOperator? boundB) : IKerne
         {
             // B is [outputs, inputs], the layout of a linear layer's weight: the packed kernels apply (packed once per
             // weight array, so a constant weight is packed once per model).
-            new DenseWeight(b.Data, 0, n, k).Multiply(aData, m, y.Data, accumulate: false);
+            new DenseMatrix(b.Data, 0, n, k).Multiply(aData, m, y.Data, accumulate: false);
         }
         else
         {

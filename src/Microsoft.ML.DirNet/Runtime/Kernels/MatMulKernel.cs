@@ -1,5 +1,5 @@
+using Microsoft.ML.DirNet.Compression;
 using Microsoft.ML.DirNet.Runtime.Math;
-using Microsoft.ML.DirNet.Runtime.Operators;
 using Microsoft.ML.DirNet.Tensors;
 
 namespace Microsoft.ML.DirNet.Runtime.Kernels;
@@ -8,7 +8,7 @@ namespace Microsoft.ML.DirNet.Runtime.Kernels;
 /// ONNX MatMul on float32 with numpy semantics: 1-D operands are promoted, leading batch dims broadcast. When B is a
 /// compressed weight (bound operator W = Bᵀ), every row of A is multiplied by the operator directly.
 /// </summary>
-internal sealed class MatMulKernel(WeightOperator? boundB) : IKernel
+internal sealed class MatMulKernel(CompressedMatrix? boundB) : IKernel
 {
     public void Execute(ReadOnlySpan<Tensor?> inputs, Span<Tensor?> outputs)
     {
@@ -63,7 +63,7 @@ internal sealed class MatMulKernel(WeightOperator? boundB) : IKernel
     }
 
     /// <summary>A[..., k]·B for B = Wᵀ held by an operator: [..., k] → [..., W.Rows].</summary>
-    private static Tensor<float> MultiplyRows(Tensor<float> a, WeightOperator weight)
+    private static Tensor<float> MultiplyRows(Tensor<float> a, CompressedMatrix weight)
     {
         if (a.Rank == 0 || a.Shape[^1] != weight.Columns)
         {

@@ -7,7 +7,7 @@ namespace Microsoft.ML.DirNet.Runtime.Math;
 
 /// <summary>
 /// Single-threaded float32 matrix products on row-major spans: A·B for MatMul-layout weights [inputs, outputs]
-/// (register-blocked with 256-bit vectors) and the portable A·Bᵀ fallback behind <see cref="Operators.DenseWeight"/>.
+/// (register-blocked with 256-bit vectors) and the portable A·Bᵀ fallback behind <see cref="Compression.DenseMatrix"/>.
 /// <see cref="Multiply"/> is JIT-compiled fully optimized at first call, like the other hot kernels: under tiered
 /// compilation a short run otherwise spends much of its time in tier-0 or on-stack-replaced loops.
 /// </summary>

@@ -1,3 +1,4 @@
+using Microsoft.ML.DirNet.Compression;
 using Microsoft.ML.DirNet.Onnx;
 using Microsoft.ML.DirNet.Runtime.Operators;
 using Microsoft.ML.DirNet.Tensors;
@@ -36,10 +37,10 @@ internal sealed class GruKernel : RecurrentKernel
         private readonly float[] _resetHidden = new float[batch * hidden];
         private readonly float[] _hiddenBias = new float[hidden];
 
-        private WeightOperator _updateReset = null!;
-        private WeightOperator _candidate = null!;
+        private CompressedMatrix _updateReset = null!;
+        private CompressedMatrix _candidate = null!;
 
-        public override void BeginDirection(int d, int hidden, ReadOnlySpan<float> wbRb, WeightOperator r)
+        public override void BeginDirection(int d, int hidden, ReadOnlySpan<float> wbRb, CompressedMatrix r)
         {
             base.BeginDirection(d, hidden, wbRb, r);
             if (!kernel._linearBeforeReset)

@@ -1,3 +1,4 @@
+using Microsoft.ML.DirNet.Compression;
 using Microsoft.ML.DirNet.Onnx;
 using Microsoft.ML.DirNet.Runtime.Operators;
 using Microsoft.ML.DirNet.Tensors;
@@ -44,7 +45,7 @@ internal sealed class LstmKernel : RecurrentKernel
         private float[] _cPrev = new float[batch * hidden];
         private float[] _cNext = new float[batch * hidden];
 
-        public override void BeginDirection(int d, int hidden, ReadOnlySpan<float> wbRb, WeightOperator r)
+        public override void BeginDirection(int d, int hidden, ReadOnlySpan<float> wbRb, CompressedMatrix r)
         {
             base.BeginDirection(d, hidden, wbRb, r);
             kernel.LoadState(initialC, d, batch, hidden, _cPrev);

@@ -1,3 +1,4 @@
+using Microsoft.ML.DirNet.Compression;
 using Microsoft.ML.DirNet.Onnx;
 using Microsoft.ML.DirNet.Runtime.Operators;
 using Microsoft.ML.DirNet.Tensors;
@@ -12,8 +13,8 @@ namespace Microsoft.ML.DirNet.Runtime.Kernels.Recurrent;
 internal abstract class RecurrentKernel : IKernel
 {
     private readonly long _hiddenSizeAttribute;
-    private readonly WeightOperator[]? _boundInput;
-    private readonly WeightOperator[]? _boundRecurrent;
+    private readonly CompressedMatrix[]? _boundInput;
+    private readonly CompressedMatrix[]? _boundRecurrent;
 
     protected RecurrentKernel(OnnxNode node, BoundWeights bound, int gates, string[] defaultActivations)
     {
@@ -208,7 +209,7 @@ internal abstract class RecurrentKernel : IKernel
     /// One operator per direction for input <paramref name="index"/>: the bound compressed operators, or views of the
     /// dense [directions, rows, columns] tensor.
     /// </summary>
-    private WeightOperator[] WeightsPerDirection(ReadOnlySpan<Tensor?> inputs, int index, string name, WeightOperator[]? bound)
+    private CompressedMatrix[] WeightsPerDirection(ReadOnlySpan<Tensor?> inputs, int index, string name, CompressedMatrix[]? bound)
     {
         if (bound is not null)
         {
@@ -222,10 +223,10 @@ internal abstract class RecurrentKernel : IKernel
         }
 
         int rows = tensor.Shape[1], columns = tensor.Shape[2];
-        return Enumerable.Range(0, Directions).Select(d => (WeightOperator)new DenseWeight(tensor.Data, d * rows * columns, rows, columns)).ToArray();
+        return Enumerable.Range(0, Directions).Select(d => (CompressedMatrix)new DenseMatrix(tensor.Data, d * rows * columns, rows, columns)).ToArray();
     }
 
-    private void CheckWeightShapes(WeightOperator[] weights, string name, int rows, int columns)
+    private void CheckWeightShapes(CompressedMatrix[] weights, string name, int rows, int columns)
     {
         if (weights.Length != Directions || weights.Any(w => w.Rows != rows || w.Columns != columns))
         {
@@ -370,7 +371,7 @@ internal abstract class RecurrentKernel : IKernel
     protected abstract class CellRun
     {
         /// <summary>This direction's recurrent weights R, set by <see cref="BeginDirection"/>.</summary>
-        protected WeightOperator Recurrent { get; private set; } = null!;
+        protected CompressedMatrix Recurrent { get; private set; } = null!;
 
         /// <summary>True at the first step when no initial_h was given: the previous hidden state is all zeros.</summary>
         public bool PreviousStateIsZero { get; set; }
@@ -379,7 +380,7 @@ internal abstract class RecurrentKernel : IKernel
         /// result (+)= h·Wᵀ for a matrix that multiplies the previous hidden state (or a gated copy of it); skipped when
         /// that state is zero, which saves one recurrent product per sequence.
         /// </summary>
-        protected void MultiplyHidden(WeightOperator weight, ReadOnlySpan<float> h, int batch, Span<float> result, bool accumulate)
+        protected void MultiplyHidden(CompressedMatrix weight, ReadOnlySpan<float> h, int batch, Span<float> result, bool accumulate)
         {
             if (!PreviousStateIsZero)
             {
@@ -395,7 +396,7 @@ internal abstract class RecurrentKernel : IKernel
         /// Prepares direction <paramref name="d"/> (e.g. loads its initial cell state); <paramref name="r"/> is its R.
         /// Overrides must call this base method.
         /// </summary>
-        public virtual void BeginDirection(int d, int hidden, ReadOnlySpan<float> wbRb, WeightOperator r) => Recurrent = r;
+        public virtual void BeginDirection(int d, int hidden, ReadOnlySpan<float> wbRb, CompressedMatrix r) => Recurrent = r;
 
         /// <summary>
         /// Advances every batch row one step. <paramref name="gates"/> holds X·Wᵀ plus the folded bias for this step

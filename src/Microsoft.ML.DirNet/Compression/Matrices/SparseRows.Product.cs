@@ -1,36 +1,17 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
-using Microsoft.ML.DirNet.Compression;
+using Microsoft.ML.DirNet.Runtime.Operators;
 
-namespace Microsoft.ML.DirNet.Runtime.Operators;
+namespace Microsoft.ML.DirNet.Compression;
 
-/// <summary>
-/// y = S·x for compressed sparse rows S (pruned weights, DirNet's codes): per row, a short sum of value × x[column].
-/// Column indices are widened to int32 once at load; the sums use two accumulators so consecutive entries overlap.
-/// </summary>
-internal sealed class SparseProduct
+// y = S·x over the rows (pruned weights, DirNet's codes): per row, a short sum of value × x[column], with two
+// accumulators so consecutive entries overlap; a batch runs vectorised over its inputs instead. The constructor has
+// checked every column index against the column count and that the row starts ascend, so the loops read unchecked.
+internal sealed partial class SparseRows
 {
-    private readonly int[] _starts;
-    private readonly int[] _columns;
-    private readonly float[] _values;
-
-    public SparseProduct(SparseRows rows)
-    {
-        // SparseRows has checked every column index against its column count and that the row starts ascend.
-        _starts = rows.RowStarts;
-        _columns = rows.ColumnIndices;
-        _values = rows.Values;
-        Rows = rows.Rows;
-        Columns = rows.Columns;
-        Source = rows;
-    }
-
-    public int Rows { get; }
-
-    public int Columns { get; }
-
-    public SparseRows Source { get; }
+    /// <summary>Inputs from which a product runs the rows vectorised over the batch (<see cref="MultiplyBatch"/>).</summary>
+    internal const int BatchRows = 8;
 
     /// <summary>y (+)= S·x for one input vector (<paramref name="x"/> at least <see cref="Columns"/> long).</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -42,11 +23,11 @@ internal sealed class SparseProduct
         }
 
         ref var input = ref MemoryMarshal.GetReference(x);
-        ref var values = ref MemoryMarshal.GetArrayDataReference(_values);
-        ref var columns = ref MemoryMarshal.GetArrayDataReference(_columns);
+        ref var values = ref MemoryMarshal.GetArrayDataReference(Values);
+        ref var columns = ref MemoryMarshal.GetArrayDataReference(ColumnIndices);
         for (var r = 0; r < Rows; r++)
         {
-            int i = _starts[r], end = _starts[r + 1];
+            int i = RowStarts[r], end = RowStarts[r + 1];
             float s0 = 0, s1 = 0;
             for (; i + 1 < end; i += 2)
             {
@@ -89,8 +70,8 @@ internal sealed class SparseProduct
         // blocks of rows, so C is written in contiguous runs rather than one float per row.
         using var resultBuffer = new ScratchBuffer((long)Rows * padded);
         var result = resultBuffer.Span;
-        ref var values = ref MemoryMarshal.GetArrayDataReference(_values);
-        ref var columns = ref MemoryMarshal.GetArrayDataReference(_columns);
+        ref var values = ref MemoryMarshal.GetArrayDataReference(Values);
+        ref var columns = ref MemoryMarshal.GetArrayDataReference(ColumnIndices);
         ref var input = ref MemoryMarshal.GetReference(transposed);
         ref var output = ref MemoryMarshal.GetReference(result);
         for (var r = 0; r < Rows; r++)
@@ -98,7 +79,7 @@ internal sealed class SparseProduct
             for (var first = 0; first < padded; first += width)
             {
                 var sum = Vector256<float>.Zero;
-                for (var i = _starts[r]; i < _starts[r + 1]; i++)
+                for (var i = RowStarts[r]; i < RowStarts[r + 1]; i++)
                 {
                     var row = Vector256.LoadUnsafe(ref input, (nuint)(Unsafe.Add(ref columns, i) * padded + first));
                     sum = Vector256.FusedMultiplyAdd(row, Vector256.Create(Unsafe.Add(ref values, i)), sum);
@@ -129,9 +110,9 @@ internal sealed class SparseProduct
     {
         var target = destination[..width];
         target.Clear();
-        for (var i = _starts[row]; i < _starts[row + 1]; i++)
+        for (var i = RowStarts[row]; i < RowStarts[row + 1]; i++)
         {
-            TensorPrimitives.MultiplyAdd(dense.Slice(_columns[i] * width, width), _values[i], target, target);
+            TensorPrimitives.MultiplyAdd(dense.Slice(ColumnIndices[i] * width, width), Values[i], target, target);
         }
     }
 }
