@@ -130,6 +130,35 @@ internal static class CompareCommand
     private static string Label(ComparisonRow row) =>
         row.Method + (row.Precision == "fp32" || row.Method is "original" or "quant" ? "" : $" {row.Precision}") + (row.Calibrated ? " (calibrated)" : "") + (row.FineTuned ? " (fine-tuned)" : "");
 
+    /// <summary>The stored-ratio bands the summary names a best row for.</summary>
+    private static readonly double[] Bands = [4, 8, 12, 16, 24, 32];
+
+    /// <summary>
+    /// For each band, the row with the best first metric (lowest: perplexity, CER) among those whose stored ratio
+    /// reaches at least the band's: what a user who needs that much compression should take.
+    /// </summary>
+    private static void AppendBestPerBand(StringBuilder text, IReadOnlyList<ComparisonRow> rows, TaskEvaluation task)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var measured = rows.Skip(1).Where(r => r.Problem is null && double.IsFinite(r.Metrics[0])).ToArray();
+        var lines = Bands.Select(band => (band, best: measured.Where(r => r.MatrixRatio >= band).MinBy(r => r.Metrics[0])))
+            .Where(p => p.best is not null).ToArray();
+        if (lines.Length == 0)
+        {
+            return;
+        }
+
+        text.AppendLine();
+        text.AppendLine($"Best {task.MetricNames[0]} per stored ratio band (among the rows above that reach at least the band's ratio):");
+        text.AppendLine();
+        foreach (var (band, best) in lines)
+        {
+            var change = (best!.Metrics[0] / rows[0].Metrics[0] - 1) * 100;
+            text.AppendLine($"- ≥ {band.ToString("0", inv)}x: {TerminalText.Plain(best.Method + (best.Precision == "fp32" ? "" : $" {best.Precision}") + (best.Calibrated ? " (calibrated)" : "") + (best.FineTuned ? " (fine-tuned)" : ""))}{(best.Method is "quant" or "int8" ? "" : $" at {best.TargetRatio.ToString("0.##", inv)}x")}" +
+                $" ({best.MatrixRatio.ToString("0.00", inv)}x stored): {task.MetricNames[0]} {best.Metrics[0].ToString(task.Task == "lm" ? "0.00" : "0.0000", inv)} ({change.ToString("+0.0;-0.0", inv)} %)");
+        }
+    }
+
     private static string Markdown(IReadOnlyList<ComparisonRow> rows, TaskEvaluation task, CompressionOptions options, string[] commandLine)
     {
         var inv = CultureInfo.InvariantCulture;
@@ -174,6 +203,7 @@ internal static class CompareCommand
             text.AppendLine("| " + string.Join(" | ", cells) + " |");
         }
 
+        AppendBestPerBand(text, rows, task);
         text.AppendLine();
         text.AppendLine($"Made by: `dirnet {TerminalText.Plain(string.Join(" ", commandLine.Skip(1)))}`");
         return text.ToString();
