@@ -29,7 +29,7 @@ internal static class CompareCommand
         var tokens = new Option<int?>("--tokens") { Description = "lm: only the first N tokens (default: all)." };
         var utterances = new Option<int?>("--utterances") { Description = "asr: only the first N utterances (default: all)." };
         var alphabet = new Option<FileInfo?>("--alphabet") { Description = "asr: the CTC alphabet (default: alphabet.txt in --data or its parent)." };
-        var methods = new Option<string>("--methods") { Description = $"Comma-separated methods among {string.Join(", ", MethodNames.All.Keys)}.", DefaultValueFactory = _ => string.Join(",", MethodNames.All.Keys) };
+        var methods = new Option<string>("--methods") { Description = $"Comma-separated methods among {string.Join(", ", MethodRegistry.Methods.Select(m => m.Name))}.", DefaultValueFactory = _ => string.Join(",", MethodRegistry.Methods.Select(m => m.Name)) };
         var ratios = new Option<string>("--ratios") { Description = "Comma-separated target ratios, each above 1.", DefaultValueFactory = _ => "2,4,8,12" };
         var scope = new Option<string>("--scope") { Description = "What the ratios apply to: recurrent (the recurrent layers' W and R; the rest stays dense) or model (the whole file).", DefaultValueFactory = _ => "recurrent" };
         scope.AcceptOnlyFromAmong("recurrent", "model");
@@ -61,7 +61,7 @@ internal static class CompareCommand
                 ? TaskEvaluation.LanguageModel(folder, result.GetValue(split)!, result.GetValue(tokens))
                 : TaskEvaluation.SpeechRecognition(folder, CommandAction.AlphabetPath(folder, result.GetValue(alphabet)), result.GetValue(utterances));
             var chosen = result.GetValue(methods)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
-                .Select(m => MethodNames.All.TryGetValue(m, out var method) ? method : throw new DirNetException($"Unknown method '{m}' in --methods; choose among {string.Join(", ", MethodNames.All.Keys)}."))
+                .Select(m => MethodRegistry.Named(m)?.Method ?? throw new DirNetException($"Unknown method '{m}' in --methods; choose among {string.Join(", ", MethodRegistry.Methods.Select(e => e.Name))}."))
                 .ToArray();
             var targets = result.GetValue(ratios)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                 .Select(r => double.TryParse(r, CultureInfo.InvariantCulture, out var v) && v > 1 ? v : throw new DirNetException($"Ratio '{r}' in --ratios is not a number above 1."))

@@ -37,7 +37,7 @@ internal static class CompressCommand
             Description = "dirnet: dictionary × sparse codes (SCC, mined atoms, adaptive sparsity); hmd: dense upper rows, rank-1 blocks below; lowrank: truncated SVD; prune: magnitude pruning (CSR, index bytes counted); odl: the LSTM-ODL baseline (online dictionary learning, one atom count and one λ for every matrix); int8: the quantization baseline (every matrix whole, int8 values with a float scale per row, as dynamic quantization stores weights; about 4x, so --ratio must not exceed what it reaches); quant: every matrix whole at --precision (int4, int3, int2 or ternary per group, or fp16, int8), its ratio following from the bits (--ratio may be omitted; given, it is checked).",
             DefaultValueFactory = _ => "dirnet",
         };
-        method.AcceptOnlyFromAmong([.. MethodNames.All.Keys]);
+        method.AcceptOnlyFromAmong([.. MethodRegistry.Methods.Select(m => m.Name)]);
         var ratio = new Option<double>("--ratio") { Description = "Target compression ratio (bytes before / after) over --scope; above 1. With --precision below fp32 it is the ratio the structure is planned for, at fp32; the values are then stored smaller. Not used by --method quant, except as a minimum when given.", DefaultValueFactory = _ => 8 };
         var scope = new Option<string>("--scope")
         {
@@ -70,7 +70,7 @@ internal static class CompressCommand
             Description = "How int4, int3, int2 and ternary values are rounded. rtn: round to nearest with a clipping search per group (needs no data); gptq: GPTQ, each column's rounding error spread over the columns not yet rounded, so the output error over the calibration inputs stays small (needs --calibration; pays off most at 2 bits and below).",
             DefaultValueFactory = _ => "rtn",
         };
-        quantizer.AcceptOnlyFromAmong([.. MethodNames.Quantizers.Keys]);
+        quantizer.AcceptOnlyFromAmong([.. MethodRegistry.Quantizers.Keys]);
         var keepDense = new Option<string[]>("--keep-dense")
         {
             Description = "Per-matrix override: keep this initializer dense whatever the budget (repeat for several; names as `dirnet inspect` lists them). The ratio is then met by the other matrices.",
@@ -90,14 +90,14 @@ internal static class CompressCommand
 
             var options = new CompressionOptions
             {
-                Method = MethodNames.All[result.GetValue(method)!],
+                Method = MethodRegistry.Named(result.GetValue(method)!)!.Method,
                 Ratio = result.GetValue(ratio),
                 Scope = result.GetValue(scope) == "recurrent" ? CompressionScope.Recurrent : CompressionScope.Model,
                 Allocation = Allocations[result.GetValue(allocation)!],
                 Seed = result.GetValue(seed),
                 Precision = StoredMatrix.Precisions[result.GetValue(precision)!],
                 GroupSize = result.GetValue(group),
-                Quantizer = MethodNames.Quantizers[result.GetValue(quantizer)!],
+                Quantizer = MethodRegistry.Quantizers[result.GetValue(quantizer)!],
                 KeepDense = result.GetValue(keepDense) ?? [],
             };
             var asJson = result.GetValue(json);
@@ -118,10 +118,10 @@ internal static class CompressCommand
             {
                 var compressed = Compress(loaded, options, asJson, cancel.Token);
                 cancel.Token.ThrowIfCancellationRequested();
-                if (options.Method == CompressionMethod.Quant && result.GetResult(ratio) is { Implicit: false } && compressed.AchievedRatio < options.Ratio)
+                if (MethodRegistry.Of(options.Method).Plan == MethodPlan.Whole && result.GetResult(ratio) is { Implicit: false } && compressed.AchievedRatio < options.Ratio)
                 {
                     throw new DirNetException(
-                        $"Ratio {options.Ratio:0.##} is out of reach for quant at {result.GetValue(precision)}: it reaches {compressed.AchievedRatio:0.##}; choose fewer bits or larger groups, or omit --ratio.");
+                        $"Ratio {options.Ratio:0.##} is out of reach for {result.GetValue(method)} at {result.GetValue(precision)}: it reaches {compressed.AchievedRatio:0.##}; choose fewer bits or larger groups, or omit --ratio.");
                 }
 
                 var writeDense = result.GetValue(dense);
@@ -178,22 +178,22 @@ internal static class CompressCommand
         {
             Console.WriteLine(JsonSerializer.Serialize(new
             {
-                method = result.Options.Method.ToString().ToLowerInvariant(), scope = result.Options.Scope.ToString().ToLowerInvariant(),
+                method = MethodRegistry.NameOf(result.Options.Method), scope = result.Options.Scope.ToString().ToLowerInvariant(),
                 target_ratio = result.Options.Ratio, bytes_before = result.Options.Scope == CompressionScope.Model ? result.FileBytesBefore : result.MatrixBytesBefore,
                 bytes_after = result.Options.Scope == CompressionScope.Model ? result.FileBytesAfter : result.MatrixBytesAfter,
                 ratio = result.AchievedRatio, file_bytes_before = result.FileBytesBefore, file_bytes_after = result.FileBytesAfter,
                 file_ratio = result.FileRatio, matrix_ratio = result.MatrixRatio, seconds = result.Seconds, output, output_bytes = outputBytes,
-                precision = StoredMatrix.NameOf(result.Options.Method == CompressionMethod.Int8 ? FactorPrecision.Int8 : result.Options.Precision),
+                precision = StoredMatrix.NameOf(MethodRegistry.Of(result.Options.Method).FixedPrecision ?? result.Options.Precision),
                 group = result.Weights.Select(w => w.Matrix.GroupSize).FirstOrDefault(g => g > 0),
-                quantizer = MethodNames.Quantizers.First(q => q.Value == result.Options.Quantizer).Key,
+                quantizer = MethodRegistry.NameOf(result.Options.Quantizer),
                 matrices = rows,
             }, CommandAction.Json));
             return;
         }
 
         var scopeName = result.Options.Scope.ToString().ToLowerInvariant();
-        var title = result.Options.Method == CompressionMethod.Quant
-            ? $"quant at {StoredMatrix.NameOf(result.Options.Precision)} over the {scopeName}"
+        var title = MethodRegistry.Of(result.Options.Method).Plan == MethodPlan.Whole
+            ? $"{MethodRegistry.NameOf(result.Options.Method)} at {StoredMatrix.NameOf(result.Options.Precision)} over the {scopeName}"
             : $"{result.Options.Method} at ratio {result.Options.Ratio:0.##} over the {scopeName}";
         var table = new Table().Title(TerminalText.Markup(title));
         foreach (var column in new[] { "matrix", "rows × cols", "method", "structure", "precision", "params", "bytes", "ratio", "rel. error" })

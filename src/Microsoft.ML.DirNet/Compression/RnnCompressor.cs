@@ -33,8 +33,9 @@ public static class RnnCompressor
                 $"'{model.SourceName}' is already compressed by this library (its metadata holds '{Export.CompressionMetadata.Key}'); compress the original model instead, with the new options.");
         }
 
-        var precision = options.Method == CompressionMethod.Int8 ? FactorPrecision.Int8 : options.Precision;
-        var grid = CheckPrecision(options, precision);
+        var method = MethodRegistry.Of(options.Method);
+        var precision = method.FixedPrecision ?? options.Precision;
+        var grid = CheckPrecision(options, method, precision);
         CheckGraph(model);
         var clock = Stopwatch.StartNew();
         var fileBytes = model.ToBytes().LongLength;
@@ -43,12 +44,12 @@ public static class RnnCompressor
         var groups = Group(model, weights, values, options);
 
         var budget = Budget(options, fileBytes, groups.Sum(g => g.DenseBytes));
-        var built = options.Method switch
+        var built = method.Plan switch
         {
-            CompressionMethod.Odl => BuildOdl(groups, budget, options, progress, cancellationToken),
-            CompressionMethod.Int8 => BuildQuantized(groups, budget, fileBytes, options),
-            CompressionMethod.Quant => Whole(groups),
-            _ => BuildPlanned(groups, budget, fileBytes, options, progress, cancellationToken),
+            MethodPlan.Shared => BuildOdl(groups, budget, options, progress, cancellationToken),
+            MethodPlan.WholeToTarget => BuildQuantized(groups, budget, fileBytes, options),
+            MethodPlan.Whole => Whole(groups),
+            _ => BuildPlanned(groups, budget, fileBytes, options, method, progress, cancellationToken),
         };
 
         var result = new List<CompressedWeight>();
@@ -98,14 +99,14 @@ public static class RnnCompressor
 
     /// <summary>Measures every group's ladder, splits the budget, and fits each group at its share.</summary>
     private static IReadOnlyList<CompressedMatrix>[] BuildPlanned(List<MatrixGroup> groups, long budget, long fileBytes,
-        CompressionOptions options, IProgress<CompressionProgress>? progress, CancellationToken cancellationToken)
+        CompressionOptions options, MethodEntry method, IProgress<CompressionProgress>? progress, CancellationToken cancellationToken)
     {
         var fits = new List<GroupFit>();
         foreach (var group in groups)
         {
             cancellationToken.ThrowIfCancellationRequested();
             progress?.Report(new CompressionProgress("analyse", fits.Count, groups.Count, group.DisplayName));
-            fits.Add(Analyse(group, options, cancellationToken));
+            fits.Add(method.Fit!(group, options, cancellationToken));
         }
 
         var denseBytes = groups.Sum(g => g.DenseBytes);
@@ -155,11 +156,11 @@ public static class RnnCompressor
     /// <summary>
     /// Checks the precision options against each other; returns the low-bit grid, or null at float32, float16 and int8.
     /// </summary>
-    private static LowBitGrid? CheckPrecision(CompressionOptions options, FactorPrecision precision)
+    private static LowBitGrid? CheckPrecision(CompressionOptions options, MethodEntry method, FactorPrecision precision)
     {
-        if (options.Method == CompressionMethod.Quant && precision == FactorPrecision.Float32)
+        if (method.Plan == MethodPlan.Whole && precision == FactorPrecision.Float32)
         {
-            throw new DirNetException("The quant method keeps every matrix whole at a lower precision; choose the precision (fp16, int8, int4, int3, int2 or ternary).");
+            throw new DirNetException($"The {method.Name} method keeps every matrix whole at a lower precision; choose the precision (fp16, int8, int4, int3, int2 or ternary).");
         }
 
         if (!LowBitPrecision.IsLowBit(precision))
@@ -332,7 +333,7 @@ public static class RnnCompressor
     {
         var grouped = new HashSet<CompressibleWeight>();
         var groups = new List<MatrixGroup>();
-        if (options.Method == CompressionMethod.DirNet && options.Dictionary.ShareProjection)
+        if (MethodRegistry.Of(options.Method).SharesProjection && options.Dictionary.ShareProjection)
         {
             foreach (var (recurrentNode, nextNode) in ProjectionSharing.FindPairs(model))
             {
@@ -368,7 +369,7 @@ public static class RnnCompressor
 
         try
         {
-            return InputTransform.Create(moment, weight.Columns, diagonal: options.Method != CompressionMethod.LowRank);
+            return InputTransform.Create(moment, weight.Columns, diagonal: !MethodRegistry.Of(options.Method).FullWhitening);
         }
         catch (ArgumentException e)
         {
@@ -379,14 +380,4 @@ public static class RnnCompressor
                 $"({e.Message}); its input vectors are too extreme to fit to. Calibrate with other data, or compress without calibration.", e);
         }
     }
-
-    private static GroupFit Analyse(MatrixGroup group, CompressionOptions options, CancellationToken cancellationToken) => options.Method switch
-    {
-        // Beyond about three times its even share a group's ladder is not worth measuring (see DictionaryFit).
-        CompressionMethod.DirNet => new DictionaryFit(group, options.Dictionary, options.Seed, (long)(group.DenseBytes * 3 / options.Ratio), cancellationToken),
-        CompressionMethod.Hmd => new HybridFit(group),
-        CompressionMethod.LowRank => new LowRankFit(group),
-        CompressionMethod.Prune => new PruningFit(group),
-        _ => throw new ArgumentOutOfRangeException(nameof(options), options.Method, "Unknown compression method."),
-    };
 }

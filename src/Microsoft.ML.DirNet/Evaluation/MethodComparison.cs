@@ -57,16 +57,17 @@ public static class MethodComparison
         foreach (var method in methods)
         {
             // The int8 baseline has one form: it is measured once, and its row's target is the ratio it reaches.
-            if (method == CompressionMethod.Int8)
+            var plan = MethodRegistry.Of(method).Plan;
+            if (plan == MethodPlan.WholeToTarget)
             {
                 cancellationToken.ThrowIfCancellationRequested();
-                progress?.Report("int8");
+                progress?.Report(MethodRegistry.NameOf(method));
                 var row = Measure(model, task, probes, reference, baseOptions with { Method = method, Ratio = 1.001, Calibration = null }, cancellationToken);
                 rows.Add(row with { TargetRatio = row.MatrixRatio });
                 continue;
             }
 
-            if (method == CompressionMethod.Quant)
+            if (plan == MethodPlan.Whole)
             {
                 foreach (var bits in QuantPrecisions)
                 {
@@ -74,7 +75,7 @@ public static class MethodComparison
                     {
                         cancellationToken.ThrowIfCancellationRequested();
                         var options = WithPrecision(baseOptions with { Method = method, Calibration = variant }, bits);
-                        progress?.Report($"quant at {PrecisionName(options)}");
+                        progress?.Report($"{MethodRegistry.NameOf(method)} at {PrecisionName(options)}");
                         var row = Measure(model, task, probes, reference, options, cancellationToken);
                         rows.Add(row with { TargetRatio = row.MatrixRatio });
                     }
@@ -90,7 +91,7 @@ public static class MethodComparison
                     foreach (var variant in variants)
                     {
                         cancellationToken.ThrowIfCancellationRequested();
-                        var name = method.ToString().ToLowerInvariant();
+                        var name = MethodRegistry.NameOf(method);
                         var options = WithPrecision(baseOptions with { Method = method, Ratio = ratio, Calibration = variant }, precision);
                         progress?.Report($"{name} at {ratio:0.##}x, {PrecisionName(options)}{(variant is null ? "" : ", calibrated")}");
                         rows.Add(Measure(model, task, probes, reference, options, cancellationToken));
@@ -115,7 +116,7 @@ public static class MethodComparison
     /// <summary>The precision as a row names it: <c>fp32</c>, <c>int8</c>, or bits, group and quantizer (<c>int4 g128 rtn</c>).</summary>
     private static string PrecisionName(CompressionOptions options)
     {
-        var precision = options.Method == CompressionMethod.Int8 ? FactorPrecision.Int8 : options.Precision;
+        var precision = MethodRegistry.Of(options.Method).FixedPrecision ?? options.Precision;
         var name = Export.StoredMatrix.NameOf(precision);
         return LowBitPrecision.IsLowBit(precision)
             ? $"{name} g{LowBitPrecision.Grid(precision, options.GroupSize).GroupSize} {(options.Quantizer == Quantizer.Gptq ? "gptq" : "rtn")}"
@@ -125,7 +126,7 @@ public static class MethodComparison
     private static ComparisonRow Measure(OnnxModel model, TaskEvaluation task, IReadOnlyList<Tensor[]> probes, float[][] reference,
         CompressionOptions options, CancellationToken cancellationToken)
     {
-        var name = options.Method.ToString().ToLowerInvariant();
+        var name = MethodRegistry.NameOf(options.Method);
         var calibrated = options.Calibration is not null;
         CompressionResult result;
         try

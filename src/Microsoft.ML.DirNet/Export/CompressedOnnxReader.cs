@@ -135,22 +135,91 @@ internal static class CompressedOnnxReader
     private static CompressedMatrix ReadMatrix(OnnxModel model, CompressedInitializer entry, StoredMatrix stored, int direction, LowBitGrid? grid,
         IReadOnlyDictionary<string, int[]> shapes, Dictionary<Tensor, float[]> widened, Dictionary<float[], float[]> scales, Dictionary<float[], GroupQuantizedValues> lowBit)
     {
-        var prefix = CompressionMetadata.FactorPrefix(entry.Name, direction);
-        Tensor Factor(string name) => model.Graph.HasInitializer(name)
+        if (!MethodRegistry.StoredForms.TryGetValue(stored.Method, out var read))
+        {
+            throw new OnnxFormatException(model.SourceName, $"compressed initializer '{entry.Name}' declares the unknown stored form '{stored.Method}'.");
+        }
+
+        try
+        {
+            return read(new StoredFactors(model, entry, stored, direction, grid, shapes, widened, scales, lowBit));
+        }
+        catch (ArgumentException e)
+        {
+            throw new OnnxFormatException(model.SourceName, $"the factors of compressed initializer '{entry.Name}' (direction {direction}) are inconsistent: {e.Message}", e);
+        }
+    }
+
+    /// <summary>
+    /// One direction's factors in the file, checked as they are read. Values come as the precision the metadata
+    /// declares; float16, int8 and low-bit ones are widened once per tensor, so matrices that share a dictionary still
+    /// share one array. Int8 values are read with their row scales, low-bit ones with their group scales and zero points.
+    /// </summary>
+    private sealed class StoredFactors(OnnxModel model, CompressedInitializer entry, StoredMatrix stored, int direction, LowBitGrid? grid,
+        IReadOnlyDictionary<string, int[]> shapes, Dictionary<Tensor, float[]> widened, Dictionary<float[], float[]> scales,
+        Dictionary<float[], GroupQuantizedValues> lowBit) : IFactorSource
+    {
+        private readonly string _prefix = CompressionMetadata.FactorPrefix(entry.Name, direction);
+
+        private readonly TensorElementType _valueType = stored.Precision switch
+        {
+            "fp16" => TensorElementType.Float16, "int8" => TensorElementType.Int8, "fp32" => TensorElementType.Float, _ => TensorElementType.UInt8,
+        };
+
+        public string Method => stored.Method;
+
+        public int Rows => stored.Rows;
+
+        public int Columns => stored.Columns;
+
+        public float[] Values(string factor) => Floats(_prefix + factor);
+
+        // The writer leaves out empty factors (HMD with no dense rows, or none below them).
+        public float[] OptionalValues(string factor) => model.Graph.HasInitializer(_prefix + factor) ? Values(factor) : [];
+
+        public int Dimension(string factor, int axis) => DimensionOf(_prefix + factor, axis);
+
+        public int OptionalDimension(string factor, int axis) => model.Graph.HasInitializer(_prefix + factor) ? Dimension(factor, axis) : 0;
+
+        public (float[] Values, int Atoms, bool Owned) Dictionary()
+        {
+            var name = stored.Dictionary ?? _prefix + "dictionary";
+            return (Floats(name), DimensionOf(name, 0), stored.Dictionary == _prefix + "dictionary");
+        }
+
+        public SparseRows Sparse(string factorPrefix, int columns)
+        {
+            var name = _prefix + factorPrefix;
+            var rowStarts = Indices(name + "row_starts");
+            if (rowStarts.Length != stored.Rows + 1 || rowStarts.Any(v => v < 0))
+            {
+                throw new OnnxFormatException(model.SourceName, $"the factor '{name}row_starts' of compressed initializer '{entry.Name}' must hold {stored.Rows + 1} non-negative offsets.");
+            }
+
+            // No stored entry at all (DirNet's codes of an all-zero matrix): the writer leaves out the empty index and
+            // value arrays, as it does every empty factor.
+            if (rowStarts[^1] == 0 && !model.Graph.HasInitializer(name + "columns") && !model.Graph.HasInitializer(name + "values"))
+            {
+                return new(stored.Rows, columns, rowStarts, [], []);
+            }
+
+            return new(stored.Rows, columns, rowStarts, Indices(name + "columns"), Floats(name + "values", rowStarts));
+        }
+
+        private Tensor Factor(string name) => model.Graph.HasInitializer(name)
             ? model.Graph.GetInitializer(name)
             : throw new OnnxFormatException(model.SourceName, $"the factor '{name}' of compressed initializer '{entry.Name}' is missing.");
-        // Values come as the precision the metadata declares; float16 and int8 ones are widened once per tensor, so
-        // matrices that share a dictionary still share one array. Int8 values are read with their row scales.
-        var valueType = stored.Precision switch { "fp16" => TensorElementType.Float16, "int8" => TensorElementType.Int8, "fp32" => TensorElementType.Float, _ => TensorElementType.UInt8 };
-        float[] Floats(string name, int[]? rowStarts = null) => Factor(name) switch
+
+        private float[] Floats(string name, int[]? rowStarts = null) => Factor(name) switch
         {
-            Tensor<float> t when valueType == TensorElementType.Float => t.Data,
+            Tensor<float> t when _valueType == TensorElementType.Float => t.Data,
             Tensor<byte> t when grid is not null => widened.TryGetValue(t, out var w) ? w : widened[t] = Unpack(name, t, grid),
-            Tensor<Half> t when valueType == TensorElementType.Float16 => widened.TryGetValue(t, out var w) ? w : widened[t] = Array.ConvertAll(t.Data, v => (float)v),
-            Tensor<sbyte> t when valueType == TensorElementType.Int8 => widened.TryGetValue(t, out var w) ? w : widened[t] = Dequantize(name, t, rowStarts),
-            var t => throw new OnnxFormatException(model.SourceName, $"the factor '{name}' of compressed initializer '{entry.Name}' must be {valueType}, not {t.ElementType}."),
+            Tensor<Half> t when _valueType == TensorElementType.Float16 => widened.TryGetValue(t, out var w) ? w : widened[t] = Array.ConvertAll(t.Data, v => (float)v),
+            Tensor<sbyte> t when _valueType == TensorElementType.Int8 => widened.TryGetValue(t, out var w) ? w : widened[t] = Dequantize(name, t, rowStarts),
+            var t => throw new OnnxFormatException(model.SourceName, $"the factor '{name}' of compressed initializer '{entry.Name}' must be {_valueType}, not {t.ElementType}."),
         };
-        float[] Dequantize(string name, Tensor<sbyte> levels, int[]? rowStarts)
+
+        private float[] Dequantize(string name, Tensor<sbyte> levels, int[]? rowStarts)
         {
             var rows = levels.Rank == 2 ? levels.Shape[0] : rowStarts is null ? -1 : rowStarts.Length - 1;
             var scale = Factor(Int8Rows.ScaleName(name));
@@ -164,7 +233,7 @@ internal static class CompressedOnnxReader
             return values;
         }
 
-        float[] Unpack(string name, Tensor<byte> levels, LowBitGrid grid)
+        private float[] Unpack(string name, Tensor<byte> levels, LowBitGrid grid)
         {
             var shape = LowBitShape(name);
             var (rows, columns) = CompressedMatrix.LowBitLayout(shape);
@@ -190,62 +259,25 @@ internal static class CompressedOnnxReader
             return dequantized;
         }
 
-        int[] LowBitShape(string name) =>
+        private int[] LowBitShape(string name) =>
             shapes.TryGetValue(name, out var shape) && shape is { Length: 1 or 2 } && shape.All(d => d > 0) && shape.Aggregate(1L, (a, b) => a * b) <= int.MaxValue
                 ? shape
                 : throw new OnnxFormatException(model.SourceName, $"the low-bit factor '{name}' of compressed initializer '{entry.Name}' has no valid shape in the metadata.");
 
-        int[] Indices(string name) => Factor(name) switch
+        private int[] Indices(string name) => Factor(name) switch
         {
             Tensor<byte> t => Array.ConvertAll(t.Data, v => (int)v),
             Tensor<ushort> t => Array.ConvertAll(t.Data, v => (int)v),
             Tensor<int> t => t.Data,
             var t => throw new OnnxFormatException(model.SourceName, $"the factor '{name}' of compressed initializer '{entry.Name}' must hold uint8, uint16 or int32 indices, not {t.ElementType}."),
         };
-        int Dimension(string name, int axis) => grid is not null && Factor(name) is Tensor<byte> ? LowBitShape(name) is { Length: 2 } shape ? shape[axis]
-                : throw new OnnxFormatException(model.SourceName, $"the factor '{name}' of compressed initializer '{entry.Name}' must be a matrix.")
-            : Factor(name).Rank == 2 ? Factor(name).Shape[axis]
-            : throw new OnnxFormatException(model.SourceName, $"the factor '{name}' of compressed initializer '{entry.Name}' must be a matrix.");
-        // The writer leaves out empty factors (HMD with no dense rows, or none below them).
-        float[] OptionalFloats(string name) => model.Graph.HasInitializer(name) ? Floats(name) : [];
-        int OptionalDimension(string name, int axis) => model.Graph.HasInitializer(name) ? Dimension(name, axis) : 0;
-        SparseRows Sparse(string factorPrefix, int columns)
-        {
-            var rowStarts = Indices(prefix + factorPrefix + "row_starts");
-            if (rowStarts.Length != stored.Rows + 1 || rowStarts.Any(v => v < 0))
-            {
-                throw new OnnxFormatException(model.SourceName, $"the factor '{prefix + factorPrefix}row_starts' of compressed initializer '{entry.Name}' must hold {stored.Rows + 1} non-negative offsets.");
-            }
 
-            // No stored entry at all (DirNet's codes of an all-zero matrix): the writer leaves out the empty index and
-            // value arrays, as it does every empty factor.
-            if (rowStarts[^1] == 0 && !model.Graph.HasInitializer(prefix + factorPrefix + "columns") && !model.Graph.HasInitializer(prefix + factorPrefix + "values"))
-            {
-                return new(stored.Rows, columns, rowStarts, [], []);
-            }
+        private int DimensionOf(string name, int axis) => grid is not null && Factor(name) is Tensor<byte>
+            ? LowBitShape(name) is { Length: 2 } shape ? shape[axis] : throw NotAMatrix(name)
+            : Factor(name).Rank == 2 ? Factor(name).Shape[axis] : throw NotAMatrix(name);
 
-            return new(stored.Rows, columns, rowStarts, Indices(prefix + factorPrefix + "columns"), Floats(prefix + factorPrefix + "values", rowStarts));
-        }
-
-        try
-        {
-            var (rows, columns) = (stored.Rows, stored.Columns);
-            return stored.Method switch
-            {
-                "dense" => new DenseMatrix(Floats(prefix + "weight"), rows, columns),
-                "lowrank" => new LowRankMatrix(Floats(prefix + "left"), Floats(prefix + "right"), rows, columns, Dimension(prefix + "left", 1)),
-                "prune" => new SparseMatrix(Sparse("weight_", columns)),
-                "dirnet" or "odl" => new DictionaryMatrix(stored.Method, Floats(stored.Dictionary ?? prefix + "dictionary"), Dimension(stored.Dictionary ?? prefix + "dictionary", 0),
-                    Sparse("code_", Dimension(stored.Dictionary ?? prefix + "dictionary", 0)), ownsDictionary: stored.Dictionary == prefix + "dictionary"),
-                "hmd" => new HybridMatrix(rows, columns, OptionalDimension(prefix + "dense_rows", 0), OptionalDimension(prefix + "block_v", 0),
-                    OptionalDimension(prefix + "block_u", 0), OptionalFloats(prefix + "dense_rows"), OptionalFloats(prefix + "block_u"), OptionalFloats(prefix + "block_v")),
-                _ => throw new OnnxFormatException(model.SourceName, $"compressed initializer '{entry.Name}' declares the unknown stored form '{stored.Method}'."),
-            };
-        }
-        catch (ArgumentException e)
-        {
-            throw new OnnxFormatException(model.SourceName, $"the factors of compressed initializer '{entry.Name}' (direction {direction}) are inconsistent: {e.Message}", e);
-        }
+        private OnnxFormatException NotAMatrix(string name) =>
+            new(model.SourceName, $"the factor '{name}' of compressed initializer '{entry.Name}' must be a matrix.");
     }
 }
 

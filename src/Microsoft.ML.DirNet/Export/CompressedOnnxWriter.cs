@@ -15,10 +15,10 @@ internal static class CompressedOnnxWriter
 {
     public static OnnxModel Write(OnnxModel source, CompressionResult result)
     {
-        if (source.DefaultOpset < MatrixRebuild.MinimumOpset)
+        if (source.DefaultOpset < CompressedMatrix.MinimumRebuildOpset)
         {
             throw new DirNetException(
-                $"'{source.SourceName}' imports ONNX opset {source.DefaultOpset}; the compressed model's rebuild ops need opset {MatrixRebuild.MinimumOpset} or later (re-export the model with a newer opset).");
+                $"'{source.SourceName}' imports ONNX opset {source.DefaultOpset}; the compressed model's rebuild ops need opset {CompressedMatrix.MinimumRebuildOpset} or later (re-export the model with a newer opset).");
         }
 
         var proto = source.Proto.Clone();
@@ -66,7 +66,7 @@ internal static class CompressedOnnxWriter
         proto.MetadataProps.Add(new StringStringEntryProto
         {
             Key = CompressionMetadata.Key,
-            Value = new CompressionMetadata(CompressionMetadata.CurrentFormat, options.Method.ToString().ToLowerInvariant(), options.Ratio,
+            Value = new CompressionMetadata(CompressionMetadata.CurrentFormat, MethodRegistry.NameOf(options.Method), options.Ratio,
                 options.Scope.ToString().ToLowerInvariant(), options.Allocation.ToString(), options.Seed, options.Calibration is not null, entries.Select(e => e.Entry).ToArray()).ToJson(),
         });
         return OnnxModel.FromProto(proto, source.SourceName);

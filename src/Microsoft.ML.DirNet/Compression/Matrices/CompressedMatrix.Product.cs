@@ -125,6 +125,8 @@ public abstract partial class CompressedMatrix
 
         internal override CompressedMatrix MapValues(Func<float[], float[]> map) => throw NotStored();
 
+        internal override string Rebuild(FactorGraph factors) => throw NotStored();
+
         internal override CompressedMatrix UndoInputTransform(InputTransform transform, Dictionary<float[], float[]> shared) => throw NotStored();
 
         public override string ToString() => $"{Method} rows [{_start}, {_start + Rows}) of [{_whole.Rows} × {_whole.Columns}]";

@@ -1,9 +1,8 @@
 using Google.Protobuf;
-using Microsoft.ML.DirNet.Onnx;
 using Microsoft.ML.DirNet.Onnx.Protobuf;
 using Microsoft.ML.DirNet.Tensors;
 
-namespace Microsoft.ML.DirNet.Export;
+namespace Microsoft.ML.DirNet.Onnx;
 
 /// <summary>
 /// Appends nodes and small constant initializers to a list, naming every value <c>{prefix}{n}</c> so the same calls

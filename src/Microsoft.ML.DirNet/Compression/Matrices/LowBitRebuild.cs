@@ -1,8 +1,8 @@
-using Microsoft.ML.DirNet.Compression;
+using Microsoft.ML.DirNet.Onnx;
 using Microsoft.ML.DirNet.Tensors;
-using static Microsoft.ML.DirNet.Export.GraphBuilder;
+using static Microsoft.ML.DirNet.Onnx.GraphBuilder;
 
-namespace Microsoft.ML.DirNet.Export;
+namespace Microsoft.ML.DirNet.Compression;
 
 /// <summary>
 /// The standard ONNX ops that turn a low-bit value array (<see cref="LevelPacking"/>'s bytes, float16 group scales and
