@@ -152,7 +152,7 @@ public sealed class CompressedExportTests
                 // Read back, the dictionary and low-rank operators find their scales and run the int8 kernels.
                 if (method is "dirnet" or "odl" or "lowrank")
                 {
-                    Assert.Equal(Runtime.Math.PackedInt8Matrix.IsSupported, Runtime.Operators.WeightOperator.For(initializer.Matrices[d]).RunsInt8);
+                    Assert.Equal(Numerics.PackedInt8Matrix.IsSupported, Runtime.Operators.WeightOperator.For(initializer.Matrices[d]).RunsInt8);
                 }
             }
         }

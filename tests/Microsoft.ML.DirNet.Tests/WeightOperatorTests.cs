@@ -115,7 +115,7 @@ public sealed class WeightOperatorTests
     [InlineData("dictionary-dense-codes-int8")]
     public void Int8ValuesRunThroughTheInt8Kernels(string form)
     {
-        Assert.Equal(Runtime.Math.PackedInt8Matrix.IsSupported, WeightOperator.For(Create(form)).RunsInt8);
+        Assert.Equal(Numerics.PackedInt8Matrix.IsSupported, WeightOperator.For(Create(form)).RunsInt8);
         Assert.False(WeightOperator.For(Create(form[..^"-int8".Length])).RunsInt8);
     }
 

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using Microsoft.ML.DirNet.Compression;
 using Microsoft.ML.DirNet.Evaluation;
+using Microsoft.ML.DirNet.Numerics;
 using Microsoft.ML.DirNet.Onnx;
 using Spectre.Console;
 

@@ -1,4 +1,4 @@
-using Microsoft.ML.DirNet.Runtime.Math;
+using Microsoft.ML.DirNet.Numerics;
 using Microsoft.ML.DirNet.Runtime.Operators;
 using Microsoft.ML.DirNet.Tensors;
 

@@ -1,5 +1,6 @@
 using System.Runtime.Intrinsics;
 using Microsoft.ML.DirNet.Compression;
+using Microsoft.ML.DirNet.Numerics;
 
 namespace Microsoft.ML.DirNet.Runtime.Operators;
 

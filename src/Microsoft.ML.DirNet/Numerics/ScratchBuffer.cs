@@ -1,6 +1,6 @@
 using System.Buffers;
 
-namespace Microsoft.ML.DirNet.Runtime.Operators;
+namespace Microsoft.ML.DirNet.Numerics;
 
 /// <summary>
 /// Temporary floats rented from the shared pool for one product, so the per-step products of a recurrent cell
