@@ -1,5 +1,6 @@
 using Microsoft.ML.DirNet.Onnx;
 using Microsoft.ML.DirNet.Runtime;
+using Microsoft.ML.DirNet.Tensors;
 
 namespace Microsoft.ML.DirNet.Cli;
 

@@ -4,6 +4,7 @@ using Microsoft.ML.DirNet.Export;
 using Microsoft.ML.DirNet.Onnx;
 using Microsoft.ML.DirNet.Runtime;
 using Microsoft.ML.DirNet.Tensors;
+using Microsoft.ML.DirNet.Numerics;
 
 namespace Microsoft.ML.DirNet.Tests;
 
@@ -152,7 +153,7 @@ public sealed class CompressedExportTests
                 // Read back, the dictionary and low-rank matrices find their scales and run the int8 kernels.
                 if (method is "dirnet" or "odl" or "lowrank")
                 {
-                    Assert.Equal(Runtime.Math.PackedInt8Matrix.IsSupported, initializer.Matrices[d].RunsInt8);
+                    Assert.Equal(Numerics.PackedInt8Matrix.IsSupported, initializer.Matrices[d].RunsInt8);
                 }
             }
         }

@@ -1,5 +1,6 @@
 using Google.Protobuf;
 using Microsoft.ML.DirNet.Evaluation;
+using Microsoft.ML.DirNet.Numerics;
 using Microsoft.ML.DirNet.Onnx;
 using Microsoft.ML.DirNet.Onnx.Protobuf;
 using Mono.Unix.Native;

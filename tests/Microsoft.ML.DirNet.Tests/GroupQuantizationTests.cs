@@ -1,4 +1,5 @@
 using Microsoft.ML.DirNet.Compression;
+using Microsoft.ML.DirNet.Numerics;
 
 namespace Microsoft.ML.DirNet.Tests;
 

@@ -1,4 +1,4 @@
-using Microsoft.ML.DirNet.Runtime.Math;
+using Microsoft.ML.DirNet.Numerics;
 
 namespace Microsoft.ML.DirNet.Tests;
 

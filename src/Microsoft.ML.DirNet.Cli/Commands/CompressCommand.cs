@@ -3,6 +3,7 @@ using System.Text.Json;
 using Microsoft.ML.DirNet.Compression;
 using Microsoft.ML.DirNet.Export;
 using Microsoft.ML.DirNet.Evaluation;
+using Microsoft.ML.DirNet.Numerics;
 using Microsoft.ML.DirNet.Onnx;
 using Spectre.Console;
 

@@ -1,5 +1,4 @@
 using Microsoft.ML.DirNet.Onnx;
-using Microsoft.ML.DirNet.Runtime;
 using Microsoft.ML.DirNet.Tensors;
 using Microsoft.ML.DirNet.Weights;
 
@@ -7,8 +6,9 @@ namespace Microsoft.ML.DirNet.Compression;
 
 /// <summary>
 /// What each compressible matrix really multiplies, summarised as the second-moment matrix C = (1/N)·Σ x·xᵀ of its input
-/// vectors, captured by running the model natively on calibration inputs. With C, every method can fit in the
-/// data-aware norm ‖(W − Ŵ)·X‖ instead of ‖W − Ŵ‖. Captured inputs: a recurrent layer's X for its W; its output
+/// vectors, captured by running the model on calibration inputs through the engine the caller gives (the library's
+/// entry points give the native one). With C, every method can fit in the data-aware norm ‖(W − Ŵ)·X‖ instead of
+/// ‖W − Ŵ‖. Captured inputs: a recurrent layer's X for its W; its output
 /// states h_t (every step of Y, per direction) for its R (R multiplies h_{t−1}: the same vectors but the last, plus
 /// the initial state); the A input of MatMul and Gemm (without transA). Embedding tables (Gather) are not calibrated.
 /// </summary>
@@ -21,11 +21,15 @@ public sealed class CalibrationStatistics
     /// <summary>Input vectors seen per matrix (by initializer and direction).</summary>
     public long VectorCount(CompressibleWeight weight) => _moments.TryGetValue((weight.Initializer, weight.Direction), out var m) ? m.Count : 0;
 
-    /// <summary>Runs <paramref name="model"/> natively on each input set and accumulates the moments of every matrix's inputs.</summary>
+    /// <summary>
+    /// Runs <paramref name="model"/> on <paramref name="engine"/> on each input set and accumulates the moments of every
+    /// matrix's inputs (the public <c>CalibrationStatistics.Capture(model, inputs)</c> passes the native engine).
+    /// </summary>
     /// <exception cref="DirNetException">An input set does not fit the model or holds NaN or infinite values, or the model
     /// computes NaN or infinite values from it where a matrix's inputs are captured (the message names the input or value).</exception>
-    public static CalibrationStatistics Capture(OnnxModel model, IEnumerable<Tensor[]> inputs, CancellationToken cancellationToken = default)
+    internal static CalibrationStatistics Capture(OnnxModel model, IEnumerable<Tensor[]> inputs, IOnnxEngine engine, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(engine);
         var sources = new List<(CompressibleWeight Weight, string Value, int Direction, bool IsState)>();
         foreach (var weight in WeightFinder.FindWeights(model))
         {
@@ -48,7 +52,7 @@ public sealed class CalibrationStatistics
         // The engine returns the graph's outputs, then the extra ones in the order asked.
         var outputNames = model.Graph.Outputs.Select(o => o.Name).ToList();
         var extra = sources.Select(s => s.Value).Distinct().Where(v => !outputNames.Contains(v)).ToArray();
-        var engine = new NativeModel(model.WithExtraFloatOutputs(extra));
+        var runner = engine.Load(model.WithExtraFloatOutputs(extra));
         var slot = outputNames.Concat(extra).Select((name, index) => (name, index)).DistinctBy(p => p.name).ToDictionary(p => p.name, p => p.index);
         var moments = new Dictionary<(string, int), (double[], long)>();
         // By node index: ONNX allows empty and repeated node names.
@@ -59,7 +63,7 @@ public sealed class CalibrationStatistics
             setIndex++;
             cancellationToken.ThrowIfCancellationRequested();
             CheckFinite(model, set, setIndex);
-            var outputs = engine.Run(set);
+            var outputs = runner.Run(set);
             foreach (var (weight, value, direction, isState) in sources)
             {
                 var tensor = outputs[slot[value]].As<float>();

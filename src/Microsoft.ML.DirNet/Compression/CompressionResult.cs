@@ -64,13 +64,13 @@ public sealed class CompressionResult
     public double AchievedRatio => Options.Scope == CompressionScope.Model ? FileRatio : MatrixRatio;
 
     /// <summary>
-    /// The compressed ONNX model: each compressed initializer replaced by its stored factors and the standard-op
-    /// subgraph that rebuilds it under its old name, with the method and options in the model's metadata
-    /// (<c>dirnet.compression</c>). Any ONNX runtime runs it (ONNX Runtime folds the rebuild at load); the native
-    /// engine recognises the factors and multiplies by them directly. Save it with <see cref="OnnxModel.Save(string)"/>.
+    /// The metadata key under which a compressed ONNX records its method and options (the export writes it;
+    /// <see cref="RnnCompressor"/> refuses a model that has it).
     /// </summary>
-    /// <exception cref="DirNetException">The source imports an opset older than 11, which lacks the rebuild ops.</exception>
-    public OnnxModel ToCompressedModel() => Export.CompressedOnnxWriter.Write(_source, this);
+    internal const string MetadataKey = "dirnet.compression";
+
+    /// <summary>The model that was compressed (what the export rewrites).</summary>
+    internal OnnxModel Source => _source;
 
     /// <summary>
     /// A copy of the source model whose compressed initializers hold the rebuilt dense matrices Ŵ (the original

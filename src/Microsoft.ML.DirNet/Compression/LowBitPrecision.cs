@@ -1,3 +1,5 @@
+using Microsoft.ML.DirNet.Numerics;
+
 namespace Microsoft.ML.DirNet.Compression;
 
 /// <summary>The low-bit members of <see cref="FactorPrecision"/> and the grids they store values on.</summary>

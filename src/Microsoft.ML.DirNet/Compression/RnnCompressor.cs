@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Microsoft.ML.DirNet.Onnx;
 using Microsoft.ML.DirNet.Weights;
+using Microsoft.ML.DirNet.Numerics;
 
 namespace Microsoft.ML.DirNet.Compression;
 
@@ -15,28 +16,29 @@ public static class RnnCompressor
     /// <summary>Compresses <paramref name="model"/> as <paramref name="options"/> say.</summary>
     /// <exception cref="DirNetException">The ratio is not above 1 or cannot be reached, a weight is NaN or infinite,
     /// or the model has no compressible matrix in the chosen scope.</exception>
-    public static CompressionResult Compress(OnnxModel model, CompressionOptions options,
+    internal static CompressionResult Compress(OnnxModel model, CompressionOptions options, IOnnxEngine engine,
         IProgress<CompressionProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(engine);
         if (!(options.Ratio > 1) || double.IsInfinity(options.Ratio))
         {
             throw new DirNetException($"The target ratio must be a finite number above 1, got {options.Ratio}.");
         }
 
-        if (model.Metadata.ContainsKey(Export.CompressionMetadata.Key))
+        if (model.Metadata.ContainsKey(CompressionResult.MetadataKey))
         {
             // Its factors would be fitted again with a second error on top of the first, and the file's rebuild
             // subgraph hides the weights from the finder: refuse rather than half-compress.
             throw new DirNetException(
-                $"'{model.SourceName}' is already compressed by this library (its metadata holds '{Export.CompressionMetadata.Key}'); compress the original model instead, with the new options.");
+                $"'{model.SourceName}' is already compressed by this library (its metadata holds '{CompressionResult.MetadataKey}'); compress the original model instead, with the new options.");
         }
 
         var method = MethodRegistry.Of(options.Method);
         var precision = method.FixedPrecision ?? options.Precision;
         var grid = CheckPrecision(options, method, precision);
-        CheckGraph(model);
+        CheckGraph(model, engine);
         var clock = Stopwatch.StartNew();
         var fileBytes = model.ToBytes().LongLength;
         var weights = Targets(model, options.Scope, options.KeepDense);
@@ -221,14 +223,11 @@ public static class RnnCompressor
     /// shape, a bad attribute), as the native engine checks it: compressing it would write a smaller broken file.
     /// Operators the engine lacks are no reason to refuse; ONNX Runtime may run them.
     /// </summary>
-    private static void CheckGraph(OnnxModel model)
+    private static void CheckGraph(OnnxModel model, IOnnxEngine engine)
     {
         try
         {
-            _ = new Runtime.NativeModel(model);
-        }
-        catch (Runtime.UnsupportedOperatorException)
-        {
+            engine.CheckGraph(model);
         }
         catch (DirNetException e) when (e is Onnx.OnnxGraphException or Onnx.OnnxFormatException)
         {

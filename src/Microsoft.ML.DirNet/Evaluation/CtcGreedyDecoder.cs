@@ -1,3 +1,5 @@
+using Microsoft.ML.DirNet.Numerics;
+
 namespace Microsoft.ML.DirNet.Evaluation;
 
 /// <summary>

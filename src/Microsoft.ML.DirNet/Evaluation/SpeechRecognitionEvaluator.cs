@@ -1,4 +1,4 @@
-using Microsoft.ML.DirNet.Runtime;
+using Microsoft.ML.DirNet.Numerics;
 using Microsoft.ML.DirNet.Tensors;
 
 namespace Microsoft.ML.DirNet.Evaluation;

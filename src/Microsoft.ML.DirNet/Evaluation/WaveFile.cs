@@ -1,3 +1,5 @@
+using Microsoft.ML.DirNet.Numerics;
+
 namespace Microsoft.ML.DirNet.Evaluation;
 
 /// <summary>Reads 16-bit PCM mono WAV files (the speech sample's format).</summary>

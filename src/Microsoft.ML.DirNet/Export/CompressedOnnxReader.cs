@@ -1,6 +1,7 @@
 using Microsoft.ML.DirNet.Compression;
 using Microsoft.ML.DirNet.Onnx;
 using Microsoft.ML.DirNet.Tensors;
+using Microsoft.ML.DirNet.Numerics;
 
 namespace Microsoft.ML.DirNet.Export;
 

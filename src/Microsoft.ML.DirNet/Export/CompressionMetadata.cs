@@ -14,7 +14,7 @@ internal sealed record CompressionMetadata(
     IReadOnlyList<CompressedInitializer> Initializers)
 {
     /// <summary>The metadata key.</summary>
-    public const string Key = "dirnet.compression";
+    public const string Key = CompressionResult.MetadataKey;
 
     /// <summary>The layout version this library writes and reads.</summary>
     public const int CurrentFormat = 1;

@@ -1,4 +1,5 @@
 using Google.Protobuf;
+using Microsoft.ML.DirNet.Numerics;
 using Microsoft.ML.DirNet.Onnx.Protobuf;
 using Microsoft.ML.DirNet.Tensors;
 

@@ -1,3 +1,5 @@
+using Microsoft.ML.DirNet.Numerics;
+
 namespace Microsoft.ML.DirNet.Tensors;
 
 /// <summary>Shape arithmetic shared by the ONNX reader and the engine's kernels.</summary>
@@ -27,57 +29,14 @@ public static class TensorShape
         return (int)count;
     }
 
-    /// <summary>The most bytes one tensor (or one temporary buffer of a kernel) may take: its bytes must fit one span.</summary>
-    internal const long MaxTensorBytes = int.MaxValue;
-
     /// <summary>
     /// The element count of a buffer of <paramref name="elementSize"/>-byte elements with dimensions
     /// <paramref name="dimensions"/>, computed in 64 bits; throws, naming <paramref name="what"/>, before anything is
-    /// allocated when it exceeds <see cref="MaxTensorBytes"/>. Kernels size every buffer through this, so no offset
-    /// into one can overflow 32 bits.
+    /// allocated when it exceeds <see cref="BufferSize.MaxBytes"/>. The check itself is <see cref="BufferSize.Length"/>
+    /// in Numerics (the scratch buffers beneath the tensors use it too), so there is still one.
     /// </summary>
-    internal static int BufferLength(string what, int elementSize, params ReadOnlySpan<long> dimensions)
-    {
-        foreach (var d in dimensions)
-        {
-            if (d < 0)
-            {
-                throw new ArgumentException($"{what} would have a negative dimension ({d}).");
-            }
-
-            if (d == 0)
-            {
-                return 0;
-            }
-        }
-
-        var limit = MaxTensorBytes / elementSize;
-        long count = 1;
-        foreach (var d in dimensions)
-        {
-            // Compared before multiplying, so the product never overflows 64 bits.
-            if (count > limit / d)
-            {
-                throw new ArgumentException(
-                    $"{what} would need {FormatBytes(dimensions, elementSize)}, more than the {MaxTensorBytes / (1L << 20):N0} MB limit for one tensor.");
-            }
-
-            count *= d;
-        }
-
-        return (int)count;
-    }
-
-    private static string FormatBytes(ReadOnlySpan<long> dimensions, int elementSize)
-    {
-        var bytes = (double)elementSize;
-        foreach (var d in dimensions)
-        {
-            bytes *= d;
-        }
-
-        return $"{bytes / (1L << 20):N0} MB ({string.Join(" × ", dimensions.ToArray())} elements of {elementSize} bytes)";
-    }
+    internal static int BufferLength(string what, int elementSize, params ReadOnlySpan<long> dimensions) =>
+        BufferSize.Length(what, elementSize, dimensions);
 
     /// <summary>Row-major strides (in elements) of a shape.</summary>
     public static int[] Strides(ReadOnlySpan<int> shape)

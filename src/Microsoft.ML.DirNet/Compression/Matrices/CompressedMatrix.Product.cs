@@ -1,4 +1,4 @@
-using Microsoft.ML.DirNet.Runtime.Operators;
+using Microsoft.ML.DirNet.Numerics;
 
 namespace Microsoft.ML.DirNet.Compression;
 

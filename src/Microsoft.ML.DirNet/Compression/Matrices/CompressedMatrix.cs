@@ -1,4 +1,5 @@
 using Microsoft.ML.DirNet.Tensors;
+using Microsoft.ML.DirNet.Numerics;
 
 namespace Microsoft.ML.DirNet.Compression;
 

@@ -1,5 +1,5 @@
 using System.Runtime.Intrinsics;
-using Microsoft.ML.DirNet.Runtime.Operators;
+using Microsoft.ML.DirNet.Numerics;
 
 namespace Microsoft.ML.DirNet.Compression;
 

@@ -1,5 +1,6 @@
 using Microsoft.ML.DirNet.Onnx;
 using Microsoft.ML.DirNet.Tensors;
+using Microsoft.ML.DirNet.Numerics;
 using static Microsoft.ML.DirNet.Onnx.GraphBuilder;
 
 namespace Microsoft.ML.DirNet.Compression;

@@ -1,6 +1,6 @@
 using Microsoft.ML.DirNet.Compression;
+using Microsoft.ML.DirNet.Numerics;
 using Microsoft.ML.DirNet.Onnx;
-using Microsoft.ML.DirNet.Runtime.Math;
 using Microsoft.ML.DirNet.Tensors;
 
 namespace Microsoft.ML.DirNet.Runtime.Kernels;

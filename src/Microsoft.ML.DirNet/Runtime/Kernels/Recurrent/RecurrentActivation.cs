@@ -1,5 +1,5 @@
 
-using Microsoft.ML.DirNet.Runtime.Math;
+using Microsoft.ML.DirNet.Numerics;
 
 namespace Microsoft.ML.DirNet.Runtime.Kernels.Recurrent;
 

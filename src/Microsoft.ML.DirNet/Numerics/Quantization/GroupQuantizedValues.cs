@@ -1,4 +1,4 @@
-namespace Microsoft.ML.DirNet.Compression;
+namespace Microsoft.ML.DirNet.Numerics;
 
 /// <summary>
 /// A row-major [<see cref="Rows"/> × <see cref="Columns"/>] array of values on a <see cref="LowBitGrid"/>: one level

@@ -1,4 +1,4 @@
-namespace Microsoft.ML.DirNet.Compression;
+namespace Microsoft.ML.DirNet.Numerics;
 
 /// <summary>
 /// A low-bit grid for a matrix's values, per group of <see cref="GroupSize"/> consecutive values along each row (the

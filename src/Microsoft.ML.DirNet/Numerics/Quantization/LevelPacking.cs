@@ -1,4 +1,4 @@
-namespace Microsoft.ML.DirNet.Compression;
+namespace Microsoft.ML.DirNet.Numerics;
 
 /// <summary>
 /// Packs the levels of a <see cref="LowBitGrid"/> into bytes, little-endian: 4-, 3- and 2-bit levels as one bit stream

@@ -1,6 +1,6 @@
 using System.Buffers;
 
-namespace Microsoft.ML.DirNet.Runtime.Operators;
+namespace Microsoft.ML.DirNet.Numerics;
 
 /// <summary>
 /// Temporary floats rented from the shared pool for one product, so the per-step products of a recurrent cell
@@ -14,7 +14,7 @@ internal readonly struct ScratchBuffer : IDisposable
     /// <param name="length">Floats needed, computed in 64 bits by the caller so that a product of dimensions cannot wrap.</param>
     public ScratchBuffer(long length)
     {
-        _length = Tensors.TensorShape.BufferLength("a product's scratch buffer", sizeof(float), length);
+        _length = BufferSize.Length("a product's scratch buffer", sizeof(float), length);
 
         // An empty buffer rents nothing, so a kernel can declare one it needs only on some paths at no cost.
         _array = _length == 0 ? [] : ArrayPool<float>.Shared.Rent(_length);

@@ -1,4 +1,4 @@
-namespace Microsoft.ML.DirNet;
+namespace Microsoft.ML.DirNet.Numerics;
 
 /// <summary>Writes files so that readers see either the old file or the complete new one, never a partial one.</summary>
 internal static class AtomicFile

@@ -1,4 +1,4 @@
-namespace Microsoft.ML.DirNet.Compression;
+namespace Microsoft.ML.DirNet.Numerics;
 
 /// <summary>
 /// Round-to-nearest quantization onto a <see cref="LowBitGrid"/> with a clipping search per group (METHODS.md,

@@ -1,6 +1,6 @@
 using MathNet.Numerics.LinearAlgebra;
 
-namespace Microsoft.ML.DirNet.Compression;
+namespace Microsoft.ML.DirNet.Numerics;
 
 /// <summary>
 /// GPTQ (Frantar et al. 2022, arXiv 2210.17323) onto a <see cref="LowBitGrid"/>: W [rows × columns] is quantized
@@ -13,7 +13,7 @@ namespace Microsoft.ML.DirNet.Compression;
 /// <remarks>
 /// Columns whose inputs are always zero (H's diagonal 0) get H = 1 there and weights 0, which is what they contribute;
 /// H is damped by 1 % of its mean diagonal so that the inverse exists. The moment may be Σ x·xᵀ or its mean (as
-/// <see cref="CalibrationStatistics"/> keeps it): a positive factor on H cancels in the updates.
+/// <c>CalibrationStatistics</c> keeps it): a positive factor on H cancels in the updates.
 /// </remarks>
 internal static class Gptq
 {

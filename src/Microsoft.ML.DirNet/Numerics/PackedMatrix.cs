@@ -2,9 +2,8 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
-using Microsoft.ML.DirNet.Runtime.Operators;
 
-namespace Microsoft.ML.DirNet.Runtime.Math;
+namespace Microsoft.ML.DirNet.Numerics;
 
 /// <summary>
 /// A weight matrix W [rows, columns] rearranged for y = W·x: rows are grouped into panels as wide as one SIMD vector

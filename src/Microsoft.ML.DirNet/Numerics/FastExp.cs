@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
-namespace Microsoft.ML.DirNet.Runtime.Math;
+namespace Microsoft.ML.DirNet.Numerics;
 
 /// <summary>
 /// e^(x − shift) for softmax rows, where every exponent is at most 0: Cephes' single-precision exp (2ⁿ·p(r) with r

@@ -1,3 +1,5 @@
+// In Numerics/ with the bottom layer that every layer throws from, but in the root namespace: it is public API that
+// callers catch, as are its subclasses in Onnx and Runtime.
 namespace Microsoft.ML.DirNet;
 
 /// <summary>

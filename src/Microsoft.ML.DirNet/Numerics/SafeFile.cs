@@ -3,7 +3,7 @@ using Microsoft.Win32.SafeHandles;
 using Mono.Unix;
 using Mono.Unix.Native;
 
-namespace Microsoft.ML.DirNet;
+namespace Microsoft.ML.DirNet.Numerics;
 
 /// <summary>
 /// The one place the library opens input files and asks what a path is: every reader (models, tensor files, data

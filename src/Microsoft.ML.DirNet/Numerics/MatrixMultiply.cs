@@ -3,11 +3,11 @@ using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
-namespace Microsoft.ML.DirNet.Runtime.Math;
+namespace Microsoft.ML.DirNet.Numerics;
 
 /// <summary>
 /// Single-threaded float32 matrix products on row-major spans: A·B for MatMul-layout weights [inputs, outputs]
-/// (register-blocked with 256-bit vectors) and the portable A·Bᵀ fallback behind <see cref="Compression.DenseMatrix"/>.
+/// (register-blocked with 256-bit vectors) and the portable A·Bᵀ fallback behind <c>DenseMatrix</c>'s product.
 /// <see cref="Multiply"/> is JIT-compiled fully optimized at first call, like the other hot kernels: under tiered
 /// compilation a short run otherwise spends much of its time in tier-0 or on-stack-replaced loops.
 /// </summary>

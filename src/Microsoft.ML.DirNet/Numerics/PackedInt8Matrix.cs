@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 
-namespace Microsoft.ML.DirNet.Runtime.Math;
+namespace Microsoft.ML.DirNet.Numerics;
 
 /// <summary>
 /// A weight matrix stored as int8 levels with one float32 scale per row (W[r, k] = q[r, k]·s[r], see

@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 
-namespace Microsoft.ML.DirNet.Runtime.Math;
+namespace Microsoft.ML.DirNet.Numerics;
 
 /// <summary>
 /// Vectorized tanh and logistic sigmoid for the recurrent cells, as a rational approximation (numerator of degree 13,
