@@ -58,9 +58,12 @@ class OnnxModule(torch.nn.Module):
         # Low-bit arrays (int4, int3, int2, ternary: packed uint8 levels, float16 scales per group of values along a
         # row, packed zero points) train likewise as float values in real units, [rows, columns]: the forward pass puts
         # them on the grid, clamp(round(value / scale) + zero, 0, levels - 1) - zero, with a straight-through gradient,
-        # where the graph's rebuild casts its unpacked levels minus zero points to float; the group scales train (as
-        # float32 rounded to float16 in every forward pass, as they are stored) and the zero points stay fixed. The
-        # integer unpacking nodes still run once, on the stored bytes, and must give the levels unpacked here.
+        # where the graph's rebuild casts its unpacked levels minus zero points to float. The group scales train as
+        # multipliers of the stored ones (the parameter "<name>_scale" starts at 1): a scale is a few hundredths and a
+        # step in real units at a learning rate meant for the values would wreck it, where a relative step does not.
+        # Each forward pass rounds the scales to float16, as they are stored, so the saved file computes what trained.
+        # The zero points stay fixed. The integer unpacking nodes still run once, on the stored bytes, and must give
+        # the levels unpacked here.
         self._low_bit = {}
         for name, (grid, shape) in low_bit_arrays(self.metadata).items():
             if name not in arrays:
@@ -79,7 +82,8 @@ class OnnxModule(torch.nn.Module):
             zero = (torch.from_numpy(grid.unpack(zeros, rows * groups).reshape(rows, groups))[:, column_groups] if grid.has_zero_points
                     else torch.ones(rows, columns, dtype=torch.int64))
             self._low_bit[name] = {"grid": grid, "levels": levels, "zero": zero.float(), "column_groups": column_groups,
-                                   "packed": torch.from_numpy(arrays[name].copy())}
+                                   "packed": torch.from_numpy(arrays[name].copy()), "scales": torch.from_numpy(scales.astype(np.float32))}
+        self._low_bit_scale_of = scale_of = {LOW_BIT_SCALE.format(name): name for name in self._low_bit}
         for name, levels in arrays.items():
             if levels.dtype == np.int8 and INT8_SCALE.format(name) in arrays:
                 starts = arrays.get(name[: -len("values")] + "row_starts") if name.endswith("values") else None
@@ -98,8 +102,9 @@ class OnnxModule(torch.nn.Module):
                 value = value.float() * self._entry_scales(tensor.name, torch.from_numpy(arrays[INT8_SCALE.format(tensor.name)].copy()))
             if tensor.name in self._low_bit:
                 entry = self._low_bit[tensor.name]
-                scales = torch.from_numpy(arrays[LOW_BIT_SCALE.format(tensor.name)].astype(np.float32))
-                value = (entry["levels"] - entry["zero"]) * scales[:, entry["column_groups"]]
+                value = (entry["levels"] - entry["zero"]) * entry["scales"][:, entry["column_groups"]]
+            if tensor.name in scale_of:
+                value = torch.ones_like(self._low_bit[scale_of[tensor.name]]["scales"])
             if value.dtype in (torch.float16, torch.float32, torch.float64):
                 # Values stored as float16 train in float32 and are rounded back when saved.
                 value = value.float()
@@ -135,6 +140,8 @@ class OnnxModule(torch.nn.Module):
         """Values that depend on no parameter and no graph input, computed once."""
         static = {name: self.initializer(name) for name, (kind, _) in self._slots.items() if kind == "buffer"}
         static.update((name, entry["packed"]) for name, entry in self._low_bit.items())
+        static.update((LOW_BIT_SCALE.format(name), entry["scales"]) for name, entry in self._low_bit.items()
+                      if LOW_BIT_SCALE.format(name) in static)
         static[""] = None
         with torch.no_grad():
             for node, attributes in zip(self.model.graph.node, self._attributes):
@@ -168,8 +175,10 @@ class OnnxModule(torch.nn.Module):
                 for output in node.output:
                     self._static.pop(output, None)
 
-    def _low_bit_scales(self, name, scales):
-        """The group scales of low-bit array ``name`` as stored (rounded to float16), with a straight-through gradient."""
+    def _low_bit_scales(self, name):
+        """The group scales of low-bit array ``name``: the stored ones times their trained multipliers, rounded to
+        float16 as they are stored, with a straight-through gradient."""
+        scales = self.initializer(LOW_BIT_SCALE.format(name)) * self._low_bit[name]["scales"]
         return scales + (scales.half().float() - scales).detach()
 
     def _low_bit_levels(self, name, values, scales):
@@ -192,7 +201,7 @@ class OnnxModule(torch.nn.Module):
             values[name] = self._int8_levels(name, values[name], values[INT8_SCALE.format(name)])
         for name, entry in self._low_bit.items():
             scale_name = LOW_BIT_SCALE.format(name)
-            scales = self._low_bit_scales(name, values[scale_name].float())
+            scales = self._low_bit_scales(name)
             values[scale_name] = scales
             values[entry["centred"]] = self._low_bit_levels(name, self.initializer(name), scales) - entry["zero"]
         values.update(zip(self.input_names, inputs))
@@ -241,9 +250,14 @@ class OnnxModule(torch.nn.Module):
             if tensor.name in self._levels:
                 with torch.no_grad():
                     value = self._int8_levels(tensor.name, getattr(self, attribute), self.initializer(INT8_SCALE.format(tensor.name))).numpy()
+            if tensor.name in self._low_bit_scale_of:
+                with torch.no_grad():
+                    value = self._low_bit_scales(self._low_bit_scale_of[tensor.name]).numpy()
+                if not np.isfinite(value.astype(np.float16)).all():
+                    raise ValueError(f"initializer '{tensor.name}' holds scales beyond float16 after training")
             if tensor.name in self._low_bit:
                 with torch.no_grad():
-                    scales = self._low_bit_scales(tensor.name, self.initializer(LOW_BIT_SCALE.format(tensor.name)).float())
+                    scales = self._low_bit_scales(tensor.name)
                     levels = self._low_bit_levels(tensor.name, getattr(self, attribute), scales)
                 tensor.CopyFrom(numpy_helper.from_array(self._low_bit[tensor.name]["grid"].pack(levels.numpy().astype(np.int64)), tensor.name))
                 continue
