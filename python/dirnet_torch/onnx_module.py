@@ -151,24 +151,25 @@ class OnnxModule(torch.nn.Module):
         return static
 
     def _find_low_bit_levels(self):
-        """Finds, for every low-bit array, the float Cast of its unpacked levels minus zero points (the first float
-        value computed from its packed bytes), which the forward pass replaces by the levels of the trained values."""
+        """Finds, for every low-bit array, the float Casts of its unpacked levels minus zero points (the float values
+        computed from its packed bytes: one per rebuild that reads them, several for a dictionary that matrices share),
+        which the forward pass replaces by the levels of the trained values."""
         for name, entry in self._low_bit.items():
-            reached, centred = {name}, None
+            reached, centred = {name}, []
             for node, attributes in zip(self.model.graph.node, self._attributes):
                 if any(i in reached for i in node.input):
                     if node.op_type == "Cast" and DTYPES[attributes["to"]].is_floating_point:
-                        centred = node.output[0]
-                        break
-                    reached.update(node.output)
+                        centred.append(node.output[0])
+                    else:
+                        reached.update(node.output)
             expected = (entry["levels"] - entry["zero"]).float()
-            found = self._static.get(centred)
-            if found is None or found.shape != expected.shape or not torch.equal(found.float(), expected):
-                raise ValueError(f"the rebuild of low-bit array '{name}' does not unpack its levels as {entry['grid'].precision} packing defines")
+            for found in [self._static.get(c) for c in centred] or [None]:
+                if found is None or found.shape != expected.shape or not torch.equal(found.float(), expected):
+                    raise ValueError(f"the rebuild of low-bit array '{name}' does not unpack its levels as {entry['grid'].precision} packing defines")
             entry["centred"] = centred
         # What the trained levels reach is computed in every forward pass, not once (the centred levels themselves stay
         # folded, so their node is skipped and the forward pass's value stands).
-        reached = {entry["centred"] for entry in self._low_bit.values()}
+        reached = {c for entry in self._low_bit.values() for c in entry["centred"]}
         for node in self.model.graph.node:
             if any(i in reached for i in node.input):
                 reached.update(node.output)
@@ -190,20 +191,36 @@ class OnnxModule(torch.nn.Module):
         ratio = torch.where(entry_scales == 0, torch.zeros_like(ratio), ratio)
         return (ratio + (torch.round(ratio) - ratio).detach() + entry["zero"]).clamp(0, entry["grid"].levels - 1)
 
-    def forward(self, *inputs, sequence_lengths=None):
-        """Runs the graph. ``sequence_lengths`` (int64 [batch]), when given, acts as the ``sequence_lens`` input of
-        every recurrent node that has none: padded steps are skipped, as in a PyTorch packed sequence."""
-        if len(inputs) != len(self.input_names):
-            raise ValueError(f"the graph takes {len(self.input_names)} inputs ({', '.join(self.input_names)}), got {len(inputs)}")
+    def _parameter_values(self):
+        """The folded values with the parameters' current values in place: int8 and low-bit values on their grids."""
         values = dict(self._static)
         values.update((name, getattr(self, attribute)) for name, (kind, attribute) in self._slots.items() if kind == "param")
         for name in self._levels:
             values[name] = self._int8_levels(name, values[name], values[INT8_SCALE.format(name)])
         for name, entry in self._low_bit.items():
-            scale_name = LOW_BIT_SCALE.format(name)
             scales = self._low_bit_scales(name)
-            values[scale_name] = scales
-            values[entry["centred"]] = self._low_bit_levels(name, self.initializer(name), scales) - entry["zero"]
+            values[LOW_BIT_SCALE.format(name)] = scales
+            centred = self._low_bit_levels(name, self.initializer(name), scales) - entry["zero"]
+            values.update((c, centred) for c in entry["centred"])
+        return values
+
+    def rebuilt_initializers(self):
+        """{name: value} of every initializer the compressed file rebuilds from factors (the ``name`` of each
+        ``dirnet.compression`` entry), as the graph computes it from the current parameters: the weights that
+        ``dirnet compress --dense`` writes as plain initializers."""
+        names = {entry["name"] for entry in (self.metadata or {}).get("initializers", [])}
+        values = self._parameter_values()
+        for node, attributes in zip(self.model.graph.node, self._attributes):
+            if node.op_type not in RECURRENT and all(o not in values for o in node.output) and all(i in values for i in node.input):
+                values.update(zip(node.output, OPERATORS[node.op_type]([values[i] for i in node.input], attributes, self.opset)))
+        return {name: values[name] for name in names if name in values}
+
+    def forward(self, *inputs, sequence_lengths=None):
+        """Runs the graph. ``sequence_lengths`` (int64 [batch]), when given, acts as the ``sequence_lens`` input of
+        every recurrent node that has none: padded steps are skipped, as in a PyTorch packed sequence."""
+        if len(inputs) != len(self.input_names):
+            raise ValueError(f"the graph takes {len(self.input_names)} inputs ({', '.join(self.input_names)}), got {len(inputs)}")
+        values = self._parameter_values()
         values.update(zip(self.input_names, inputs))
         for node, attributes in zip(self.model.graph.node, self._attributes):
             if all(o in self._static for o in node.output):
