@@ -166,6 +166,7 @@ OPERATORS = {
     "Sub": lambda i, a, o: (i[0] - i[1],),
     "Mul": lambda i, a, o: (i[0] * i[1],),
     "Div": _divide,
+    "Mod": lambda i, a, o: (torch.fmod(i[0], i[1]) if a.get("fmod", 0) else torch.remainder(i[0], i[1]),),
     "Neg": lambda i, a, o: (-i[0],),
     "Less": lambda i, a, o: (i[0] < i[1],),
     "Range": lambda i, a, o: (torch.arange(i[0].item(), i[1].item(), i[2].item(), dtype=i[0].dtype),),

@@ -1,6 +1,10 @@
 #!/usr/bin/python3
-"""Fine-tunes every compressed fixture in FOLDER (see make_fixtures.sh) for 60 distillation steps towards the original
-fixture's outputs on its test inputs, and writes FOLDER/<name>.fine_tuned.onnx. Deterministic (seed 0, one thread)."""
+"""Fine-tunes every compressed fixture in FOLDER (see make_fixtures.sh), or those of the VARIANTs given (e.g.
+quant-int4, the part of the name after the fixture's), for 60 distillation steps towards the original fixture's outputs
+on its test inputs, and writes FOLDER/<name>.fine_tuned.onnx. Deterministic (seed 0, one thread).
+
+    fine_tune_fixtures.py FOLDER [VARIANT ...]
+"""
 import glob
 import os
 import sys
@@ -12,14 +16,16 @@ import dirnet_torch  # noqa: E402
 from fixture_inputs import FIXTURES, fixture_inputs  # noqa: E402
 
 
-def main(folder):
+def main(folder, variants=()):
     torch.manual_seed(0)
     torch.set_num_threads(1)
     for path in sorted(glob.glob(os.path.join(folder, "*.onnx"))):
         name = os.path.basename(path)
         if name.endswith((".dense.onnx", ".fine_tuned.onnx")):
             continue
-        fixture = name.split(".")[0]
+        fixture, variant = name.split(".")[:2]
+        if variants and variant not in variants:
+            continue
         student = dirnet_torch.load(path)
         teacher = dirnet_torch.load(os.path.join(FIXTURES, fixture, "model.onnx"))
         first, last = dirnet_torch.distill(student, teacher, [fixture_inputs(fixture)], steps=60, learning_rate=3e-3)
@@ -28,4 +34,4 @@ def main(folder):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[2:])

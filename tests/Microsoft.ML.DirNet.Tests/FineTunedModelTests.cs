@@ -1,4 +1,5 @@
 using Microsoft.ML.DirNet.Onnx;
+using Microsoft.ML.DirNet.Onnx.Protobuf;
 using Microsoft.ML.DirNet.Runtime;
 using Microsoft.ML.DirNet.Tensors;
 
@@ -6,7 +7,8 @@ namespace Microsoft.ML.DirNet.Tests;
 
 /// <summary>
 /// The other half of the PyTorch round trip (python/dirnet_torch; its own tests are python/tests): compressed fixtures
-/// written by <c>dirnet compress</c> with every method, fine-tuned in PyTorch and written back
+/// written by <c>dirnet compress</c> with every method (and every low-bit precision: int4, int3, int2 and ternary per
+/// group), fine-tuned in PyTorch and written back
 /// (Fixtures/fine_tuning, made by python/tests/make_fixtures.sh). The fine-tuned file must keep the compressed file's
 /// structure exactly (only factor values change), load as compressed in the native engine, agree with ONNX Runtime, and
 /// carry what the training gained: its outputs are closer to the original model's than the compressed file's were.
@@ -19,7 +21,12 @@ public sealed class FineTunedModelTests
         Directory.GetFiles(Folder, "*.fine_tuned.onnx").Order().Select(f => new object[] { Path.GetFileName(f) });
 
     [Fact]
-    public void EveryMethodHasAFineTunedFixture() => Assert.Equal(14, Cases().Count());
+    public void EveryMethodHasAFineTunedFixture() => Assert.Equal(22, Cases().Count());
+
+    [Fact]
+    public void EveryLowBitPrecisionHasAFineTunedFixture() =>
+        Assert.All(new[] { "quant-int4", "lowrank-int3", "hmd-int2", "dirnet-ternary" },
+            variant => Assert.Equal(2, Cases().Count(c => ((string)c[0]).Split('.')[1] == variant)));
 
     [Theory]
     [MemberData(nameof(Cases))]
@@ -33,6 +40,9 @@ public sealed class FineTunedModelTests
         Assert.Equal(compressed.Metadata["dirnet.compression"], tuned.Metadata["dirnet.compression"]);
         Assert.Contains("distillation", tuned.Metadata["dirnet.fine_tuning"]);
         var changedFactors = 0;
+        var changedLevels = 0;
+        var scales = compressed.Proto.Graph.Initializer.Where(t => t.Name.EndsWith("_scale", StringComparison.Ordinal)).ToDictionary(t => t.Name[..^"_scale".Length], t => t.DataType);
+        var lowBit = scales.Where(p => p.Value == (int)TensorProto.Types.DataType.Float16).Select(p => p.Key).ToHashSet();
         foreach (var (before, after) in compressed.Proto.Graph.Initializer.Zip(tuned.Proto.Graph.Initializer))
         {
             Assert.Equal((before.Name, before.DataType), (after.Name, after.DataType));
@@ -44,13 +54,20 @@ public sealed class FineTunedModelTests
                 changedFactors += before.Name.StartsWith("dirnet/", StringComparison.Ordinal) && TensorComparer.MaxAbsoluteDifference(a, b) > 0 ? 1 : 0;
                 Assert.True(b is not Tensor<sbyte> levels || levels.Data.All(v => v >= -127), before.Name);
             }
+            else if (lowBit.Contains(before.Name))
+            {
+                // packed low-bit levels, re-derived from the trained values and scales (the native engine below checks
+                // each array unpacks as its precision's packing defines); their zero points are fixed, as indices are
+                changedLevels += a.As<byte>().Data.SequenceEqual(b.As<byte>().Data) ? 0 : 1;
+            }
             else
             {
-                Assert.True(TensorComparer.MaxAbsoluteDifference(a, b) == 0, $"{before.Name}: indices and row starts never change");
+                Assert.True(TensorComparer.MaxAbsoluteDifference(a, b) == 0, $"{before.Name}: indices, row starts and zero points never change");
             }
         }
 
         Assert.True(changedFactors > 0, "the fine-tuning changed factor values");
+        Assert.True(lowBit.Count == 0 || changedLevels > 0, "the fine-tuning changed low-bit levels");
 
         var native = new NativeModel(tuned);
         Assert.Equal(new NativeModel(compressed).CompressedWeights, native.CompressedWeights);
