@@ -35,7 +35,8 @@ var showcase = new CompressionShowcase(mlContext, modelPath, TaskEvaluation.Spee
     RandomInputs.Create(OnnxModel.Load(modelPath), batch: 1, steps: FramesTimed), FramesTimed, "frame", SampleFolders.Output("Asr"));
 var cases = CompressionShowcase.Cases(shapes, [4, 8], CompressionMethod.DirNet, CompressionMethod.Hmd, CompressionMethod.LowRank, CompressionMethod.Prune)
     .Concat(CompressionShowcase.WithInt8Factors(CompressionShowcase.Cases(shapes, [8], CompressionMethod.DirNet)))
-    .Append(CompressionShowcase.Int8Baseline(shapes));
+    .Append(CompressionShowcase.Int8Baseline(shapes))
+    .Concat(CompressionShowcase.Quantized(shapes, FactorPrecision.Int4, FactorPrecision.Int3));
 var fitted = showcase.Run(fitData, cases);
 showcase.PrintTable();
 showcase.DrawPlot("Speech recogniser: CER against the size of the GRU weights");

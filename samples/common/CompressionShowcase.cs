@@ -121,6 +121,16 @@ internal sealed class CompressionShowcase(MLContext mlContext, string modelPath,
     public static (string Label, RnnCompressionOptions Options) Int8Baseline(IDictionary<string, int[]> shapes) =>
         ("int8", new RnnCompressionOptions { Method = CompressionMethod.Int8, TargetRatio = 2, Scope = CompressionScope.Recurrent, ShapeDictionary = shapes });
 
+    /// <summary>
+    /// The quant method at each precision, labelled "quant int4" etc.: every recurrent matrix whole, its values per group
+    /// at that many bits (default groups), the peer every structured method is judged against at equal bytes.
+    /// </summary>
+    public static IEnumerable<(string Label, RnnCompressionOptions Options)> Quantized(IDictionary<string, int[]> shapes, params FactorPrecision[] precisions) =>
+        precisions.Select(precision => ($"quant {precision.ToString().ToLowerInvariant()}", new RnnCompressionOptions
+        {
+            Method = CompressionMethod.Quant, Precision = precision, Scope = CompressionScope.Recurrent, ShapeDictionary = shapes,
+        }));
+
     /// <summary>The same cases with their factors stored as int8 (a scale per row), labelled "method+int8 Nx".</summary>
     public static IEnumerable<(string Label, RnnCompressionOptions Options)> WithInt8Factors(IEnumerable<(string Label, RnnCompressionOptions Options)> cases) =>
         cases.Select(c => (c.Label.Replace(" ", "+int8 "), new RnnCompressionOptions

@@ -249,6 +249,32 @@ public sealed class MLNetSurfaceTests
         Assert.Contains("'no_such_weight'", unknown.Message);
     }
 
+    [Fact]
+    public void TheQuantMethodAtLowBitsWithGptqFromTheCalibrationRowsReachesTheFile()
+    {
+        var (_, data, transformer) = FitSpeech(new RnnCompressionOptions
+        {
+            ModelFile = SpeechFixture, Method = CompressionMethod.Quant, Precision = FactorPrecision.Int3, GroupSize = 32,
+            Quantizer = Quantizer.Gptq, CalibrationRows = 4, ShapeDictionary = SpeechShape,
+        });
+        Assert.All(transformer.Report.Matrices, m => Assert.Equal(("dense", "int3"), (m.Method, m.Precision)));
+        using var file = new MemoryStream();
+        transformer.SaveCompressedModel(file);
+        file.Position = 0;
+        var engine = new NativeModel(OnnxModel.Load(file));
+        Assert.All(engine.CompressedWeights.Values, forms => Assert.All(forms, f => Assert.Equal("dense", f)));
+        var inputs = Column(data, "features");
+        var scored = Column(transformer.Transform(data), "log_probs");
+        Assert.Equal(engine.Run(new Tensor<float>([1, Frames, FeatureCount], inputs[0]))[0].As<float>().Data, scored[0]);
+
+        // GPTQ without calibration rows has nothing to minimise the output error over.
+        var uncalibrated = Assert.Throws<DirNetException>(() => FitSpeech(new RnnCompressionOptions
+        {
+            ModelFile = SpeechFixture, Method = CompressionMethod.Quant, Precision = FactorPrecision.Int3, Quantizer = Quantizer.Gptq, ShapeDictionary = SpeechShape,
+        }));
+        Assert.Contains("needs calibration inputs", uncalibrated.Message);
+    }
+
     /// <summary>A window of the language-model fixture: 9 token ids and the initial states, batch 1.</summary>
     private sealed class TokenWindow
     {
