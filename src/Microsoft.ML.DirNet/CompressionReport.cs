@@ -23,7 +23,8 @@ public sealed class CompressionReport
             .SelectMany(initializer => initializer.Matrices.Select((matrix, direction) => new MatrixCompressionReport(
                 initializer.Entry.Name, direction, matrix.Rows, matrix.Columns, matrix.Method, matrix.Structure,
                 StoredMatrix.PrecisionOf(matrix), (long)matrix.Rows * matrix.Columns * sizeof(float), matrix.StorageBytes,
-                result?.Weights.FirstOrDefault(w => w.Weight.Initializer == initializer.Entry.Name && w.Weight.Direction == direction)?.RelativeError)))
+                result?.Weights.FirstOrDefault(w => w.Weight.Initializer == initializer.Entry.Name && w.Weight.Direction == direction)?.RelativeError,
+                matrix.GroupSize)))
             .ToArray();
     }
 
@@ -65,13 +66,15 @@ public sealed class CompressionReport
 /// <param name="Columns">Columns of W.</param>
 /// <param name="Method">Its stored form (<c>dirnet</c>, <c>hmd</c>, <c>lowrank</c>, <c>prune</c>, <c>odl</c> or <c>dense</c>).</param>
 /// <param name="Structure">The structure in words (atoms and codes per row, blocks, rank, density).</param>
-/// <param name="Precision">How its values are stored: <c>fp32</c>, <c>fp16</c> or <c>int8</c> (with a float scale per row).</param>
+/// <param name="Precision">How its values are stored: <c>fp32</c>, <c>fp16</c>, <c>int8</c> (with a float scale per row), or
+/// per group <c>int4</c>, <c>int3</c>, <c>int2</c> or <c>ternary</c>.</param>
 /// <param name="BytesBefore">Its bytes as a float32 matrix.</param>
 /// <param name="BytesAfter">Bytes of its stored form.</param>
 /// <param name="RelativeError">‖W − Ŵ‖ / ‖W‖ as measured when it was compressed; null for a model loaded from a file.</param>
+/// <param name="GroupSize">Values per group for the per-group precisions; 0 otherwise.</param>
 public sealed record MatrixCompressionReport(
     string Initializer, int Direction, int Rows, int Columns, string Method, string Structure, string Precision,
-    long BytesBefore, long BytesAfter, double? RelativeError)
+    long BytesBefore, long BytesAfter, double? RelativeError, int GroupSize = 0)
 {
     /// <summary><see cref="BytesBefore"/> / <see cref="BytesAfter"/>.</summary>
     public double Ratio => (double)BytesBefore / BytesAfter;

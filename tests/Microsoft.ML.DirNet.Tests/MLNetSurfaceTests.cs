@@ -257,7 +257,7 @@ public sealed class MLNetSurfaceTests
             ModelFile = SpeechFixture, Method = CompressionMethod.Quant, Precision = FactorPrecision.Int3, GroupSize = 32,
             Quantizer = Quantizer.Gptq, CalibrationRows = 4, ShapeDictionary = SpeechShape,
         });
-        Assert.All(transformer.Report.Matrices, m => Assert.Equal(("dense", "int3"), (m.Method, m.Precision)));
+        Assert.All(transformer.Report.Matrices, m => Assert.Equal(("dense", "int3", 32), (m.Method, m.Precision, m.GroupSize)));
         using var file = new MemoryStream();
         transformer.SaveCompressedModel(file);
         file.Position = 0;

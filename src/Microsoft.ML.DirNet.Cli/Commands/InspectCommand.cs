@@ -79,7 +79,7 @@ internal static class InspectCommand
                     initializers = factored.Initializers.Select(i => new
                     {
                         name = i.Entry.Name, shape = i.Entry.Shape,
-                        matrices = i.Matrices.Select(m => new { method = m.Method, rows = m.Rows, columns = m.Columns, structure = m.Structure, precision = StoredMatrix.PrecisionOf(m), bytes = m.StorageBytes }),
+                        matrices = i.Matrices.Select(m => new { method = m.Method, rows = m.Rows, columns = m.Columns, structure = m.Structure, precision = StoredMatrix.PrecisionOf(m), group = m.GroupSize, bytes = m.StorageBytes }),
                     }),
                 },
             }, CommandAction.Json));
@@ -110,7 +110,8 @@ internal static class InspectCommand
                 for (var d = 0; d < initializer.Matrices.Length; d++)
                 {
                     var m = initializer.Matrices[d];
-                    compressedTable.AddRow(TerminalText.Row(initializer.Entry.Name, d.ToString(), $"{m.Rows} × {m.Columns}", m.Method, m.Structure, StoredMatrix.PrecisionOf(m), m.StorageBytes.ToString("N0")));
+                    compressedTable.AddRow(TerminalText.Row(initializer.Entry.Name, d.ToString(), $"{m.Rows} × {m.Columns}", m.Method, m.Structure,
+                        m.GroupSize > 0 ? $"{StoredMatrix.PrecisionOf(m)} g{m.GroupSize}" : StoredMatrix.PrecisionOf(m), m.StorageBytes.ToString("N0")));
                 }
             }
 
