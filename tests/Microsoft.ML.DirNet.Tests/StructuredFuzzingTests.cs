@@ -59,12 +59,7 @@ public sealed class StructuredFuzzingTests(ITestOutputHelper output)
                 TensorFile.ReadSeries(Path.Combine(dir, "test_data_set_0"), "input")))
             .ToList();
         var lm = seedlings.First(s => s.Name == "lm_embedding_lstm_linear");
-        foreach (var precision in new[] { FactorPrecision.Float32, FactorPrecision.Int8 })
-        {
-            var options = new CompressionOptions { Method = CompressionMethod.DirNet, Ratio = 3, Scope = CompressionScope.Recurrent, Precision = precision };
-            var compressed = RnnCompressor.Compress(OnnxModel.Parse(lm.Proto.ToByteArray()), options).ToCompressedModel().ToBytes();
-            seedlings.Add(lm with { Name = $"lm_compressed_dirnet_{precision}", Proto = ModelProto.Parser.ParseFrom(compressed) });
-        }
+        seedlings.AddRange(CompressedSeedlings.Of(lm.Proto.ToByteArray()).Select(c => lm with { Name = c.Name, Proto = ModelProto.Parser.ParseFrom(c.Bytes) }));
 
         return seedlings;
     }
