@@ -91,6 +91,21 @@ internal sealed class InputTransform
         return max;
     }
 
+    /// <summary>T itself, row-major [Size × Size] in float32 (for products by a fast kernel).</summary>
+    public float[] ForwardMatrix()
+    {
+        var result = new float[Size * Size];
+        for (var i = 0; i < Size; i++)
+        {
+            for (var j = 0; j < Size; j++)
+            {
+                result[i * Size + j] = (float)_forward[i, j];
+            }
+        }
+
+        return result;
+    }
+
     /// <summary>M·T for row-major M [rows × Size].</summary>
     public float[] Apply(ReadOnlySpan<float> m, int rows) => Multiply(m, rows, _forward);
 
