@@ -33,7 +33,7 @@ public enum CompressionMethod
     Quant,
 
     /// <summary>
-    /// The planner chooses per matrix among structure × bits: the matrix whole at int8, int4, int3, int2 or ternary,
+    /// The planner chooses per matrix among structure × bits: the matrix whole at float16, int8, int4, int3, int2 or ternary,
     /// or truncated SVD at a ladder of ranks with float32, int8, int4 or int3 factors. Every candidate is measured as
     /// stored (its exact bytes, and its error in the data-aware norm ‖(W − Ŵ)·X‖ when calibrated, else ‖W − Ŵ‖), and
     /// the budget goes where the error falls most per byte, so <see cref="CompressionOptions.Ratio"/> is met. Each

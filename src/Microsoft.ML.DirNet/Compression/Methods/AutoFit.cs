@@ -4,7 +4,7 @@ namespace Microsoft.ML.DirNet.Compression;
 
 /// <summary>
 /// The auto method's view of one matrix: every candidate form, each measured as stored. Candidates are the matrix kept
-/// whole at int8, int4, int3, int2 and ternary (the precisions' default groups, or <see cref="CompressionOptions.GroupSize"/>),
+/// whole at float16, int8, int4, int3, int2 and ternary (the precisions' default groups, or <see cref="CompressionOptions.GroupSize"/>),
 /// and truncated SVD at a ladder of ranks with float32, int8, int4 or int3 factors. Each one's bytes are its
 /// <see cref="CompressedMatrix.StorageBytes"/> after quantizing, and its error is measured in the group's basis:
 /// ‖(W − Ŵ)·T‖²_F with T the whitening factor of the calibration moment (T·Tᵀ = C + δI, so the error is
@@ -15,13 +15,15 @@ namespace Microsoft.ML.DirNet.Compression;
 /// <remarks>
 /// Low-bit values are rounded by GPTQ when <see cref="CompressionOptions.Quantizer"/> says so and the matrix has a
 /// calibration moment, else to nearest. The SVD is computed once; every rank is a truncation of it. The forms
-/// <see cref="Build"/> returns are in the matrix's own input basis and already at their precision.
+/// <see cref="Build"/> returns are in the matrix's own input basis and already at their precision. The forms come in
+/// steps (a precision; a rank), so at mild ratios, where only float32, float16 and int8 whole matrices are worth their
+/// bytes, part of the budget may stay unspent and the ratio reached is then above the one asked for.
 /// </remarks>
 internal sealed class AutoFit : GroupFit
 {
-    /// <summary>The precisions a whole matrix is tried at.</summary>
+    /// <summary>The precisions a whole matrix is tried at (float16 for the mild ratios, between dense and int8).</summary>
     private static readonly FactorPrecision[] WholePrecisions =
-        [FactorPrecision.Int8, FactorPrecision.Int4, FactorPrecision.Int3, FactorPrecision.Int2, FactorPrecision.Ternary];
+        [FactorPrecision.Float16, FactorPrecision.Int8, FactorPrecision.Int4, FactorPrecision.Int3, FactorPrecision.Int2, FactorPrecision.Ternary];
 
     /// <summary>The precisions low-rank factors are tried at.</summary>
     private static readonly FactorPrecision[] FactorPrecisions =
@@ -34,6 +36,7 @@ internal sealed class AutoFit : GroupFit
     private readonly double[]? _gptqMoment;
     private readonly float[] _original;
     private readonly float[]? _transform;
+    private readonly int _transformExponent;
     private readonly PrincipalSubspace _subspace;
     private readonly float[] _left;
     private readonly float[] _right;
@@ -55,7 +58,11 @@ internal sealed class AutoFit : GroupFit
         var weight = group.Members[0].Weight;
         _original = group.Members[0].Values;
         _gptqMoment = options.Quantizer == Quantizer.Gptq ? options.Calibration?.Moment(weight) : null;
-        _transform = group.Transform?.ForwardMatrix();
+        if (group.Transform is { } transform)
+        {
+            (_transform, _transformExponent) = transform.ForwardMatrix();
+        }
+
 
         // One SVD of W·T; every rank is a truncation of it. The left factor is the same in both bases; the right one
         // is mapped back to W's inputs once, whole, and truncated by rows.
@@ -77,7 +84,7 @@ internal sealed class AutoFit : GroupFit
             _measured.Add(new Candidate(new Recipe(Form.LowRank, FactorPrecision.Float32, r), BytesAt(FactorPrecision.Float32, r), _subspace.SquaredError(r)));
         }
 
-        _ladder = Monotone(_measured.Where(c => c.Bytes < group.DenseBytes).Select(c => new FitPoint(c.Bytes, c.SquaredError)));
+        _ladder = Monotone(_measured.Select(c => new FitPoint(c.Bytes, c.SquaredError)));
     }
 
     private enum Form
@@ -214,6 +221,7 @@ internal sealed class AutoFit : GroupFit
         return recipe.Precision switch
         {
             FactorPrecision.Float32 => form,
+            FactorPrecision.Float16 => form.ToHalfPrecision([]),
             FactorPrecision.Int8 => form.ToInt8Precision([]),
             _ => form.ToLowBitPrecision(Grid(recipe.Precision), (factor, moment) => Quantize(factor, moment, Grid(recipe.Precision)), _gptqMoment, []),
         };
@@ -237,10 +245,12 @@ internal sealed class AutoFit : GroupFit
     }
 
     /// <summary>‖(W − Ŵ)·T‖²_F in the group's basis (T = I without a transform).</summary>
+    /// <remarks>T = 2^e·T₀ is applied as T₀ and the power of two afterwards, so that neither overflows float.</remarks>
     private double SquaredError(CompressedMatrix form)
     {
         var (rows, columns) = (Group.Rows, Group.Columns);
         float[] residual;
+        var exponent = 0;
         if (form is LowRankMatrix lowRank)
         {
             // (W − U·V)·T = W·T − U·(V·T): the rank-sized product first.
@@ -250,6 +260,7 @@ internal sealed class AutoFit : GroupFit
             {
                 var applied = new float[right.Length];
                 MatrixMultiply.Multiply(right, rank, columns, _transform, columns, applied, accumulate: false);
+                TensorPrimitives.Multiply(applied, (float)Math.ScaleB(1.0, _transformExponent), applied);
                 right = applied;
             }
 
@@ -269,6 +280,7 @@ internal sealed class AutoFit : GroupFit
             {
                 residual = new float[delta.Length];
                 MatrixMultiply.Multiply(delta, rows, columns, _transform, columns, residual, accumulate: false);
+                exponent = _transformExponent;
             }
         }
 
@@ -278,7 +290,7 @@ internal sealed class AutoFit : GroupFit
             sum += (double)v * v;
         }
 
-        return sum;
+        return Math.ScaleB(sum, 2 * exponent);
     }
 
     private readonly record struct Recipe(Form Form, FactorPrecision Precision, int Rank);
