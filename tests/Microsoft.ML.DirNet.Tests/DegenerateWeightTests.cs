@@ -242,6 +242,7 @@ public sealed class DegenerateWeightTests(ITestOutputHelper output)
                     ("hmd", () => new HybridFit(group)),
                     ("lowrank", () => new LowRankFit(group)),
                     ("prune", () => new PruningFit(group)),
+                    ("auto", () => new AutoFit(group, new CompressionOptions { Method = CompressionMethod.Auto }, CancellationToken.None)),
                 };
                 foreach (var (name, create) in fits)
                 {
@@ -257,7 +258,7 @@ public sealed class DegenerateWeightTests(ITestOutputHelper output)
 
                         foreach (var budget in new[] { fit.MinimumBytes, (fit.MinimumBytes + group.DenseBytes) / 2, group.DenseBytes })
                         {
-                            var matrix = Assert.Single(group.MapBack(fit.Build(budget)));
+                            var matrix = Assert.Single(fit.BuildMapped(budget));
                             var dense = matrix.ToDense();
                             // Near float's limit ("huge", "mixed") an approximation may exceed it; Compress refuses
                             // those by name (EveryMethodCompressesOrRefusesClearly). Everything else rebuilds finite.

@@ -69,16 +69,13 @@ internal static class BudgetPlanner
     }
 
     /// <summary>
-    /// Greedy on the lower convex hulls of the ladders, with error weighted as relative squared error × parameters:
+    /// Greedy on the lower convex hulls of the ladders, with error weighted by <see cref="GroupFit.ErrorWeight"/> (by
+    /// default relative squared error × parameters):
     /// repeatedly buy the hull segment with the largest error drop per byte; the last one partly if it does not fit.
     /// </summary>
     private static long[] ErrorPerByte(IReadOnlyList<GroupFit> fits, long budget)
     {
-        var hulls = fits.Select(f =>
-        {
-            var weight = f.Group.Energy > 0 ? (double)f.Group.Rows * f.Group.Columns / f.Group.Energy : 0;
-            return LowerHull(EffectiveLadder(f).Select(p => (p.Bytes, p.SquaredError * weight)).ToArray());
-        }).ToArray();
+        var hulls = fits.Select(f => LowerHull(EffectiveLadder(f).Select(p => (p.Bytes, p.SquaredError * f.ErrorWeight)).ToArray())).ToArray();
         var position = new int[fits.Count];
         var bytes = hulls.Select(h => (double)h[0].Bytes).ToArray();
         var left = budget - bytes.Sum();

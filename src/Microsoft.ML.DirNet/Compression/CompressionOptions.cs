@@ -31,6 +31,17 @@ public enum CompressionMethod
     /// is not used. <see cref="Int8"/> is this method at int8 (and keeps its own check of the target ratio).
     /// </summary>
     Quant,
+
+    /// <summary>
+    /// The planner chooses per matrix among structure × bits: the matrix whole at float16, int8, int4, int3, int2 or ternary,
+    /// or truncated SVD at a ladder of ranks with float32, int8, int4 or int3 factors. Every candidate is measured as
+    /// stored (its exact bytes, and its error in the data-aware norm ‖(W − Ŵ)·X‖ when calibrated, else ‖W − Ŵ‖), and
+    /// the budget goes where the error falls most per byte, so <see cref="CompressionOptions.Ratio"/> is met. Each
+    /// matrix carries the precision chosen for it: <see cref="CompressionOptions.Precision"/> stays float32;
+    /// <see cref="CompressionOptions.GroupSize"/> (0: each precision's default) and <see cref="CompressionOptions.Quantizer"/>
+    /// apply to the low-bit candidates.
+    /// </summary>
+    Auto,
 }
 
 /// <summary>How values are rounded onto a low-bit grid (<see cref="FactorPrecision.Int4"/> and below).</summary>

@@ -14,6 +14,15 @@ internal abstract class GroupFit(MatrixGroup group)
     /// <summary>The members' compressed matrices using at most <paramref name="budgetBytes"/> in all (at least the ladder's first point).</summary>
     public abstract IReadOnlyList<CompressedMatrix> Build(long budgetBytes);
 
+    /// <summary>
+    /// The factor the budget planner multiplies this group's squared errors by to compare them with other groups'.
+    /// Default rows × columns / ‖W‖²_F: relative squared error weighted by size, so a matrix's scale does not matter.
+    /// </summary>
+    public virtual double ErrorWeight => Group.Energy > 0 ? (double)Group.Rows * Group.Columns / Group.Energy : 0;
+
+    /// <summary>The members' matrices at a budget in their own input basis (what <see cref="Build"/> fits, mapped back).</summary>
+    internal virtual IReadOnlyList<CompressedMatrix> BuildMapped(long budgetBytes) => Group.MapBack(Build(budgetBytes));
+
     /// <summary>The smallest size the method can produce.</summary>
     public long MinimumBytes => Ladder[0].Bytes;
 

@@ -91,6 +91,31 @@ internal sealed class InputTransform
         return max;
     }
 
+    /// <summary>
+    /// T = 2^<c>Exponent</c>·<c>Matrix</c>, with the matrix row-major [Size × Size] in float32 and its largest |entry| about 1
+    /// (for products by a fast float kernel, whatever power-of-two scale T carries).
+    /// </summary>
+    public (float[] Matrix, int Exponent) ForwardMatrix()
+    {
+        double largest = 0;
+        foreach (var v in _forward)
+        {
+            largest = Math.Max(largest, Math.Abs(v));
+        }
+
+        var exponent = largest > 0 ? Math.ILogB(largest) : 0;
+        var result = new float[Size * Size];
+        for (var i = 0; i < Size; i++)
+        {
+            for (var j = 0; j < Size; j++)
+            {
+                result[i * Size + j] = (float)Math.ScaleB(_forward[i, j], -exponent);
+            }
+        }
+
+        return (result, exponent);
+    }
+
     /// <summary>M·T for row-major M [rows × Size].</summary>
     public float[] Apply(ReadOnlySpan<float> m, int rows) => Multiply(m, rows, _forward);
 

@@ -85,7 +85,7 @@ public static class RnnCompressor
                     _ => built[g][m],
                 };
                 var rebuilt = matrix.ToDense();
-                CheckFinite(model, weight, original, rebuilt, matrix, precision);
+                CheckFinite(model, weight, original, rebuilt, matrix, matrix.Precision);
                 result.Add(new CompressedWeight(weight, matrix, RelativeError(original, rebuilt), original.Sum(v => (double)v * v)));
             }
         }
@@ -160,6 +160,28 @@ public static class RnnCompressor
     /// </summary>
     private static LowBitGrid? CheckPrecision(CompressionOptions options, MethodEntry method, FactorPrecision precision)
     {
+        if (method.ChoosesPrecision)
+        {
+            // Each matrix's candidates are measured as stored, at the precisions the method tries; the stored forms
+            // carry their own precision, so none is applied afterwards.
+            if (options.Precision != FactorPrecision.Float32)
+            {
+                throw new DirNetException($"The {method.Name} method chooses each matrix's precision itself; omit the precision (or give fp32).");
+            }
+
+            if (options.GroupSize != 0 && !LowBitGrid.GroupSizes.Contains(options.GroupSize))
+            {
+                throw new DirNetException($"Group size {options.GroupSize} is not one of {string.Join(", ", LowBitGrid.GroupSizes)}.");
+            }
+
+            if (options.Quantizer == Quantizer.Gptq && options.Calibration is null)
+            {
+                throw new DirNetException("The GPTQ quantizer needs calibration inputs (the vectors each matrix multiplies); give them, or quantize by round to nearest.");
+            }
+
+            return null;
+        }
+
         if (method.Plan == MethodPlan.Whole && precision == FactorPrecision.Float32)
         {
             throw new DirNetException($"The {method.Name} method keeps every matrix whole at a lower precision; choose the precision (fp16, int8, int4, int3, int2 or ternary).");
@@ -242,7 +264,7 @@ public static class RnnCompressor
 
     /// <summary>The group's matrices at a budget: dense where the budget covers the dense form.</summary>
     private static IReadOnlyList<CompressedMatrix> Build(GroupFit fit, long budget) =>
-        budget >= fit.Group.DenseBytes ? fit.Group.Dense() : fit.Group.MapBack(fit.Build(budget));
+        budget >= fit.Group.DenseBytes ? fit.Group.Dense() : fit.BuildMapped(budget);
 
     /// <summary>‖W − Ŵ‖_F / ‖W‖_F (0 when both are zero).</summary>
     public static double RelativeError(ReadOnlySpan<float> original, ReadOnlySpan<float> approximation)

@@ -86,7 +86,8 @@ public static class MethodComparison
 
             foreach (var ratio in ratios)
             {
-                foreach (var precision in precisions ?? [FactorPrecision.Float32])
+                // A method that chooses each matrix's precision is measured once per ratio, whatever --precisions says.
+                foreach (var precision in MethodRegistry.Of(method).ChoosesPrecision ? [FactorPrecision.Float32] : precisions ?? [FactorPrecision.Float32])
                 {
                     foreach (var variant in variants)
                     {
@@ -110,12 +111,25 @@ public static class MethodComparison
     private static CompressionOptions WithPrecision(CompressionOptions options, FactorPrecision precision) => options with
     {
         Precision = precision,
-        Quantizer = LowBitPrecision.IsLowBit(precision) && options.Calibration is not null ? Quantizer.Gptq : Quantizer.RoundToNearest,
+        Quantizer = (LowBitPrecision.IsLowBit(precision) || MethodRegistry.Of(options.Method).ChoosesPrecision) && options.Calibration is not null
+            ? Quantizer.Gptq : Quantizer.RoundToNearest,
     };
 
     /// <summary>The precision as a row names it: <c>fp32</c>, <c>int8</c>, or bits, group and quantizer (<c>int4 g128 rtn</c>).</summary>
-    private static string PrecisionName(CompressionOptions options)
+    private static string PrecisionName(CompressionOptions options, CompressionResult? result = null)
     {
+        if (result is not null && MethodRegistry.Of(options.Method).ChoosesPrecision)
+        {
+            // What was chosen, matrix by matrix: e.g. "dense int3 g64, lowrank r128 int3 g64, … (gptq)".
+            var forms = result.Weights.Select(w => $"{(w.Matrix is LowRankMatrix l ? $"r{l.Rank}" : w.Matrix.Method)} {Export.StoredMatrix.PrecisionOf(w.Matrix)}{(w.Matrix.GroupSize > 0 ? $" g{w.Matrix.GroupSize}" : "")}");
+            return $"{string.Join(", ", forms)} ({(options.Quantizer == Quantizer.Gptq ? "gptq" : "rtn")})";
+        }
+
+        if (MethodRegistry.Of(options.Method).ChoosesPrecision)
+        {
+            return $"per matrix {(options.Quantizer == Quantizer.Gptq ? "gptq" : "rtn")}";
+        }
+
         var precision = MethodRegistry.Of(options.Method).FixedPrecision ?? options.Precision;
         var name = Export.StoredMatrix.NameOf(precision);
         return LowBitPrecision.IsLowBit(precision)
@@ -143,7 +157,7 @@ public static class MethodComparison
         var engine = new NativeModel(rebuilt);
         var outputError = OutputError(reference, FirstOutputs(engine, probes));
         return new ComparisonRow(name, calibrated, options.Ratio, result.MatrixRatio, result.FileRatio, result.MatrixBytesAfter,
-            result.FileBytesAfter, result.RelativeError, outputError, task.Evaluate(engine, rebuilt), result.Seconds, Precision: PrecisionName(options));
+            result.FileBytesAfter, result.RelativeError, outputError, task.Evaluate(engine, rebuilt), result.Seconds, Precision: PrecisionName(options, result));
     }
 
     /// <summary>The first output of <paramref name="engine"/> on each probe, the values <see cref="OutputError"/> compares.</summary>

@@ -25,6 +25,12 @@ public sealed partial class LowRankMatrix : CompressedMatrix
     /// <summary>The inner dimension.</summary>
     public int Rank { get; }
 
+    /// <summary>U [rows × rank], row-major, as the products use it (dequantized when stored below float32).</summary>
+    internal float[] LeftValues => _left;
+
+    /// <summary>V [rank × columns], row-major, as the products use it (dequantized when stored below float32).</summary>
+    internal float[] RightValues => _right;
+
     /// <inheritdoc/>
     public override string Method => "lowrank";
 

@@ -26,9 +26,11 @@ internal enum MethodPlan
 /// <param name="FullWhitening">Whether calibration whitens the inputs fully (a factor absorbs any change of basis)
 /// rather than scaling each column (which the other structures survive).</param>
 /// <param name="FixedPrecision">The precision the method always stores at, when it has one.</param>
+/// <param name="ChoosesPrecision">Whether the method's fit returns forms already stored at a precision it chose per
+/// matrix (<see cref="CompressionOptions.Precision"/> must then be float32, and is not applied afterwards).</param>
 internal sealed record MethodEntry(CompressionMethod Method, string Name, MethodPlan Plan,
     Func<MatrixGroup, CompressionOptions, CancellationToken, GroupFit>? Fit = null, bool SharesProjection = false,
-    bool FullWhitening = false, FactorPrecision? FixedPrecision = null);
+    bool FullWhitening = false, FactorPrecision? FixedPrecision = null, bool ChoosesPrecision = false);
 
 /// <summary>
 /// Every compression method and every stored form, each named once: adding a method is its folder (fit and form) plus
@@ -49,6 +51,8 @@ internal static class MethodRegistry
         new(CompressionMethod.Odl, "odl", MethodPlan.Shared),
         new(CompressionMethod.Int8, "int8", MethodPlan.WholeToTarget, FixedPrecision: FactorPrecision.Int8),
         new(CompressionMethod.Quant, "quant", MethodPlan.Whole),
+        new(CompressionMethod.Auto, "auto", MethodPlan.Planned, (group, options, cancel) => new AutoFit(group, options, cancel),
+            FullWhitening: true, ChoosesPrecision: true),
     ];
 
     /// <summary>

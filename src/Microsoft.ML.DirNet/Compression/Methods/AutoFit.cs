@@ -1,0 +1,299 @@
+using Microsoft.ML.DirNet.Numerics;
+
+namespace Microsoft.ML.DirNet.Compression;
+
+/// <summary>
+/// The auto method's view of one matrix: every candidate form, each measured as stored. Candidates are the matrix kept
+/// whole at float16, int8, int4, int3, int2 and ternary (the precisions' default groups, or <see cref="CompressionOptions.GroupSize"/>),
+/// and truncated SVD at a ladder of ranks with float32, int8, int4 or int3 factors. Each one's bytes are its
+/// <see cref="CompressedMatrix.StorageBytes"/> after quantizing, and its error is measured in the group's basis:
+/// ‖(W − Ŵ)·T‖²_F with T the whitening factor of the calibration moment (T·Tᵀ = C + δI, so the error is
+/// tr(ΔW·(C + δI)·ΔWᵀ), the output error on the calibration inputs), or ‖W − Ŵ‖²_F without calibration. The planner
+/// compares these errors across matrices as they are (not relative to each matrix's energy): a matrix whose outputs
+/// move more per unit of weight error gets more bytes.
+/// </summary>
+/// <remarks>
+/// Low-bit values are rounded by GPTQ when <see cref="CompressionOptions.Quantizer"/> says so and the matrix has a
+/// calibration moment, else to nearest. The SVD is computed once; every rank is a truncation of it. The forms
+/// <see cref="Build"/> returns are in the matrix's own input basis and already at their precision. The forms come in
+/// steps (a precision; a rank), so at mild ratios, where only float32, float16 and int8 whole matrices are worth their
+/// bytes, part of the budget may stay unspent and the ratio reached is then above the one asked for.
+/// </remarks>
+internal sealed class AutoFit : GroupFit
+{
+    /// <summary>The precisions a whole matrix is tried at (float16 for the mild ratios, between dense and int8).</summary>
+    private static readonly FactorPrecision[] WholePrecisions =
+        [FactorPrecision.Float16, FactorPrecision.Int8, FactorPrecision.Int4, FactorPrecision.Int3, FactorPrecision.Int2, FactorPrecision.Ternary];
+
+    /// <summary>The precisions low-rank factors are tried at.</summary>
+    private static readonly FactorPrecision[] FactorPrecisions =
+        [FactorPrecision.Float32, FactorPrecision.Int8, FactorPrecision.Int4, FactorPrecision.Int3];
+
+    /// <summary>Ranks per halving of the rank on the measured ladder (geometric from full rank down to 1).</summary>
+    private const int RanksPerOctave = 3;
+
+    private readonly CompressionOptions _options;
+    private readonly double[]? _gptqMoment;
+    private readonly float[] _original;
+    private readonly float[]? _transform;
+    private readonly int _transformExponent;
+    private readonly PrincipalSubspace _subspace;
+    private readonly float[] _left;
+    private readonly float[] _right;
+    private readonly int _fullRank;
+    private readonly List<Candidate> _measured = [];
+    private readonly IReadOnlyList<FitPoint> _ladder;
+    private readonly CancellationToken _cancel;
+
+    public AutoFit(MatrixGroup group, CompressionOptions options, CancellationToken cancellationToken)
+        : base(group)
+    {
+        if (group.Members.Count != 1)
+        {
+            throw new ArgumentException("The auto method fits one matrix at a time.", nameof(group));
+        }
+
+        _options = options;
+        _cancel = cancellationToken;
+        var weight = group.Members[0].Weight;
+        _original = group.Members[0].Values;
+        _gptqMoment = options.Quantizer == Quantizer.Gptq ? options.Calibration?.Moment(weight) : null;
+        if (group.Transform is { } transform)
+        {
+            (_transform, _transformExponent) = transform.ForwardMatrix();
+        }
+
+
+        // One SVD of W·T; every rank is a truncation of it. The left factor is the same in both bases; the right one
+        // is mapped back to W's inputs once, whole, and truncated by rows.
+        _subspace = new PrincipalSubspace(group.Values, group.Rows, group.Columns);
+        _fullRank = Math.Min(group.Rows, group.Columns);
+        (_left, var right) = _subspace.Truncate(_fullRank);
+        _right = group.Transform is { } t ? t.Undo(right, _fullRank) : right;
+
+        var recipes = WholePrecisions.Select(p => new Recipe(Form.Whole, p, 0))
+            .Concat(Ranks(_fullRank).SelectMany(r => FactorPrecisions.Where(p => p != FactorPrecision.Float32).Select(p => new Recipe(Form.LowRank, p, r))))
+            .ToArray();
+        var measured = new Candidate?[recipes.Length];
+        Parallel.For(0, recipes.Length, new ParallelOptions { CancellationToken = cancellationToken }, i => measured[i] = Measure(recipes[i]));
+        _measured.AddRange(measured.Where(c => c is not null).Select(c => c!.Value));
+
+        // Float32 factors cost nothing to measure: the truncation error is the SVD's tail energy.
+        for (var r = 1; r <= _fullRank; r++)
+        {
+            _measured.Add(new Candidate(new Recipe(Form.LowRank, FactorPrecision.Float32, r), BytesAt(FactorPrecision.Float32, r), _subspace.SquaredError(r)));
+        }
+
+        _ladder = Monotone(_measured.Select(c => new FitPoint(c.Bytes, c.SquaredError)));
+    }
+
+    private enum Form
+    {
+        Whole,
+        LowRank,
+    }
+
+    public override IReadOnlyList<FitPoint> Ladder => _ladder;
+
+    /// <summary>Errors are compared across matrices as measured (see the class remarks).</summary>
+    public override double ErrorWeight => 1;
+
+    /// <summary>The candidates measured, with what each one is (for reports and tests).</summary>
+    internal IReadOnlyList<(string Form, FactorPrecision Precision, int Rank, long Bytes, double SquaredError)> Candidates =>
+        _measured.Select(c => (c.Recipe.Form == Form.Whole ? "dense" : "lowrank", c.Recipe.Precision, c.Recipe.Rank, c.Bytes, c.SquaredError)).ToArray();
+
+    /// <summary>
+    /// The measured candidate of least error within the budget, or the largest rank that fits at each factor precision
+    /// (measured now) when that is better; at least the smallest candidate.
+    /// </summary>
+    public override IReadOnlyList<CompressedMatrix> Build(long budgetBytes)
+    {
+        Candidate? best = null;
+        foreach (var c in _measured)
+        {
+            if (c.Bytes <= budgetBytes && (best is null || c.SquaredError < best.Value.SquaredError || (c.SquaredError == best.Value.SquaredError && c.Bytes < best.Value.Bytes)))
+            {
+                best = c;
+            }
+        }
+
+        foreach (var precision in FactorPrecisions)
+        {
+            var rank = LargestRank(precision, budgetBytes);
+            if (rank == 0 || _measured.Any(c => c.Recipe == new Recipe(Form.LowRank, precision, rank)))
+            {
+                continue;
+            }
+
+            var filled = precision == FactorPrecision.Float32
+                ? new Candidate(new Recipe(Form.LowRank, precision, rank), BytesAt(precision, rank), _subspace.SquaredError(rank))
+                : Measure(new Recipe(Form.LowRank, precision, rank));
+            if (filled is { } f && f.Bytes <= budgetBytes && (best is null || f.SquaredError < best.Value.SquaredError))
+            {
+                best = f;
+            }
+        }
+
+        best ??= _measured.Where(c => c.Bytes == MinimumBytes).OrderBy(c => c.SquaredError).First();
+        return [Make(best.Value.Recipe)];
+    }
+
+    /// <summary>The forms are built in W's own basis and stored at their precision: nothing to map back.</summary>
+    internal override IReadOnlyList<CompressedMatrix> BuildMapped(long budgetBytes) => Build(budgetBytes);
+
+    /// <summary>Ranks from full down to 1, <see cref="RanksPerOctave"/> per halving.</summary>
+    internal static int[] Ranks(int full)
+    {
+        var ranks = new SortedSet<int>();
+        for (var k = 0; ; k++)
+        {
+            var rank = (int)Math.Round(full * Math.Pow(2, -(double)k / RanksPerOctave));
+            if (rank < 1)
+            {
+                break;
+            }
+
+            ranks.Add(rank);
+            if (rank == 1)
+            {
+                break;
+            }
+        }
+
+        return ranks.ToArray();
+    }
+
+    /// <summary>Stored bytes of rank-<paramref name="rank"/> factors at <paramref name="precision"/> (as <see cref="CompressedMatrix.StorageBytes"/> counts them).</summary>
+    private long BytesAt(FactorPrecision precision, int rank)
+    {
+        long rows = Group.Rows, columns = Group.Columns;
+        return precision switch
+        {
+            FactorPrecision.Float32 => rank * (rows + columns) * sizeof(float),
+            FactorPrecision.Int8 => rank * (rows + columns) + (rows + rank) * sizeof(float),
+            _ => Grid(precision).StoredBytes(Group.Rows, rank) + Grid(precision).StoredBytes(rank, Group.Columns),
+        };
+    }
+
+    /// <summary>The largest rank whose factors at <paramref name="precision"/> fit <paramref name="budget"/> bytes; 0 if none.</summary>
+    private int LargestRank(FactorPrecision precision, long budget)
+    {
+        int low = 0, high = _fullRank;
+        while (low < high)
+        {
+            var mid = (low + high + 1) / 2;
+            if (BytesAt(precision, mid) <= budget)
+            {
+                low = mid;
+            }
+            else
+            {
+                high = mid - 1;
+            }
+        }
+
+        return low;
+    }
+
+    private LowBitGrid Grid(FactorPrecision precision) => LowBitPrecision.Grid(precision, _options.GroupSize);
+
+    /// <summary>Builds one candidate at its precision, in W's basis.</summary>
+    private CompressedMatrix Make(Recipe recipe)
+    {
+        var (rows, columns) = (Group.Rows, Group.Columns);
+        CompressedMatrix form;
+        if (recipe.Form == Form.Whole)
+        {
+            form = new DenseMatrix(_original, rows, columns);
+        }
+        else
+        {
+            var rank = recipe.Rank;
+            var left = new float[(long)rows * rank];
+            for (var i = 0; i < rows; i++)
+            {
+                Array.Copy(_left, (long)i * _fullRank, left, (long)i * rank, rank);
+            }
+
+            form = new LowRankMatrix(left, _right[..(rank * columns)], rows, columns, rank);
+        }
+
+        return recipe.Precision switch
+        {
+            FactorPrecision.Float32 => form,
+            FactorPrecision.Float16 => form.ToHalfPrecision([]),
+            FactorPrecision.Int8 => form.ToInt8Precision([]),
+            _ => form.ToLowBitPrecision(Grid(recipe.Precision), (factor, moment) => Quantize(factor, moment, Grid(recipe.Precision)), _gptqMoment, []),
+        };
+    }
+
+    private GroupQuantizedValues Quantize(MatrixFactor factor, double[]? moment, LowBitGrid grid)
+    {
+        _cancel.ThrowIfCancellationRequested();
+        var values = factor.Tensor.As<float>().Data;
+        var (rows, columns) = CompressedMatrix.LowBitLayout(factor.Tensor.Shape);
+        return moment is null ? RoundToNearest.Quantize(values, rows, columns, grid) : Gptq.Quantize(values, rows, columns, moment, grid);
+    }
+
+    /// <summary>Builds and measures one candidate; null when it rebuilds to non-finite values (float16 scales overflow).</summary>
+    private Candidate? Measure(Recipe recipe)
+    {
+        _cancel.ThrowIfCancellationRequested();
+        var form = Make(recipe);
+        var error = SquaredError(form);
+        return double.IsFinite(error) ? new Candidate(recipe, form.StorageBytes, error) : null;
+    }
+
+    /// <summary>‖(W − Ŵ)·T‖²_F in the group's basis (T = I without a transform).</summary>
+    /// <remarks>T = 2^e·T₀ is applied as T₀ and the power of two afterwards, so that neither overflows float.</remarks>
+    private double SquaredError(CompressedMatrix form)
+    {
+        var (rows, columns) = (Group.Rows, Group.Columns);
+        float[] residual;
+        var exponent = 0;
+        if (form is LowRankMatrix lowRank)
+        {
+            // (W − U·V)·T = W·T − U·(V·T): the rank-sized product first.
+            var rank = lowRank.Rank;
+            var right = lowRank.RightValues;
+            if (_transform is not null)
+            {
+                var applied = new float[right.Length];
+                MatrixMultiply.Multiply(right, rank, columns, _transform, columns, applied, accumulate: false);
+                TensorPrimitives.Multiply(applied, (float)Math.ScaleB(1.0, _transformExponent), applied);
+                right = applied;
+            }
+
+            residual = new float[(long)rows * columns];
+            MatrixMultiply.Multiply(lowRank.LeftValues, rows, rank, right, columns, residual, accumulate: false);
+            TensorPrimitives.Subtract(Group.Values, residual, residual);
+        }
+        else
+        {
+            var delta = new float[(long)rows * columns];
+            TensorPrimitives.Subtract(_original, form.ToDense(), delta);
+            if (_transform is null)
+            {
+                residual = delta;
+            }
+            else
+            {
+                residual = new float[delta.Length];
+                MatrixMultiply.Multiply(delta, rows, columns, _transform, columns, residual, accumulate: false);
+                exponent = _transformExponent;
+            }
+        }
+
+        double sum = 0;
+        foreach (var v in residual)
+        {
+            sum += (double)v * v;
+        }
+
+        return Math.ScaleB(sum, 2 * exponent);
+    }
+
+    private readonly record struct Recipe(Form Form, FactorPrecision Precision, int Rank);
+
+    private readonly record struct Candidate(Recipe Recipe, long Bytes, double SquaredError);
+}

@@ -1,0 +1,240 @@
+using System.Security.Cryptography;
+using Microsoft.ML.DirNet.Benchmarking;
+using Microsoft.ML.DirNet.Compression;
+using Microsoft.ML.DirNet.Export;
+using Microsoft.ML.DirNet.Onnx;
+using Microsoft.ML.DirNet.Runtime;
+using Microsoft.ML.DirNet.Tensors;
+using Microsoft.ML.DirNet.Weights;
+using Xunit.Abstractions;
+
+namespace Microsoft.ML.DirNet.Tests;
+
+/// <summary>
+/// The auto method (issue 20, first step): per matrix, the planner chooses among quant at int8…ternary and truncated
+/// SVD ranks × factor precisions, each candidate measured as stored, and splits the budget by error per byte.
+/// </summary>
+public sealed class AutoPlannerTests(ITestOutputHelper output)
+{
+    private const string Fixture = "lm_embedding_lstm_linear";
+
+    private static readonly OnnxModel Lstm = SyntheticRecurrentModel.Create(RecurrentCellType.Lstm, layers: 2, inputSize: 24, hiddenSize: 48, seed: 3);
+
+    private static OnnxModel Load(string fixture) => OnnxModel.Load(Path.Combine(TestPaths.Fixtures, fixture, "model.onnx"));
+
+    private static CompressionOptions Auto(double ratio) => new() { Method = CompressionMethod.Auto, Ratio = ratio, Scope = CompressionScope.Recurrent };
+
+    /// <summary>Σ ‖W − Ŵ‖²_F over the compressed matrices: the auto method's own measure without calibration.</summary>
+    private static double SquaredError(CompressionResult result) => result.Weights.Sum(w => w.RelativeError * w.RelativeError * w.SquaredNorm);
+
+    private static string Forms(CompressionResult result) =>
+        string.Join(", ", result.Weights.Select(w => $"{w.Weight.DisplayName}: {w.Matrix.Method} {w.Matrix.Structure} {StoredMatrix.PrecisionOf(w.Matrix)} {w.Matrix.StorageBytes} B"));
+
+    [Fact]
+    public void MeetsTheRatioWithinTwoPercentOrRefusesWithWhatIsReachable()
+    {
+        var failures = new List<string>();
+        foreach (var model in new[] { Lstm, Load(Fixture) })
+        {
+            foreach (var ratio in new[] { 1.5, 3, 4, 6, 8, 10, 12, 16, 25 })
+            {
+                try
+                {
+                    var result = RnnCompressor.Compress(model, Auto(ratio));
+                    output.WriteLine($"{model.SourceName} {ratio}x: {result.AchievedRatio:0.000}x; {Forms(result)}");
+                    // Never over the budget. On these random weights low rank is worth little, so the choices are
+                    // mostly whole matrices at one precision or another, steps that may leave bytes unspent: the ratio
+                    // reached may then be above the target (on the LM sample it is within 0.5 %).
+                    if (result.AchievedRatio < ratio * 0.98 || result.AchievedRatio > ratio * 1.25)
+                    {
+                        failures.Add($"{model.SourceName} {ratio}x reached {result.AchievedRatio:0.000}x");
+                    }
+                }
+                catch (DirNetException e)
+                {
+                    // Only a ratio beyond the smallest candidates may be refused, and the refusal says what is reachable.
+                    output.WriteLine($"{model.SourceName} {ratio}x refused: {e.Message}");
+                    if (!e.Message.Contains("the smallest it can make is ratio", StringComparison.Ordinal) || ratio < 10)
+                    {
+                        failures.Add($"{model.SourceName} {ratio}x refused: {e.Message}");
+                    }
+                }
+            }
+        }
+
+        Assert.Empty(failures);
+
+        var refusal = Assert.Throws<DirNetException>(() => RnnCompressor.Compress(Lstm, Auto(10_000)));
+        Assert.Contains("the smallest it can make is ratio", refusal.Message);
+    }
+
+    [Fact]
+    public void ChoosesMixedFormsAndPrecisionsAndRefusesAPrecisionOfItsOwn()
+    {
+        var result = RnnCompressor.Compress(Lstm, Auto(12));
+        output.WriteLine(Forms(result));
+        Assert.All(result.Weights, w => Assert.NotEqual(FactorPrecision.Float32, w.Matrix.Precision));
+        var error = Assert.Throws<DirNetException>(() => RnnCompressor.Compress(Lstm, Auto(4) with { Precision = FactorPrecision.Int4 }));
+        Assert.Contains("chooses each matrix's precision", error.Message);
+        Assert.Throws<DirNetException>(() => RnnCompressor.Compress(Lstm, Auto(4) with { Quantizer = Quantizer.Gptq }));
+    }
+
+    [Fact]
+    public void IsDeterministic()
+    {
+        foreach (var calibrated in new[] { false, true })
+        {
+            var options = Auto(8) with
+            {
+                Calibration = calibrated ? CalibrationStatistics.Capture(Lstm, CalibrationInputs(Lstm, 1)) : null,
+                Quantizer = calibrated ? Quantizer.Gptq : Quantizer.RoundToNearest,
+            };
+            var first = SHA256.HashData(RnnCompressor.Compress(Lstm, options).ToCompressedModel().ToBytes());
+            var second = SHA256.HashData(RnnCompressor.Compress(Lstm, options).ToCompressedModel().ToBytes());
+            Assert.Equal(first, second);
+        }
+    }
+
+    [Theory]
+    [InlineData(3.0, false)]
+    [InlineData(7.0, false)]
+    [InlineData(12.0, false)]
+    [InlineData(7.0, true)]
+    public void TheChosenFormsWriteAFileThatOnnxRuntimeAndTheNativeEngineRunAlike(double ratio, bool calibrated)
+    {
+        var model = Load(Fixture);
+        var options = Auto(ratio) with
+        {
+            Calibration = calibrated ? CalibrationStatistics.Capture(model, [TensorFile.ReadSeries(Path.Combine(TestPaths.Fixtures, Fixture, "test_data_set_0"), "input")]) : null,
+            Quantizer = calibrated ? Quantizer.Gptq : Quantizer.RoundToNearest,
+        };
+        var result = RnnCompressor.Compress(model, options);
+        output.WriteLine(Forms(result));
+        var file = CompressedExportTests.AssertEnginesAgreeOnTheFile(result, Fixture);
+
+        // Every matrix reads back at the form and precision it was written with, whatever the others chose.
+        var read = CompressedOnnxReader.Read(file)!;
+        var written = result.Weights.Select(w => $"{w.Matrix.Method} {w.Matrix.Structure} {w.Matrix.Precision} g{w.Matrix.GroupSize}").ToArray();
+        var back = read.Initializers.SelectMany(i => i.Matrices).Select(m => $"{m.Method} {m.Structure} {m.Precision} g{m.GroupSize}").ToArray();
+        Assert.Equal(written.Order(), back.Order());
+    }
+
+    [Fact]
+    public void AFileWithSeveralPrecisionsRunsAlikeInBothEngines()
+    {
+        // Force different choices: one matrix scaled far up needs far more bytes than the others at the same budget.
+        var model = Scaled(Load(Fixture), LastRecurrentHidden(Load(Fixture)), 30);
+        var result = RnnCompressor.Compress(model, Auto(6));
+        output.WriteLine(Forms(result));
+        Assert.True(result.Weights.Select(w => (w.Matrix.Method, w.Matrix.Precision)).Distinct().Count() >= 2, Forms(result));
+        var compressed = OnnxModel.Parse(result.ToCompressedModel().ToBytes(), "mixed.onnx");
+        var inputs = TensorFile.ReadSeries(Path.Combine(TestPaths.Fixtures, Fixture, "test_data_set_0"), "input");
+        var native = new NativeModel(compressed).Run(inputs);
+        using var ort = new OnnxRuntimeModel(compressed);
+        var ortOutputs = ort.Run(inputs);
+        var rebuilt = new NativeModel(result.ToDenseModel()).Run(inputs);
+        for (var k = 0; k < native.Length; k++)
+        {
+            Assert.True(TensorComparer.MaxAbsoluteDifference(native[k], ortOutputs[k]) <= 1e-3, $"output {k} vs ONNX Runtime");
+            Assert.True(TensorComparer.MaxAbsoluteDifference(native[k], rebuilt[k]) <= 1e-3, $"output {k} vs rebuilt dense");
+        }
+    }
+
+    [Fact]
+    public void AMatrixMadeFarMoreSensitiveGetsMoreBytes()
+    {
+        var initializer = LastRecurrentHidden(Lstm);
+
+        // Data-free: the error is ‖W − Ŵ‖², so a matrix ten times larger has a hundred times the error per byte.
+        var plain = RnnCompressor.Compress(Lstm, Auto(12));
+        var scaled = RnnCompressor.Compress(Scaled(Lstm, initializer, 10), Auto(12));
+        long Of(CompressionResult r) => r.Weights.Single(w => w.Weight.Initializer == initializer).Matrix.StorageBytes;
+        output.WriteLine($"plain: {Forms(plain)}\nscaled: {Forms(scaled)}");
+        Assert.True(Of(scaled) > Of(plain), $"{Of(scaled)} vs {Of(plain)}");
+    }
+
+    [Fact]
+    public void WhereQuantInt4IsExactEnoughAutoIsNeverWorseThanAnySingleCandidate()
+    {
+        foreach (var model in new[] { Lstm, Load(Fixture) })
+        {
+            var int4 = RnnCompressor.Compress(model, new CompressionOptions { Method = CompressionMethod.Quant, Precision = FactorPrecision.Int4, Scope = CompressionScope.Recurrent });
+            Assert.InRange(int4.RelativeError, 0, 0.2);
+
+            // The budget is exactly what int4 everywhere stores.
+            var ratio = int4.MatrixBytesBefore / (int4.MatrixBytesAfter + 0.5);
+            var auto = RnnCompressor.Compress(model, Auto(ratio));
+            Assert.True(auto.MatrixBytesAfter <= int4.MatrixBytesAfter);
+            var singles = new[] { FactorPrecision.Int4, FactorPrecision.Int3, FactorPrecision.Int2, FactorPrecision.Ternary }
+                .Select(p => RnnCompressor.Compress(model, new CompressionOptions { Method = CompressionMethod.Quant, Precision = p, Scope = CompressionScope.Recurrent }))
+                .Append(RnnCompressor.Compress(model, new CompressionOptions { Method = CompressionMethod.LowRank, Ratio = ratio, Scope = CompressionScope.Recurrent }))
+                .Append(RnnCompressor.Compress(model, new CompressionOptions { Method = CompressionMethod.LowRank, Ratio = ratio / 4, Scope = CompressionScope.Recurrent, Precision = FactorPrecision.Int8 }))
+                .Where(r => r.MatrixBytesAfter <= int4.MatrixBytesAfter)
+                .ToArray();
+            output.WriteLine($"{model.SourceName}: auto {SquaredError(auto):G4} at {auto.MatrixBytesAfter} B ({Forms(auto)}); singles {string.Join(", ", singles.Select(s => $"{SquaredError(s):G4} at {s.MatrixBytesAfter} B"))}");
+            Assert.NotEmpty(singles);
+            Assert.All(singles, s => Assert.True(SquaredError(auto) <= SquaredError(s) * (1 + 1e-9), $"auto {SquaredError(auto)} vs {SquaredError(s)} ({Forms(s)})"));
+        }
+    }
+
+    [Fact]
+    public void BuildNeverDoesWorseThanAnyMeasuredCandidateWithinItsBudget()
+    {
+        var random = new Random(11);
+        var (rows, columns) = (96, 40);
+        // A matrix with some structure (a strong rank-4 part plus noise), so low-rank and quant candidates compete.
+        var values = new float[rows * columns];
+        var u = Enumerable.Range(0, rows * 4).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+        var v = Enumerable.Range(0, 4 * columns).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+        for (var i = 0; i < rows; i++)
+        {
+            for (var j = 0; j < columns; j++)
+            {
+                var sum = 0.1f * (float)(random.NextDouble() * 2 - 1);
+                for (var k = 0; k < 4; k++)
+                {
+                    sum += u[i * 4 + k] * v[k * columns + j];
+                }
+
+                values[i * columns + j] = sum;
+            }
+        }
+
+        var group = new MatrixGroup([(new CompressibleWeight("w", "node", "MatMul", WeightRole.MatMul, 0, rows, columns, rows * columns * 4L), values)]);
+        var fit = new AutoFit(group, new CompressionOptions { Method = CompressionMethod.Auto }, CancellationToken.None);
+        Assert.Contains(fit.Candidates, c => c.Form == "lowrank" && c.Precision != FactorPrecision.Float32);
+        Assert.Contains(fit.Candidates, c => c.Form == "dense" && c.Precision == FactorPrecision.Ternary);
+        foreach (var candidate in fit.Candidates.Where(c => c.Bytes < group.DenseBytes))
+        {
+            var built = Assert.Single(fit.Build(candidate.Bytes));
+            Assert.True(built.StorageBytes <= candidate.Bytes, $"{candidate}: {built.StorageBytes} bytes");
+            var dense = built.ToDense();
+            var error = values.Zip(dense).Sum(p => (double)(p.First - p.Second) * (p.First - p.Second));
+            Assert.True(error <= candidate.SquaredError * (1 + 1e-4) + 1e-9, $"{candidate}: built {built.Method} {built.Structure} {built.Precision} with error {error}");
+        }
+
+        // The ladder's bytes are the stored bytes of what is built there.
+        foreach (var point in fit.Ladder)
+        {
+            Assert.True(fit.Build(point.Bytes)[0].StorageBytes <= point.Bytes);
+        }
+    }
+
+    private static string LastRecurrentHidden(OnnxModel model) =>
+        WeightFinder.FindWeights(model).Last(w => w.Role == WeightRole.RecurrentHidden).Initializer;
+
+    private static OnnxModel Scaled(OnnxModel model, string initializer, float factor)
+    {
+        var copy = OnnxModel.Parse(model.ToBytes(), model.SourceName);
+        var tensor = copy.Graph.GetInitializer(initializer).As<float>();
+        copy.ReplaceInitializer(initializer, new Tensor<float>(tensor.Shape, Array.ConvertAll(tensor.Data, x => x * factor)));
+        return copy;
+    }
+
+    private static IReadOnlyList<Tensor[]> CalibrationInputs(OnnxModel model, int sets, float scale = 1) =>
+        Enumerable.Range(0, sets).Select(s =>
+        {
+            var inputs = RandomInputs.Create(model, batch: 2, steps: 7, seed: 100 + s);
+            return inputs.Select(t => t is Tensor<float> f ? new Tensor<float>(f.Shape, Array.ConvertAll(f.Data, x => x * scale)) : t).ToArray();
+        }).ToArray();
+}
