@@ -30,6 +30,34 @@ public sealed class CliTests
     }
 
     [Fact]
+    public void InspectShowsInputsOutputsAndOneRowPerStoredMatrixNamedAsKeepDenseTakesIt()
+    {
+        var lm = Path.Combine(TestPaths.RepositoryRoot, "samples", "LanguageModel", "model.onnx");
+        var json = JsonDocument.Parse(Dirnet("inspect", lm, "--json").Stdout).RootElement;
+        Assert.Equal(["input", "h0", "c0"], json.GetProperty("inputs").EnumerateArray().Select(i => i.GetProperty("name").GetString()));
+        var h0 = json.GetProperty("inputs")[1];
+        Assert.Equal("float", h0.GetProperty("type").GetString());
+        Assert.Equal("2,batch,512", string.Join(",", h0.GetProperty("shape").EnumerateArray().Select(d => d.ToString())));
+        Assert.Equal("int64", json.GetProperty("inputs")[0].GetProperty("type").GetString());
+        Assert.Equal(["log_probs", "hn", "cn"], json.GetProperty("outputs").EnumerateArray().Select(o => o.GetProperty("name").GetString()));
+
+        // The tied embedding (read by Gather and by the output Gemm) is one row, so the shares add up to the total; the
+        // initializer column is the name --keep-dense takes.
+        var (code, table, _) = Dirnet("inspect", lm);
+        Assert.Equal(0, code);
+        Assert.Contains("h0", table);
+        Assert.Contains("[2, batch, 512]", table);
+        Assert.Single(table.Split('\n'), line => line.Contains("embedding.weight (Gather)", StringComparison.Ordinal));
+        var shares = table.Split('\n').Select(line => System.Text.RegularExpressions.Regex.Match(line, @"([0-9.]+) %\s*│?\s*$"))
+            .Where(m => m.Success).Sum(m => double.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture));
+        Assert.InRange(shares, 99.0, 100.0);
+        Assert.Contains("lstm.l0.W", table);
+        var keep = Dirnet("compress", lm, "-o", Path.Combine(TestPaths.NewTemporaryFolder(), "k.onnx"), "--method", "quant", "--precision", "int4",
+            "--scope", "recurrent", "--keep-dense", "lstm.l0.W", "--json");
+        Assert.True(keep.Code == 0, keep.Stderr);
+    }
+
+    [Fact]
     public void RunComparesWithExpectedOutputsAndFailsAboveTolerance()
     {
         var model = Path.Combine(Fixture, "model.onnx");

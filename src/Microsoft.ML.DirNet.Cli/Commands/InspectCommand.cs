@@ -18,9 +18,9 @@ internal static class InspectCommand
     public static Command Create()
     {
         var model = new Argument<FileInfo>("model") { Description = "The ONNX model to describe." };
-        var json = new Option<bool>("--json") { Description = "Print one JSON object instead of tables." };
+        var json = new Option<bool>("--json") { Description = "Print one JSON object instead of tables (with inputs and outputs: name, type, shape)." };
         var command = new Command("inspect",
-            "Describe an ONNX model: its opset and operators (marking those the native engine lacks), each recurrent layer, and every compressible weight matrix with its shape, bytes and share of the file. " + ExitCodes.Help)
+            "Describe an ONNX model: its opset and operators (marking those the native engine lacks), its inputs and outputs (names, types, shapes), each recurrent layer, and every compressible weight matrix with its initializer (the name --keep-dense takes), shape, bytes and share of the file. " + ExitCodes.Help)
         {
             model, json,
         };
@@ -62,6 +62,8 @@ internal static class InspectCommand
                 producer = model.ProducerName,
                 opset = model.DefaultOpset,
                 operators = operators.Select(o => new { o.name, o.domain, o.count, o.supported }),
+                inputs = model.Graph.Inputs.Select(ValueJson),
+                outputs = model.Graph.Outputs.Select(ValueJson),
                 unsupported_operators = unsupported.Keys.ToArray(),
                 recurrent_layers = layers,
                 weights = weights.Select(w => new
@@ -99,6 +101,16 @@ internal static class InspectCommand
                 l.Directions == 2 ? "bidirectional" : l.Direction, l.HasBias ? "yes" : "no"));
         }
 
+        var valueTable = new Table().Title("Inputs and outputs").AddColumns("", "name", "type", "shape");
+        foreach (var (kind, values) in new[] { ("input", model.Graph.Inputs), ("output", model.Graph.Outputs) })
+        {
+            foreach (var value in values)
+            {
+                valueTable.AddRow(TerminalText.Row(kind, value.Name, TypeName(value), value.ShapeText));
+            }
+        }
+
+        console.Write(valueTable);
         console.Write(layerTable);
         if (factored is not null)
         {
@@ -125,18 +137,30 @@ internal static class InspectCommand
             return ExitCodes.Success;
         }
 
+        // One row per stored matrix: a table read by two nodes (a tied embedding) is one matrix, so the shares add up.
         var weightTable = new Table().Title("Compressible weight matrices (y = W·x)")
-            .AddColumns("matrix", "role", "rows × cols", "params", "bytes", "share of file");
-        foreach (var w in weights)
+            .AddColumns("matrix", "initializer (--keep-dense)", "role", "rows × cols", "params", "bytes", "share of file");
+        foreach (var uses in weights.GroupBy(w => (w.Initializer, w.Direction)))
         {
-            weightTable.AddRow(TerminalText.Row(w.DisplayName, w.Role.ToString(), $"{w.Rows} × {w.Columns}", w.Parameters.ToString("N0"),
-                w.Bytes.ToString("N0"), $"{100.0 * w.Bytes / fileBytes:F1} %"));
+            var w = uses.First();
+            weightTable.AddRow(TerminalText.Row(w.DisplayName, w.Initializer, string.Join(", ", uses.Select(u => u.Role.ToString()).Distinct()),
+                $"{w.Rows} × {w.Columns}", w.Parameters.ToString("N0"), w.Bytes.ToString("N0"), $"{100.0 * w.Bytes / fileBytes:F1} %"));
         }
 
         console.Write(weightTable);
         console.MarkupLineInterpolated($"Compressible weights: {compressibleBytes:N0} bytes, {100.0 * compressibleBytes / fileBytes:F1} % of the file.");
         return ExitCodes.Success;
     }
+
+    /// <summary>A graph input or output as JSON: name, element type (null when not a tensor of a known type), shape (null when undeclared; a dimension is a number, a symbol, or null).</summary>
+    private static object ValueJson(OnnxValueInfo value) => new
+    {
+        name = value.Name,
+        type = value.ElementType?.ToString().ToLowerInvariant(),
+        shape = value.Dimensions?.Select(d => d.Value is { } size ? (object)size : d.Symbol).ToArray(),
+    };
+
+    private static string TypeName(OnnxValueInfo value) => value.ElementType?.ToString().ToLowerInvariant() ?? (value.IsTensor ? "?" : "not a tensor");
 
     /// <summary>What python/dirnet_torch recorded when it fine-tuned the file (JSON), or null.</summary>
     private static string? FineTuning(OnnxModel model) =>
