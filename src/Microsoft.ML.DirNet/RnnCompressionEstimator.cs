@@ -1,6 +1,7 @@
 using Microsoft.ML.DirNet.Compression;
 using Microsoft.ML.DirNet.DataView;
 using Microsoft.ML.DirNet.Onnx;
+using Microsoft.ML.DirNet.Tensors;
 
 namespace Microsoft.ML.DirNet;
 
@@ -12,6 +13,9 @@ namespace Microsoft.ML.DirNet;
 /// </summary>
 public sealed class RnnCompressionEstimator : IEstimator<RnnCompressionTransformer>
 {
+    /// <summary>Rows <see cref="Fit"/> reads to check their sizes when calibration reads fewer.</summary>
+    private const int RowsChecked = 16;
+
     private readonly RnnCompressionOptions _options;
     private readonly OnnxModel _model;
     private readonly ModelColumns _columns;
@@ -45,8 +49,20 @@ public sealed class RnnCompressionEstimator : IEstimator<RnnCompressionTransform
     {
         ArgumentNullException.ThrowIfNull(input);
         _columns.Check(input.Schema);
+        // A vector column of unknown size passes the schema check: read the first rows into the model's input shapes
+        // before minutes of compression, so a wrong length is refused now, not at scoring.
+        List<Tensor[]> rows;
+        try
+        {
+            rows = _columns.ReadRows(input, Math.Max(_options.CalibrationRows, RowsChecked));
+        }
+        catch (Runtime.ModelInputException e)
+        {
+            throw new ArgumentOutOfRangeException(nameof(input), e.Message);
+        }
+
         var calibration = _options.CalibrationRows > 0
-            ? CalibrationStatistics.Capture(_model, _columns.ReadRows(input, _options.CalibrationRows), _options.CancellationToken)
+            ? CalibrationStatistics.Capture(_model, rows.Take(_options.CalibrationRows), _options.CancellationToken)
             : null;
         var result = RnnCompressor.Compress(_model, _options.ToCompressionOptions(calibration), _options.Progress, _options.CancellationToken);
         return new RnnCompressionTransformer(result.ToCompressedModel(), _columns, result);

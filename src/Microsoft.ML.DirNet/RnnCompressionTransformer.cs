@@ -80,5 +80,5 @@ public sealed class RnnCompressionTransformer : ITransformer
     /// <summary>Not supported: see the remarks on <see cref="RnnCompressionTransformer"/>.</summary>
     void ICanSaveModel.Save(ModelSaveContext ctx) => throw new NotSupportedException(
         "ML.NET's model zip cannot hold RnnCompressionTransformer. Save the compressed ONNX model with SaveCompressedModel(path) " +
-        "and load it with RnnCompressionTransformer.Load(path), or score that file in a savable pipeline with mlContext.Transforms.ApplyOnnxModel.");
+        "and load it with mlContext.Model.LoadCompressedRnn(path), or score that file in a savable pipeline with mlContext.Transforms.ApplyOnnxModel.");
 }

@@ -288,6 +288,47 @@ public sealed class MLNetSurfaceTests
         public float[] C0 { get; set; } = new float[32];
     }
 
+    /// <summary>The same window with its state columns of unknown size (no VectorType), as rows often come.</summary>
+    private sealed class LooseTokenWindow
+    {
+        [ColumnName("ids"), VectorType(9, 1)]
+        public long[] Ids { get; set; } = [];
+
+        [ColumnName("h0")]
+        public float[] H0 { get; set; } = new float[32];
+
+        [ColumnName("c0")]
+        public float[] C0 { get; set; } = new float[32];
+    }
+
+    [Fact]
+    public void FitRefusesAStateColumnOfTheWrongLengthBeforeCompressing()
+    {
+        var fixture = Path.Combine(TestPaths.Fixtures, "lm_embedding_lstm_linear", "model.onnx");
+        var mlContext = new MLContext(seed: 1);
+        var shapes = new Dictionary<string, int[]> { ["ids"] = [9, 1], ["h0"] = [2, 1, 16], ["c0"] = [2, 1, 16] };
+        var progress = new List<CompressionProgress>();
+        var estimator = mlContext.Transforms.CompressRnn(new RnnCompressionOptions
+        {
+            ModelFile = fixture, Method = CompressionMethod.LowRank, TargetRatio = 2, ShapeDictionary = shapes,
+            Progress = new RecordingProgress(progress.Add),
+        });
+        // 16 values where [2, 1, 16] needs 32: the schema cannot tell (the vector's size is unknown), the rows can.
+        var rows = new[] { new LooseTokenWindow { Ids = new long[9], H0 = new float[16] } };
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => estimator.Fit(mlContext.Data.LoadFromEnumerable(rows)));
+        Assert.Contains("Column 'h0' holds 16 values", error.Message);
+        Assert.Empty(progress); // refused before any compression work
+
+        var good = new[] { new LooseTokenWindow { Ids = new long[9] } };
+        Assert.NotNull(estimator.Fit(mlContext.Data.LoadFromEnumerable(good)));
+    }
+
+    /// <summary>Reports on the calling thread (Progress&lt;T&gt; would post to the thread pool).</summary>
+    private sealed class RecordingProgress(Action<CompressionProgress> report) : IProgress<CompressionProgress>
+    {
+        public void Report(CompressionProgress value) => report(value);
+    }
+
     private sealed class NextWords
     {
         [ColumnName("log_probs")]
