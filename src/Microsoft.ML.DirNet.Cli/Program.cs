@@ -22,6 +22,12 @@ public static class Program
             CompressCommand.Create(),
             CompareCommand.Create(),
         };
+        var noProgress = new Option<bool>("--no-progress")
+        {
+            Description = "Draw no progress (it goes to stderr when stdout is redirected, and is off with --json).",
+            Recursive = true,
+        };
+        root.Options.Add(noProgress);
         RefuseNulCharacters(root);
         var parsed = root.Parse(args);
         // A bad command line is invalid input like any other: one line on stderr and exit code 2, not the help text
@@ -33,6 +39,8 @@ public static class Program
             return ExitCodes.InvalidInput;
         }
 
+        ConsoleOutput.Configure();
+        ConsoleOutput.ShowProgress = !parsed.GetValue(noProgress);
         return parsed.Invoke();
     }
 

@@ -58,6 +58,27 @@ public sealed class CliTests
     }
 
     [Fact]
+    public void RedirectedOutputKeepsTableRowsWholeAndProgressOnStderrEndingAtOneHundred()
+    {
+        // The test host's stdout is a pipe, as a script's is: what the tool does for redirected output is what runs here.
+        Assert.True(Console.IsOutputRedirected);
+        var lm = Path.Combine(TestPaths.RepositoryRoot, "samples", "LanguageModel", "model.onnx");
+        var output = Path.Combine(TestPaths.NewTemporaryFolder(), "lr.onnx");
+        var (code, stdout, stderr) = Dirnet("compress", lm, "-o", output, "--method", "lowrank", "--ratio", "4", "--scope", "recurrent");
+        Assert.True(code == 0, stderr);
+        // Each matrix is one table line (no cell wraps), and stdout holds no progress.
+        Assert.Single(stdout.Split('\n'), line => line.Contains("/lstm/LSTM_1.R[forward]", StringComparison.Ordinal) && line.Contains("rank", StringComparison.Ordinal));
+        Assert.DoesNotContain("analyse:", stdout);
+        Assert.DoesNotContain("build:", stdout);
+        Assert.Contains("build: /lstm/LSTM_1.R[forward]: 100%", stderr);
+
+        var quiet = Dirnet("eval", lm, "--task", "lm", "--data", Path.Combine(TestPaths.RepositoryRoot, "samples", "LanguageModel", "data"), "--tokens", "200", "--no-progress");
+        Assert.Equal(0, quiet.Code);
+        Assert.Equal("", quiet.Stderr);
+        Assert.Contains("perplexity", quiet.Stdout);
+    }
+
+    [Fact]
     public void RunComparesWithExpectedOutputsAndFailsAboveTolerance()
     {
         var model = Path.Combine(Fixture, "model.onnx");

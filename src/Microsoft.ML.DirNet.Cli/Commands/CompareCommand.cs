@@ -84,13 +84,13 @@ internal static class CompareCommand
             // Files given as they are are measured first, so a wrong one stops the command before minutes of compression.
             var measured = CompressedFileMeasurement.Measure(loaded, (result.GetValue(files) ?? []).Select(f => OnnxModel.Load(CommandAction.ExistingFile(f))).ToArray(), evaluation);
             IReadOnlyList<ComparisonRow> rows = [];
-            if (asJson)
+            if (asJson || ConsoleOutput.Progress is not { } console)
             {
                 rows = MethodComparison.Run(loaded, evaluation, chosen, targets, options, calibration, precisions: stored);
             }
             else
             {
-                AnsiConsole.Status().Start("original", context =>
+                console.Status().Start("original", context =>
                     rows = MethodComparison.Run(loaded, evaluation, chosen, targets, options, calibration, new SynchronousProgress<string>(s => context.Status($"compressing and evaluating: {TerminalText.Markup(s)}")), precisions: stored));
             }
 

@@ -146,8 +146,13 @@ internal static class CompressCommand
             return RnnCompressor.Compress(model, options, null, cancel);
         }
 
+        if (ConsoleOutput.Progress is not { } console)
+        {
+            return RnnCompressor.Compress(model, options, null, cancel);
+        }
+
         CompressionResult result = null!;
-        AnsiConsole.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new ElapsedTimeColumn()).Start(context =>
+        console.Progress().Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new ElapsedTimeColumn()).Start(context =>
         {
             var analyse = context.AddTask("measuring size/error per matrix", maxValue: 1);
             var build = context.AddTask("fitting at the planned sizes", maxValue: 1);
@@ -162,6 +167,7 @@ internal static class CompressCommand
                 }
             }), cancel);
             analyse.Value = build.Value = 1;
+            ConsoleOutput.Finished(console, analyse, build);
         });
         return result;
     }

@@ -82,17 +82,20 @@ internal static class EvalCommand
     /// <summary>Runs long work under a progress bar for people, silently for --json.</summary>
     private static T WithProgress<T>(bool json, string what, Func<IProgress<double>?, T> work)
     {
-        if (json)
+        if (json || ConsoleOutput.Progress is not { } console)
         {
             return work(null);
         }
 
+        // Reported on the working thread (Progress<T> would post each value to the thread pool, so the bar could end
+        // before the last of them arrived and stop short of 100 %).
         T result = default!;
-        AnsiConsole.Progress().Start(context =>
+        console.Progress().Start(context =>
         {
             var bar = context.AddTask(what, maxValue: 1.0);
-            result = work(new Progress<double>(f => bar.Value = f));
+            result = work(new SynchronousProgress<double>(f => bar.Value = f));
             bar.Value = 1.0;
+            ConsoleOutput.Finished(console, bar);
         });
         return result;
     }
