@@ -1,8 +1,10 @@
 using System.Security.Cryptography;
+using Google.Protobuf;
 using Microsoft.ML.DirNet.Benchmarking;
 using Microsoft.ML.DirNet.Compression;
 using Microsoft.ML.DirNet.Export;
 using Microsoft.ML.DirNet.Onnx;
+using Microsoft.ML.DirNet.Onnx.Protobuf;
 using Microsoft.ML.DirNet.Runtime;
 using Microsoft.ML.DirNet.Tensors;
 using Microsoft.ML.DirNet.Weights;
@@ -218,6 +220,102 @@ public sealed class AutoPlannerTests(ITestOutputHelper output)
         {
             Assert.True(fit.Build(point.Bytes)[0].StorageBytes <= point.Bytes);
         }
+    }
+
+    [Theory]
+    [InlineData(AutoScoring.OutputSquaredError)]
+    [InlineData(AutoScoring.OutputKullbackLeibler)]
+    public void OutputScoringIsDeterministicMeetsTheRatioAndRunsAlikeInBothEngines(AutoScoring scoring)
+    {
+        var model = Load(Fixture);
+        var options = Auto(7) with
+        {
+            Calibration = CalibrationStatistics.Capture(model, [TensorFile.ReadSeries(Path.Combine(TestPaths.Fixtures, Fixture, "test_data_set_0"), "input")]),
+            Quantizer = Quantizer.Gptq,
+            AutoScoring = scoring,
+        };
+        var stages = new List<CompressionProgress>();
+        var result = RnnCompressor.Compress(model, options, new CollectingProgress(stages.Add));
+        output.WriteLine($"{result.AchievedRatio:0.000}x in {result.Seconds:0.00} s: {Forms(result)}");
+        Assert.InRange(result.AchievedRatio, 7 * 0.98, 7 * 1.25);
+        Assert.Contains(stages, p => p.Stage == "analyse" && p.Current.Contains("model output with candidate", StringComparison.Ordinal));
+        CompressedExportTests.AssertEnginesAgreeOnTheFile(result, Fixture);
+
+        var again = RnnCompressor.Compress(model, options);
+        Assert.Equal(SHA256.HashData(result.ToCompressedModel().ToBytes()), SHA256.HashData(again.ToCompressedModel().ToBytes()));
+
+        // Scoring on the output needs the calibration inputs.
+        var refusal = Assert.Throws<DirNetException>(() => RnnCompressor.Compress(model, Auto(7) with { AutoScoring = scoring }));
+        Assert.Contains("needs calibration inputs", refusal.Message);
+    }
+
+    [Fact]
+    public void OutputScoringGivesTheMatrixTheOutputIsMoreSensitiveToMoreBytes()
+    {
+        // y = X·A + 100·(X·B) with A = B: the same weights and the same inputs, so the same matrix error at every
+        // candidate, but a change in B moves the output a hundred times as far.
+        var model = TwoBranches(rows: 32, columns: 64, gain: 100);
+        var calibration = CalibrationStatistics.Capture(model, Enumerable.Range(0, 3).Select(s => RandomInputs.Create(model, batch: 8, steps: 1, seed: 70 + s)).ToArray());
+        var options = new CompressionOptions { Method = CompressionMethod.Auto, Ratio = 8, Scope = CompressionScope.Model, Calibration = calibration, Quantizer = Quantizer.Gptq };
+        long Of(CompressionResult r, string name) => r.Weights.Single(w => w.Weight.Initializer == name).Matrix.StorageBytes;
+
+        var byMatrix = RnnCompressor.Compress(model, options);
+        var byOutput = RnnCompressor.Compress(model, options with { AutoScoring = AutoScoring.OutputSquaredError });
+        output.WriteLine($"matrix: {Forms(byMatrix)}\noutput: {Forms(byOutput)}");
+        Assert.True(Of(byOutput, "B") > Of(byOutput, "A"), Forms(byOutput));
+        Assert.True(Of(byOutput, "B") - Of(byOutput, "A") > Math.Abs(Of(byMatrix, "B") - Of(byMatrix, "A")), $"{Forms(byMatrix)} | {Forms(byOutput)}");
+
+        // And the output it reaches is closer to the original's.
+        var inputs = RandomInputs.Create(model, batch: 8, steps: 1, seed: 99);
+        var reference = new NativeModel(model).Run(inputs)[0];
+        double Distance(CompressionResult r) => TensorComparer.MaxAbsoluteDifference(reference, new NativeModel(r.ToDenseModel()).Run(inputs)[0]);
+        output.WriteLine($"max |Δy|: matrix {Distance(byMatrix):G4}, output {Distance(byOutput):G4}");
+        Assert.True(Distance(byOutput) < Distance(byMatrix));
+    }
+
+    /// <summary>X [batch, rows] → X·A + gain·(X·B), with A and B the same random matrix [rows × columns].</summary>
+    private static OnnxModel TwoBranches(int rows, int columns, float gain)
+    {
+        var random = new Random(5);
+        var values = Enumerable.Range(0, rows * columns).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+        var graph = new GraphProto { Name = "two_branches" };
+        graph.Initializer.Add(TensorProtoConverter.ToProto("A", new Tensor<float>([rows, columns], values)));
+        graph.Initializer.Add(TensorProtoConverter.ToProto("B", new Tensor<float>([rows, columns], (float[])values.Clone())));
+        graph.Initializer.Add(TensorProtoConverter.ToProto("gain", new Tensor<float>([1], [gain])));
+        void Node(string op, string name, string output, params string[] inputs)
+        {
+            var node = new NodeProto { Name = name, OpType = op };
+            node.Input.Add(inputs);
+            node.Output.Add(output);
+            graph.Node.Add(node);
+        }
+
+        Node("MatMul", "a", "xa", "X", "A");
+        Node("MatMul", "b", "xb", "X", "B");
+        Node("Mul", "scale", "xb_scaled", "xb", "gain");
+        Node("Add", "sum", "output", "xa", "xb_scaled");
+        graph.Input.Add(ValueInfo("X", rows));
+        graph.Output.Add(ValueInfo("output", columns));
+        var proto = new ModelProto { IrVersion = 8, Graph = graph };
+        proto.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = 14 });
+        return OnnxModel.Parse(proto.ToByteArray(), "two_branches.onnx");
+    }
+
+    private sealed class CollectingProgress(Action<CompressionProgress> report) : IProgress<CompressionProgress>
+    {
+        public void Report(CompressionProgress value) => report(value);
+    }
+
+    private static ValueInfoProto ValueInfo(string name, int features)
+    {
+        var shape = new TensorShapeProto();
+        shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimParam = "batch" });
+        shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = features });
+        return new ValueInfoProto
+        {
+            Name = name,
+            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorElementType.Float, Shape = shape } },
+        };
     }
 
     private static string LastRecurrentHidden(OnnxModel model) =>

@@ -49,10 +49,16 @@ internal static class CompareCommand
             Description = "Also measure this compressed file as it is, as one more row (repeat for several): one written by `dirnet compress` from <model>, or fine-tuned in PyTorch with python/dirnet_torch. Its method, target and calibration come from its metadata. With --methods \"\" only the original and these rows are measured.",
         };
         var json = new Option<bool>("--json") { Description = "Print JSON: task, metric_names, and rows (method, precision, calibrated, target_ratio, matrix_ratio, file_ratio, matrix_bytes, file_bytes, reconstruction_error, output_error, metrics, seconds, problem, source, fine_tuned; source is the file name of a --compressed row, fine_tuned whether that file was fine-tuned)." };
+        var autoScore = new Option<string>("--auto-score")
+        {
+            Description = "auto only, with calibration: what each candidate form's error is. matrix (default): the matrix's own error (data-aware when calibrated); output: the model's first output Σ‖y − ŷ‖² with only that matrix replaced, on the first 4 calibration input sets; kl: the KL divergence of the softmax of that output (for logits or log-probabilities). output and kl run the model a few dozen times per matrix.",
+            DefaultValueFactory = _ => "matrix",
+        };
+        autoScore.AcceptOnlyFromAmong("matrix", "output", "kl");
         var command = new Command("compare",
             "Compress a model with each method at each ratio and measure every result with the native engine on the rebuilt weights: size, reconstruction error, output error against the original on probe inputs, and the task metric. " + ExitCodes.Help)
         {
-            model, task, data, split, tokens, utterances, alphabet, methods, ratios, scope, seed, precisions, calibrate, calibrationData, files, markdown, plot, json,
+            model, task, data, split, tokens, utterances, alphabet, methods, ratios, scope, seed, precisions, calibrate, calibrationData, files, autoScore, markdown, plot, json,
         };
         command.SetAction(result => CommandAction.Run(() =>
         {
@@ -74,6 +80,7 @@ internal static class CompareCommand
             {
                 Scope = result.GetValue(scope) == "model" ? CompressionScope.Model : CompressionScope.Recurrent,
                 Seed = result.GetValue(seed),
+                AutoScoring = CompressCommand.AutoScorings[result.GetValue(autoScore)!],
             };
             var loaded = OnnxModel.Load(file);
             var asJson = result.GetValue(json);

@@ -18,6 +18,12 @@ using Command = System.CommandLine.Command;
 /// </summary>
 internal static class CompressCommand
 {
+    /// <summary>The --auto-score names.</summary>
+    internal static readonly IReadOnlyDictionary<string, AutoScoring> AutoScorings = new Dictionary<string, AutoScoring>
+    {
+        ["matrix"] = AutoScoring.Matrix, ["output"] = AutoScoring.OutputSquaredError, ["kl"] = AutoScoring.OutputKullbackLeibler,
+    };
+
     private static readonly Dictionary<string, BudgetAllocation> Allocations = new()
     {
         ["error-per-byte"] = BudgetAllocation.ErrorPerByte,
@@ -79,9 +85,15 @@ internal static class CompressCommand
         };
         var dense = new Option<bool>("--dense") { Description = "Write the original graph with every compressed matrix replaced by its rebuilt dense form Ŵ instead (same size as the input; for tools that need plain weights)." };
         var json = new Option<bool>("--json") { Description = "Print JSON: bytes_before, bytes_after, ratio (over --scope), file_ratio, matrix_ratio, seconds, output, output_bytes (the size of the file written), precision, group and quantizer (as asked), and matrices (one row per matrix: name, initializer, role, rows, columns, method, structure, precision, group (values per group, 0 unless int4 and below), params, bytes_before, bytes, ratio, relative_error)." };
+        var autoScore = new Option<string>("--auto-score")
+        {
+            Description = "auto only, with calibration: what each candidate form's error is. matrix (default): the matrix's own error (data-aware when calibrated); output: the model's first output Σ‖y − ŷ‖² with only that matrix replaced, on the first 4 calibration input sets; kl: the KL divergence of the softmax of that output (for logits or log-probabilities). output and kl run the model a few dozen times per matrix.",
+            DefaultValueFactory = _ => "matrix",
+        };
+        autoScore.AcceptOnlyFromAmong("matrix", "output", "kl");
         var command = new Command("compress", "Compress a recurrent model's weight matrices to a target ratio with one method, and print size and reconstruction error per matrix. " + ExitCodes.Help)
         {
-            model, output, method, ratio, scope, allocation, calibration, seed, precision, group, quantizer, keepDense, dense, json,
+            model, output, method, ratio, scope, allocation, calibration, seed, precision, group, quantizer, keepDense, autoScore, dense, json,
         };
         command.SetAction(result => CommandAction.Run(() =>
         {
@@ -100,6 +112,7 @@ internal static class CompressCommand
                 GroupSize = result.GetValue(group),
                 Quantizer = MethodRegistry.Quantizers[result.GetValue(quantizer)!],
                 KeepDense = result.GetValue(keepDense) ?? [],
+                AutoScoring = AutoScorings[result.GetValue(autoScore)!],
             };
             var asJson = result.GetValue(json);
             var loaded = OnnxModel.Load(input);

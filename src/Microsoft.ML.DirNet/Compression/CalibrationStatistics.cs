@@ -14,9 +14,22 @@ namespace Microsoft.ML.DirNet.Compression;
 /// </summary>
 public sealed class CalibrationStatistics
 {
+    /// <summary>
+    /// Input sets kept (the first ones) for probing the model's output (<see cref="AutoScoring.OutputSquaredError"/>):
+    /// 4 sets, e.g. 400 tokens of the language-model sample's calibration chunks.
+    /// </summary>
+    public const int ProbeSetLimit = 4;
+
     private readonly Dictionary<(string Initializer, int Direction), (double[] Moment, long Count)> _moments;
 
-    private CalibrationStatistics(Dictionary<(string, int), (double[], long)> moments) => _moments = moments;
+    private CalibrationStatistics(Dictionary<(string, int), (double[], long)> moments, IReadOnlyList<Tensor[]> probeSets)
+    {
+        _moments = moments;
+        ProbeSets = probeSets;
+    }
+
+    /// <summary>The first <see cref="ProbeSetLimit"/> input sets the statistics were captured from.</summary>
+    internal IReadOnlyList<Tensor[]> ProbeSets { get; }
 
     /// <summary>Input vectors seen per matrix (by initializer and direction).</summary>
     public long VectorCount(CompressibleWeight weight) => _moments.TryGetValue((weight.Initializer, weight.Direction), out var m) ? m.Count : 0;
@@ -58,11 +71,17 @@ public sealed class CalibrationStatistics
         // By node index: ONNX allows empty and repeated node names.
         var layouts = model.Graph.Nodes.Where(n => n.OpType is "LSTM" or "GRU" or "RNN").ToDictionary(n => n.Index, n => n.GetInt("layout", 0));
         var setIndex = -1;
+        var probeSets = new List<Tensor[]>();
         foreach (var set in inputs)
         {
             setIndex++;
             cancellationToken.ThrowIfCancellationRequested();
             CheckFinite(model, set, setIndex);
+            if (probeSets.Count < ProbeSetLimit)
+            {
+                probeSets.Add((Tensor[])set.Clone());
+            }
+
             var outputs = runner.Run(set);
             foreach (var (weight, value, direction, isState) in sources)
             {
@@ -104,7 +123,7 @@ public sealed class CalibrationStatistics
             }
         }
 
-        return new CalibrationStatistics(moments);
+        return new CalibrationStatistics(moments, probeSets);
     }
 
     /// <summary>The first float initializer holding NaN or ∞, if any (only looked for once a run has gone non-finite).</summary>

@@ -118,6 +118,31 @@ public enum FactorPrecision
     Ternary,
 }
 
+/// <summary>What the <see cref="CompressionMethod.Auto"/> method's planner counts as a candidate's error.</summary>
+public enum AutoScoring
+{
+    /// <summary>
+    /// The matrix's own error: ‖W − Ŵ‖²_F, or with calibration tr(ΔW·C·ΔWᵀ), the error of its outputs on the
+    /// calibration inputs. Fast: no model runs.
+    /// </summary>
+    Matrix,
+
+    /// <summary>
+    /// The model's output change with only that matrix replaced: Σ‖y − ŷ‖² over the model's first output, on the first
+    /// few calibration input sets (<see cref="CalibrationStatistics.ProbeSetLimit"/>). Needs
+    /// <see cref="CompressionOptions.Calibration"/>. Only the candidates on or near each matrix's lower hull of
+    /// bytes against matrix error are run (a few dozen model runs per matrix), so compression takes longer.
+    /// </summary>
+    OutputSquaredError,
+
+    /// <summary>
+    /// As <see cref="OutputSquaredError"/>, but the error is the Kullback–Leibler divergence KL(p ‖ p̂) between the
+    /// softmax over the last axis of the original and of the changed first output (for a classifier's or a language
+    /// model's logits or log-probabilities).
+    /// </summary>
+    OutputKullbackLeibler,
+}
+
 /// <summary>Options of <see cref="RnnCompressor"/>.</summary>
 public sealed record CompressionOptions
 {
@@ -160,6 +185,13 @@ public sealed record CompressionOptions
 
     /// <summary>How values are rounded onto a low-bit grid. Default round to nearest.</summary>
     public Quantizer Quantizer { get; init; } = Quantizer.RoundToNearest;
+
+    /// <summary>
+    /// The auto method's error for each candidate form: the matrix's own error (default), or the model's output change
+    /// with only that matrix replaced, measured on calibration inputs (<see cref="AutoScoring"/>). Not used by the
+    /// other methods.
+    /// </summary>
+    public AutoScoring AutoScoring { get; init; } = AutoScoring.Matrix;
 
     /// <summary>DirNet's learner settings.</summary>
     public DictionaryOptions Dictionary { get; init; } = new();

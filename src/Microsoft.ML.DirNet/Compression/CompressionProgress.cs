@@ -4,5 +4,6 @@ namespace Microsoft.ML.DirNet.Compression;
 /// <param name="Stage">"analyse" (measuring sizes and errors) or "build" (fitting at the planned size).</param>
 /// <param name="Done">Groups finished in this stage.</param>
 /// <param name="Total">Groups in this stage.</param>
-/// <param name="Current">The group being worked on.</param>
+/// <param name="Current">The group being worked on (for the auto method scored on the output, also which candidate the
+/// model is being run with).</param>
 public sealed record CompressionProgress(string Stage, int Done, int Total, string Current);

@@ -51,7 +51,7 @@ public static class RnnCompressor
             MethodPlan.Shared => BuildOdl(groups, budget, options, progress, cancellationToken),
             MethodPlan.WholeToTarget => BuildQuantized(groups, budget, fileBytes, options),
             MethodPlan.Whole => Whole(groups),
-            _ => BuildPlanned(groups, budget, fileBytes, options, method, progress, cancellationToken),
+            _ => BuildPlanned(groups, budget, fileBytes, options, method, progress, cancellationToken, Probe(model, options, engine)),
         };
 
         var result = new List<CompressedWeight>();
@@ -101,14 +101,23 @@ public static class RnnCompressor
 
     /// <summary>Measures every group's ladder, splits the budget, and fits each group at its share.</summary>
     private static IReadOnlyList<CompressedMatrix>[] BuildPlanned(List<MatrixGroup> groups, long budget, long fileBytes,
-        CompressionOptions options, MethodEntry method, IProgress<CompressionProgress>? progress, CancellationToken cancellationToken)
+        CompressionOptions options, MethodEntry method, IProgress<CompressionProgress>? progress, CancellationToken cancellationToken,
+        OutputProbe? probe = null)
     {
         var fits = new List<GroupFit>();
         foreach (var group in groups)
         {
             cancellationToken.ThrowIfCancellationRequested();
             progress?.Report(new CompressionProgress("analyse", fits.Count, groups.Count, group.DisplayName));
-            fits.Add(method.Fit!(group, options, cancellationToken));
+            var fit = method.Fit!(group, options, cancellationToken);
+            if (probe is not null && fit is AutoFit auto)
+            {
+                var (index, weight) = (fits.Count, group.Members[0].Weight);
+                auto.ScoreOnOutput(dense => probe.Divergence(weight, dense), (done, total) =>
+                    progress?.Report(new CompressionProgress("analyse", index, groups.Count, $"{group.DisplayName}: model output with candidate {done} of {total}")));
+            }
+
+            fits.Add(fit);
         }
 
         var denseBytes = groups.Sum(g => g.DenseBytes);
@@ -153,6 +162,22 @@ public static class RnnCompressor
 
         progress?.Report(new CompressionProgress("build", fits.Count, fits.Count, ""));
         return built;
+    }
+
+    /// <summary>The output probe for the auto method's candidates when <see cref="CompressionOptions.AutoScoring"/> asks for it.</summary>
+    private static OutputProbe? Probe(OnnxModel model, CompressionOptions options, IOnnxEngine engine)
+    {
+        if (options.AutoScoring == AutoScoring.Matrix || !MethodRegistry.Of(options.Method).ChoosesPrecision)
+        {
+            return null;
+        }
+
+        if (options.Calibration is null)
+        {
+            throw new DirNetException($"Scoring the auto method's candidates on the model's output ({options.AutoScoring}) needs calibration inputs; give them, or score by the matrix error.");
+        }
+
+        return new OutputProbe(model, engine, options.Calibration.ProbeSets, options.AutoScoring);
     }
 
     /// <summary>

@@ -93,7 +93,11 @@ public static class MethodComparison
                     {
                         cancellationToken.ThrowIfCancellationRequested();
                         var name = MethodRegistry.NameOf(method);
-                        var options = WithPrecision(baseOptions with { Method = method, Ratio = ratio, Calibration = variant }, precision);
+                        // Output scoring needs the calibration inputs: the plain rows score auto by the matrix error.
+                        var options = WithPrecision(baseOptions with
+                        {
+                            Method = method, Ratio = ratio, Calibration = variant, AutoScoring = variant is null ? AutoScoring.Matrix : baseOptions.AutoScoring,
+                        }, precision);
                         progress?.Report($"{name} at {ratio:0.##}x, {PrecisionName(options)}{(variant is null ? "" : ", calibrated")}");
                         rows.Add(Measure(model, task, probes, reference, options, cancellationToken));
                     }

@@ -42,7 +42,8 @@ internal sealed class AutoFit : GroupFit
     private readonly float[] _right;
     private readonly int _fullRank;
     private readonly List<Candidate> _measured = [];
-    private readonly IReadOnlyList<FitPoint> _ladder;
+    private IReadOnlyList<FitPoint> _ladder;
+    private bool _scoredOnOutput;
     private readonly CancellationToken _cancel;
 
     public AutoFit(MatrixGroup group, CompressionOptions options, CancellationToken cancellationToken)
@@ -117,7 +118,8 @@ internal sealed class AutoFit : GroupFit
             }
         }
 
-        foreach (var precision in FactorPrecisions)
+        // Ranks filled in here would be measured in the matrix's own error, not comparable with output scores.
+        foreach (var precision in _scoredOnOutput ? [] : FactorPrecisions)
         {
             var rank = LargestRank(precision, budgetBytes);
             if (rank == 0 || _measured.Any(c => c.Recipe == new Recipe(Form.LowRank, precision, rank)))
@@ -140,6 +142,101 @@ internal sealed class AutoFit : GroupFit
 
     /// <summary>The forms are built in W's own basis and stored at their precision: nothing to map back.</summary>
     internal override IReadOnlyList<CompressedMatrix> BuildMapped(long budgetBytes) => Build(budgetBytes);
+
+    /// <summary>Most candidates per matrix scored on the model's output (besides the whole-matrix ones and the smallest).</summary>
+    internal const int MaxOutputScored = 24;
+
+    /// <summary>
+    /// Re-scores the candidates by the model's output change with only this matrix replaced
+    /// (<paramref name="divergence"/> of the rebuilt dense matrix), and keeps only those so scored. Scored are: every
+    /// whole-matrix candidate, the smallest candidate (so the planner's reach is unchanged), and the low-rank ones on or
+    /// near (squared error within 1.5x) the lower convex hull of bytes against matrix error, at most two per
+    /// half-octave of bytes and <see cref="MaxOutputScored"/> in all, the hull's own points first. Candidates that
+    /// make the output non-finite are dropped.
+    /// </summary>
+    internal void ScoreOnOutput(Func<float[], double> divergence, Action<int, int>? progress = null)
+    {
+        var chosen = SelectForOutput();
+        var scored = new List<Candidate>();
+        for (var i = 0; i < chosen.Count; i++)
+        {
+            _cancel.ThrowIfCancellationRequested();
+            progress?.Invoke(i, chosen.Count);
+            var d = divergence(Make(chosen[i].Recipe).ToDense());
+            if (double.IsFinite(d))
+            {
+                scored.Add(chosen[i] with { SquaredError = d });
+            }
+        }
+
+        progress?.Invoke(chosen.Count, chosen.Count);
+        if (scored.Count == 0)
+        {
+            return;
+        }
+
+        _measured.Clear();
+        _measured.AddRange(scored);
+        _ladder = Monotone(_measured.Select(c => new FitPoint(c.Bytes, c.SquaredError)));
+        _scoredOnOutput = true;
+    }
+
+    /// <summary>The candidates <see cref="ScoreOnOutput"/> runs the model for, bytes ascending.</summary>
+    private List<Candidate> SelectForOutput()
+    {
+        var dense = Group.DenseBytes;
+        var points = _measured.Where(c => c.Bytes < dense).OrderBy(c => c.Bytes).ThenBy(c => c.SquaredError).ToList();
+        var hull = new List<(double Bytes, double Error)>();
+        foreach (var p in points.Select(c => ((double)c.Bytes, c.SquaredError)).Append(((double)dense, 0.0)))
+        {
+            while (hull.Count >= 2)
+            {
+                var (a, b) = (hull[^2], hull[^1]);
+                if ((b.Bytes - a.Bytes) * (p.Item2 - a.Error) - (b.Error - a.Error) * (p.Item1 - a.Bytes) <= 0)
+                {
+                    hull.RemoveAt(hull.Count - 1);
+                }
+                else
+                {
+                    break;
+                }
+            }
+
+            if (hull.Count == 0 || p.Item1 > hull[^1].Bytes)
+            {
+                hull.Add(p);
+            }
+        }
+
+        double HullAt(double bytes)
+        {
+            for (var i = 1; i < hull.Count; i++)
+            {
+                if (bytes <= hull[i].Bytes)
+                {
+                    var t = (bytes - hull[i - 1].Bytes) / Math.Max(1e-300, hull[i].Bytes - hull[i - 1].Bytes);
+                    return hull[i - 1].Error + t * (hull[i].Error - hull[i - 1].Error);
+                }
+            }
+
+            return 0;
+        }
+
+        var onHull = new HashSet<(double, double)>(hull);
+        var smallest = points.Count == 0 ? (Candidate?)null : points[0];
+        var chosen = points.Where(c => c.Recipe.Form == Form.Whole || c == smallest).ToList();
+        // Low-rank candidates by closeness to the hull (on it: 1), two per half-octave of bytes.
+        var near = points.Where(c => !chosen.Contains(c))
+            .Select(c => (c, Closeness: onHull.Contains((c.Bytes, c.SquaredError)) ? 1 : c.SquaredError / Math.Max(1e-300, HullAt(c.Bytes))))
+            .Where(p => p.Closeness <= 1.5)
+            .GroupBy(p => (int)Math.Floor(2 * Math.Log2((double)dense / p.c.Bytes)))
+            .SelectMany(g => g.OrderBy(p => p.Closeness).ThenBy(p => p.c.Bytes).Take(2))
+            .OrderBy(p => p.Closeness).ThenBy(p => p.c.Bytes)
+            .Take(MaxOutputScored)
+            .Select(p => p.c);
+        chosen.AddRange(near);
+        return chosen.Distinct().OrderBy(c => c.Bytes).ThenBy(c => c.SquaredError).ToList();
+    }
 
     /// <summary>Ranks from full down to 1, <see cref="RanksPerOctave"/> per halving.</summary>
     internal static int[] Ranks(int full)
