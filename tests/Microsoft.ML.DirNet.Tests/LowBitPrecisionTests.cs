@@ -14,20 +14,14 @@ namespace Microsoft.ML.DirNet.Tests;
 /// </summary>
 public sealed class LowBitPrecisionTests
 {
-    private static readonly Dictionary<string, CompressionMethod> Methods = new()
-    {
-        ["quant"] = CompressionMethod.Quant, ["dirnet"] = CompressionMethod.DirNet, ["hmd"] = CompressionMethod.Hmd,
-        ["lowrank"] = CompressionMethod.LowRank, ["prune"] = CompressionMethod.Prune, ["odl"] = CompressionMethod.Odl,
-    };
+    private static readonly string[] Methods = ["quant", "dirnet", "hmd", "lowrank", "prune", "odl"];
 
-    private static readonly Dictionary<string, FactorPrecision> Precisions = new()
-    {
-        ["int4"] = FactorPrecision.Int4, ["int3"] = FactorPrecision.Int3, ["int2"] = FactorPrecision.Int2, ["ternary"] = FactorPrecision.Ternary,
-    };
+    /// <summary>The low-bit precisions by name, fewest bits last.</summary>
+    private static readonly string[] Precisions = ["int4", "int3", "int2", "ternary"];
 
     public static IEnumerable<object[]> MethodsByPrecision() =>
-        from method in Methods.Keys
-        from precision in Precisions.Keys
+        from method in Methods
+        from precision in Precisions
         select new object[] { "lm_embedding_lstm_linear", method, precision, 0 };
 
     // The quant method on every recurrent fixture (GRU, RNN, bidirectional, multi-layer), at odd group sizes too.
@@ -48,8 +42,8 @@ public sealed class LowBitPrecisionTests
 
     private static CompressionOptions Options(string method, string precision, int group = 0) => new()
     {
-        Method = Methods[method], Ratio = method == "quant" ? 8 : 1.5, Scope = CompressionScope.Recurrent,
-        Precision = Precisions[precision], GroupSize = group,
+        Method = MethodRegistry.Named(method)!.Method, Ratio = method == "quant" ? 8 : 1.5, Scope = CompressionScope.Recurrent,
+        Precision = StoredMatrix.Precisions[precision], GroupSize = group,
     };
 
     [Theory]
@@ -124,12 +118,12 @@ public sealed class LowBitPrecisionTests
     public void QuantStoresEveryMatrixWholeAndFewerBitsGiveLargerRatiosAndLargerErrors()
     {
         var model = Load("lm_embedding_lstm_linear");
-        var results = Precisions.Keys.Select(p => RnnCompressor.Compress(model, Options("quant", p))).ToArray();
+        var results = Precisions.Select(p => RnnCompressor.Compress(model, Options("quant", p))).ToArray();
         Assert.All(results, r => Assert.All(r.Weights, w => Assert.IsType<DenseMatrix>(w.Matrix)));
         for (var i = 1; i < results.Length; i++)
         {
-            Assert.True(results[i].MatrixRatio > results[i - 1].MatrixRatio, $"{Precisions.Keys.ElementAt(i)} ratio {results[i].MatrixRatio}");
-            Assert.True(results[i].RelativeError > results[i - 1].RelativeError, $"{Precisions.Keys.ElementAt(i)} error {results[i].RelativeError}");
+            Assert.True(results[i].MatrixRatio > results[i - 1].MatrixRatio, $"{Precisions[i]} ratio {results[i].MatrixRatio}");
+            Assert.True(results[i].RelativeError > results[i - 1].RelativeError, $"{Precisions[i]} error {results[i].RelativeError}");
         }
 
         // int4 at groups of 128 costs 4 bits a value and 2.5 bytes per group: about 7x on these small rows.

@@ -191,7 +191,7 @@ internal static class CompressCommand
         {
             name = w.Weight.DisplayName, initializer = w.Weight.Initializer, role = w.Weight.Role.ToString(),
             rows = w.Weight.Rows, columns = w.Weight.Columns, method = w.Matrix.Method, structure = w.Matrix.Structure,
-            precision = StoredMatrix.PrecisionOf(w.Matrix), group = w.Matrix.GroupSize, @params = w.Matrix.Parameters,
+            precision = StoredMatrix.PrecisionOf(w.Matrix), group = w.Matrix.GroupSize, label = StoredMatrix.LabelOf(w.Matrix), @params = w.Matrix.Parameters,
             bytes_before = w.Weight.Bytes, bytes = w.Matrix.StorageBytes, ratio = w.Ratio, relative_error = w.RelativeError,
         }).ToArray();
         if (json)
@@ -203,7 +203,7 @@ internal static class CompressCommand
                 bytes_after = result.Options.Scope == CompressionScope.Model ? result.FileBytesAfter : result.MatrixBytesAfter,
                 ratio = result.AchievedRatio, file_bytes_before = result.FileBytesBefore, file_bytes_after = result.FileBytesAfter,
                 file_ratio = result.FileRatio, matrix_ratio = result.MatrixRatio, seconds = result.Seconds, output, output_bytes = outputBytes,
-                precision = StoredMatrix.NameOf(MethodRegistry.Of(result.Options.Method).FixedPrecision ?? result.Options.Precision),
+                precision = StoredMatrix.NameOf(MethodRegistry.Of(result.Options.Method).PrecisionFor(result.Options)),
                 group = result.Weights.Select(w => w.Matrix.GroupSize).FirstOrDefault(g => g > 0),
                 quantizer = MethodRegistry.NameOf(result.Options.Quantizer),
                 matrices = rows,
@@ -223,7 +223,7 @@ internal static class CompressCommand
 
         foreach (var r in rows)
         {
-            table.AddRow(TerminalText.Row(r.name, $"{r.rows} × {r.columns}", r.method, r.structure, r.group > 0 ? $"{r.precision} g{r.group}" : r.precision, $"{r.@params:N0}", $"{r.bytes:N0}", $"{r.ratio:0.00}x", $"{r.relative_error:0.0000}"));
+            table.AddRow(TerminalText.Row(r.name, $"{r.rows} × {r.columns}", r.method, r.structure, r.label, $"{r.@params:N0}", $"{r.bytes:N0}", $"{r.ratio:0.00}x", $"{r.relative_error:0.0000}"));
         }
 
         AnsiConsole.Write(table);

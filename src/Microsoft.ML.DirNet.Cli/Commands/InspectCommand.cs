@@ -123,7 +123,7 @@ internal static class InspectCommand
                 {
                     var m = initializer.Matrices[d];
                     compressedTable.AddRow(TerminalText.Row(initializer.Entry.Name, d.ToString(), $"{m.Rows} × {m.Columns}", m.Method, m.Structure,
-                        m.GroupSize > 0 ? $"{StoredMatrix.PrecisionOf(m)} g{m.GroupSize}" : StoredMatrix.PrecisionOf(m), m.StorageBytes.ToString("N0")));
+                        StoredMatrix.LabelOf(m), m.StorageBytes.ToString("N0")));
                 }
             }
 

@@ -39,6 +39,17 @@ internal static class LowBitPrecision
         };
     }
 
+    /// <summary>
+    /// Quantizes one value array onto <paramref name="grid"/> in its layout (<see cref="CompressedMatrix.LowBitLayout"/>):
+    /// by GPTQ when its inputs' moment is given, else to nearest.
+    /// </summary>
+    public static GroupQuantizedValues Quantize(MatrixFactor factor, double[]? moment, LowBitGrid grid)
+    {
+        var values = factor.Tensor.As<float>().Data;
+        var (rows, columns) = CompressedMatrix.LowBitLayout(factor.Tensor.Shape);
+        return moment is null ? RoundToNearest.Quantize(values, rows, columns, grid) : Gptq.Quantize(values, rows, columns, moment, grid);
+    }
+
     /// <summary>The precision a grid stores.</summary>
     public static FactorPrecision Of(LowBitGrid grid) => grid.IsTernary ? FactorPrecision.Ternary : grid.Bits switch
     {

@@ -20,6 +20,9 @@ internal sealed class OutputProbe
     private readonly float[][] _reference;
     private readonly Dictionary<string, Tensor<float>> _originals = [];
 
+    /// <summary>Per probe set, the length of the first output's last axis (the softmax's width for KL).</summary>
+    private readonly List<int> _lastAxis = [];
+
     public OutputProbe(OnnxModel model, IOnnxEngine engine, IReadOnlyList<Tensor[]> sets, AutoScoring scoring)
     {
         if (sets.Count == 0)
@@ -63,7 +66,7 @@ internal sealed class OutputProbe
             for (var s = 0; s < outputs.Length; s++)
             {
                 sum += _scoring == AutoScoring.OutputKullbackLeibler
-                    ? KullbackLeibler(_reference[s], outputs[s], LastAxis(s))
+                    ? KullbackLeibler(_reference[s], outputs[s], _lastAxis[s])
                     : SquaredDistance(_reference[s], outputs[s]);
             }
 
@@ -74,10 +77,6 @@ internal sealed class OutputProbe
             _copy.ReplaceInitializer(weight.Initializer, original);
         }
     }
-
-    private readonly List<int> _lastAxis = [];
-
-    private int LastAxis(int set) => _lastAxis[set];
 
     private float[][] Run()
     {

@@ -36,7 +36,7 @@ public static class RnnCompressor
         }
 
         var method = MethodRegistry.Of(options.Method);
-        var precision = method.FixedPrecision ?? options.Precision;
+        var precision = method.PrecisionFor(options);
         var grid = CheckPrecision(options, method, precision);
         CheckGraph(model, engine);
         var clock = Stopwatch.StartNew();
@@ -62,9 +62,7 @@ public static class RnnCompressor
         GroupQuantizedValues Quantize(MatrixFactor factor, double[]? moment)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var values = factor.Tensor.As<float>().Data;
-            var (rows, columns) = CompressedMatrix.LowBitLayout(factor.Tensor.Shape);
-            return moment is null ? RoundToNearest.Quantize(values, rows, columns, grid!) : Gptq.Quantize(values, rows, columns, moment, grid!);
+            return LowBitPrecision.Quantize(factor, moment, grid!);
         }
 
         for (var g = 0; g < groups.Count; g++)

@@ -84,8 +84,7 @@ public static class CompressedFileMeasurement
         return new ComparisonRow(metadata.Method, metadata.Calibrated, metadata.TargetRatio, (double)targetBytes / matrixBytes,
             (double)fileBefore / fileBytes, matrixBytes, fileBytes, energy > 0 ? Math.Sqrt(error / energy) : 0, outputError,
             task.Evaluate(engine, compressed), 0, Source: Path.GetFileName(compressed.SourceName),
-            FineTuned: compressed.Metadata.ContainsKey(FineTuningKey), Precision: string.Join(", ", metadata.Initializers.SelectMany(i => i.Matrices)
-                .Select(m => m.Group is { } group ? $"{m.Precision} g{group}" : m.Precision).Distinct()));
+            FineTuned: compressed.Metadata.ContainsKey(FineTuningKey), Precision: string.Join(", ", factored.Initializers.SelectMany(i => i.Matrices).Select(StoredMatrix.LabelOf).Distinct()));
 
         double SumOfSquares(string name) => original.Graph.GetInitializer(name).As<float>().Data.Sum(v => (double)v * v);
     }

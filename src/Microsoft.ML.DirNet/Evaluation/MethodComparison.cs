@@ -125,20 +125,19 @@ public static class MethodComparison
         if (result is not null && MethodRegistry.Of(options.Method).ChoosesPrecision)
         {
             // What was chosen, matrix by matrix: e.g. "dense int3 g64, lowrank r128 int3 g64, … (gptq)".
-            var forms = result.Weights.Select(w => $"{(w.Matrix is LowRankMatrix l ? $"r{l.Rank}" : w.Matrix.Method)} {Export.StoredMatrix.PrecisionOf(w.Matrix)}{(w.Matrix.GroupSize > 0 ? $" g{w.Matrix.GroupSize}" : "")}");
-            return $"{string.Join(", ", forms)} ({(options.Quantizer == Quantizer.Gptq ? "gptq" : "rtn")})";
+            var forms = result.Weights.Select(w => $"{(w.Matrix is LowRankMatrix l ? $"r{l.Rank}" : w.Matrix.Method)} {Export.StoredMatrix.LabelOf(w.Matrix)}");
+            return $"{string.Join(", ", forms)} ({MethodRegistry.NameOf(options.Quantizer)})";
         }
 
         if (MethodRegistry.Of(options.Method).ChoosesPrecision)
         {
-            return $"per matrix {(options.Quantizer == Quantizer.Gptq ? "gptq" : "rtn")}";
+            return $"per matrix {MethodRegistry.NameOf(options.Quantizer)}";
         }
 
-        var precision = MethodRegistry.Of(options.Method).FixedPrecision ?? options.Precision;
-        var name = Export.StoredMatrix.NameOf(precision);
+        var precision = MethodRegistry.Of(options.Method).PrecisionFor(options);
         return LowBitPrecision.IsLowBit(precision)
-            ? $"{name} g{LowBitPrecision.Grid(precision, options.GroupSize).GroupSize} {(options.Quantizer == Quantizer.Gptq ? "gptq" : "rtn")}"
-            : name;
+            ? $"{LowBitPrecision.Grid(precision, options.GroupSize)} {MethodRegistry.NameOf(options.Quantizer)}"
+            : Export.StoredMatrix.NameOf(precision);
     }
 
     private static ComparisonRow Measure(OnnxModel model, TaskEvaluation task, IReadOnlyList<Tensor[]> probes, float[][] reference,

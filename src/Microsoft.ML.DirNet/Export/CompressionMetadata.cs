@@ -76,6 +76,9 @@ internal sealed record StoredMatrix(string Method, int Rows, int Columns, string
     /// <summary>The precision name recorded for a matrix.</summary>
     public static string PrecisionOf(CompressedMatrix matrix) => NameOf(matrix.Precision);
 
+    /// <summary>A matrix's precision for people: its grid with the group (<c>int4 g128</c>), or the precision's name.</summary>
+    public static string LabelOf(CompressedMatrix matrix) => matrix.Grid?.ToString() ?? PrecisionOf(matrix);
+
     /// <summary>The name of a precision.</summary>
     public static string NameOf(FactorPrecision precision) => Precisions.First(p => p.Value == precision).Key;
 

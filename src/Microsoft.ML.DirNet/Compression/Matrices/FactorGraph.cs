@@ -14,6 +14,9 @@ namespace Microsoft.ML.DirNet.Compression;
 /// </summary>
 internal sealed class FactorGraph(GraphBuilder graph, CompressedMatrix matrix, string prefix, string? dictionaryName)
 {
+    // Read once: the shapes are derived from the factors on every access.
+    private readonly IReadOnlyDictionary<string, int[]> _shapes = matrix.LowBitShapes;
+
     /// <summary>The graph the rebuild adds its nodes to.</summary>
     public GraphBuilder Graph => graph;
 
@@ -21,7 +24,7 @@ internal sealed class FactorGraph(GraphBuilder graph, CompressedMatrix matrix, s
     public string Name(string factor) => prefix + factor;
 
     /// <summary>A 2-D value array of the matrix's own, as float32.</summary>
-    public string Values(string factor) => ValuesOf(Name(factor), matrix.LowBitShapes.GetValueOrDefault(factor, []));
+    public string Values(string factor) => ValuesOf(Name(factor), _shapes.GetValueOrDefault(factor, []));
 
     /// <summary>
     /// The dictionary's values [<paramref name="atoms"/> × <paramref name="columns"/>], stored by this matrix or by the

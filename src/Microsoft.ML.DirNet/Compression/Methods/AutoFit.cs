@@ -327,9 +327,7 @@ internal sealed class AutoFit : GroupFit
     private GroupQuantizedValues Quantize(MatrixFactor factor, double[]? moment, LowBitGrid grid)
     {
         _cancel.ThrowIfCancellationRequested();
-        var values = factor.Tensor.As<float>().Data;
-        var (rows, columns) = CompressedMatrix.LowBitLayout(factor.Tensor.Shape);
-        return moment is null ? RoundToNearest.Quantize(values, rows, columns, grid) : Gptq.Quantize(values, rows, columns, moment, grid);
+        return LowBitPrecision.Quantize(factor, moment, grid);
     }
 
     /// <summary>Builds and measures one candidate; null when it rebuilds to non-finite values (float16 scales overflow).</summary>

@@ -30,7 +30,11 @@ internal enum MethodPlan
 /// matrix (<see cref="CompressionOptions.Precision"/> must then be float32, and is not applied afterwards).</param>
 internal sealed record MethodEntry(CompressionMethod Method, string Name, MethodPlan Plan,
     Func<MatrixGroup, CompressionOptions, CancellationToken, GroupFit>? Fit = null, bool SharesProjection = false,
-    bool FullWhitening = false, FactorPrecision? FixedPrecision = null, bool ChoosesPrecision = false);
+    bool FullWhitening = false, FactorPrecision? FixedPrecision = null, bool ChoosesPrecision = false)
+{
+    /// <summary>The precision this method stores at under <paramref name="options"/>: its fixed one, else the one asked for.</summary>
+    public FactorPrecision PrecisionFor(CompressionOptions options) => FixedPrecision ?? options.Precision;
+}
 
 /// <summary>
 /// Every compression method and every stored form, each named once: adding a method is its folder (fit and form) plus
