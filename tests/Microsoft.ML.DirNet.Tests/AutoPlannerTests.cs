@@ -273,6 +273,109 @@ public sealed class AutoPlannerTests(ITestOutputHelper output)
         Assert.True(Distance(byOutput) < Distance(byMatrix));
     }
 
+    [Fact]
+    public void ScoredOnTheOutputItIsNeverWorseOnTheProbeSetsThanAnySingleQuantConfigurationWithinTheBudget()
+    {
+        var model = Load(Fixture);
+        var calibration = CalibrationStatistics.Capture(model, [TensorFile.ReadSeries(Path.Combine(TestPaths.Fixtures, Fixture, "test_data_set_0"), "input")]);
+        var probe = new OutputProbe(model, NativeEngine.Instance, calibration.ProbeSets, AutoScoring.OutputKullbackLeibler);
+        double Divergence(CompressionResult r) => probe.Divergence(r.Weights.Select(w => (w.Weight, w.Matrix.ToDense())).ToArray());
+        var quant = new[] { FactorPrecision.Int4, FactorPrecision.Int3, FactorPrecision.Int2, FactorPrecision.Ternary }
+            .SelectMany(p => new[] { 32, 64, 128 }.Select(g => RnnCompressor.Compress(model, new CompressionOptions
+            {
+                Method = CompressionMethod.Quant, Precision = p, GroupSize = g, Scope = CompressionScope.Recurrent, Calibration = calibration, Quantizer = Quantizer.Gptq,
+            })))
+            .ToArray();
+        var stages = new List<CompressionProgress>();
+        foreach (var ratio in new[] { 9.0, 11.5 })
+        {
+            var auto = RnnCompressor.Compress(model, Auto(ratio) with { Calibration = calibration, Quantizer = Quantizer.Gptq, AutoScoring = AutoScoring.OutputKullbackLeibler },
+                new CollectingProgress(stages.Add));
+            var budget = (long)Math.Floor(auto.MatrixBytesBefore / ratio);
+            var within = quant.Where(q => q.MatrixBytesAfter <= budget).ToArray();
+            output.WriteLine($"{ratio}x: auto {Divergence(auto):G5} at {auto.MatrixBytesAfter} B ({Forms(auto)}); quant within the budget: " +
+                string.Join(", ", within.Select(q => $"{Divergence(q):G5} at {q.MatrixBytesAfter} B ({Forms(q)})").Distinct()));
+            Assert.True(auto.MatrixBytesAfter <= budget);
+            Assert.NotEmpty(within);
+            Assert.All(within, q => Assert.True(Divergence(auto) <= Divergence(q) * (1 + 1e-6) + 1e-12, $"auto {Divergence(auto)} vs {Divergence(q)} ({Forms(q)})"));
+        }
+
+        // The plans were scored on the model's output as the search went.
+        Assert.Contains(stages, p => p.Stage == "plan" && p.Total == JointPlanSearch.MaxEvaluations);
+    }
+
+    [Fact]
+    public void TheJointSearchLeavesAPlanTheOutputDoesNotBearOut()
+    {
+        // Three matrices of the kind the planner likes to cut by rank (a strong rank-3 part): the divergence here
+        // penalises low-rank matrices by the square of their count, as a model whose errors compound would; the search must find the plans
+        // without one, and never end above the planner's plan or over the budget.
+        var fits = Enumerable.Range(0, 3).Select(k => StructuredFit(40 + 8 * k, 32, seed: 20 + k)).ToArray();
+        var budget = fits.Sum(f => f.Group.DenseBytes) / 9;
+        var budgets = BudgetPlanner.Allocate(fits, budget, BudgetAllocation.ErrorPerByte);
+        var planned = fits.Select((f, g) => f.ChoiceFor(budgets[g])).ToArray();
+        // Larger than any candidate's own error, and growing with the square of their count: errors that compound.
+        var penalty = 10 * fits.Max(f => f.Choices.Max(c => c.Error));
+        var calls = 0;
+        double Divergence(int[] plan)
+        {
+            calls++;
+            var lowRank = plan.Select((c, g) => fits[g].Choices[c].Kind).Count(k => k.StartsWith("lowrank", StringComparison.Ordinal));
+            return plan.Select((c, g) => fits[g].Choices[c].Error).Sum() + lowRank * lowRank * penalty;
+        }
+
+        output.WriteLine("planned: " + string.Join(", ", planned.Select((c, g) => $"{fits[g].Choices[c].Kind} {fits[g].Choices[c].Bytes} B")));
+        // The planner, adding per-matrix errors, cuts at least one matrix by rank: that is what the search must undo.
+        Assert.Contains(planned.Select((c, g) => fits[g].Choices[c].Kind), kind => kind.StartsWith("lowrank", StringComparison.Ordinal));
+        var plan = JointPlanSearch.Search(fits, budget, planned, Divergence);
+        output.WriteLine($"searched ({calls} plans): " + string.Join(", ", plan.Select((c, g) => $"{fits[g].Choices[c].Kind} {fits[g].Choices[c].Bytes} B")));
+        Assert.InRange(calls, 1, JointPlanSearch.MaxEvaluations);
+        Assert.True(plan.Select((c, g) => fits[g].Choices[c].Bytes).Sum() <= budget);
+        Assert.True(Divergence(plan) <= Divergence(planned));
+        Assert.Equal(plan, JointPlanSearch.Search(fits, budget, planned, Divergence));
+        Assert.All(plan.Select((c, g) => fits[g].Choices[c].Kind), kind => Assert.StartsWith("dense", kind));
+    }
+
+    [Fact]
+    public void AMatrixIsKeptDenseWhereItsBudgetCoversTheDenseForm()
+    {
+        var fit = StructuredFit(24, 16, seed: 3);
+        var dense = fit.Group.DenseBytes;
+        Assert.Contains(fit.Choices, c => c.Bytes >= dense && c.Error > 0);
+        foreach (var budget in new[] { dense, dense + 1, 2 * dense })
+        {
+            var built = Assert.Single(fit.Build(budget));
+            Assert.IsType<DenseMatrix>(built);
+            Assert.Equal(FactorPrecision.Float32, built.Precision);
+            Assert.Equal(dense, built.StorageBytes);
+        }
+    }
+
+    /// <summary>The auto fit of a [rows × columns] matrix with a strong rank-3 part plus noise.</summary>
+    private static AutoFit StructuredFit(int rows, int columns, int seed)
+    {
+        var random = new Random(seed);
+        var u = Enumerable.Range(0, rows * 3).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+        var v = Enumerable.Range(0, 3 * columns).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+        var values = new float[rows * columns];
+        for (var i = 0; i < rows; i++)
+        {
+            for (var j = 0; j < columns; j++)
+            {
+                var sum = 0.05f * (float)(random.NextDouble() * 2 - 1);
+                for (var k = 0; k < 3; k++)
+                {
+                    sum += u[i * 3 + k] * v[k * columns + j];
+                }
+
+                values[i * columns + j] = sum;
+            }
+        }
+
+        var group = new MatrixGroup([(new CompressibleWeight($"w{seed}", "node", "MatMul", WeightRole.MatMul, 0, rows, columns, rows * columns * 4L), values)]);
+        return new AutoFit(group, new CompressionOptions { Method = CompressionMethod.Auto }, CancellationToken.None);
+    }
+
     /// <summary>X [batch, rows] → X·A + gain·(X·B), with A and B the same random matrix [rows × columns].</summary>
     private static OnnxModel TwoBranches(int rows, int columns, float gain)
     {

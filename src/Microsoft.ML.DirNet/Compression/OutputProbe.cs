@@ -48,17 +48,29 @@ internal sealed class OutputProbe
     /// The output divergence with <paramref name="weight"/> replaced by <paramref name="dense"/> [rows × columns];
     /// +∞ when the changed model's output is not finite.
     /// </summary>
-    public double Divergence(CompressibleWeight weight, float[] dense)
+    public double Divergence(CompressibleWeight weight, float[] dense) => Divergence([(weight, dense)]);
+
+    /// <summary>The output divergence with every one of <paramref name="replaced"/> changed at once (each [rows × columns]).</summary>
+    public double Divergence(IReadOnlyList<(CompressibleWeight Weight, float[] Dense)> replaced)
     {
-        if (!_originals.TryGetValue(weight.Initializer, out var original))
+        // Matrices that share an initializer (directions, or gates split by the finder) are written into one copy of it.
+        var changed = new Dictionary<string, float[]>();
+        foreach (var (weight, dense) in replaced)
         {
-            original = _copy.Graph.GetInitializer(weight.Initializer).As<float>();
-            _originals[weight.Initializer] = original;
+            if (!changed.TryGetValue(weight.Initializer, out var data))
+            {
+                data = (float[])Original(weight.Initializer).Data.Clone();
+                changed[weight.Initializer] = data;
+            }
+
+            WeightLayout.Write(weight, dense, data);
         }
 
-        var data = (float[])original.Data.Clone();
-        WeightLayout.Write(weight, dense, data);
-        _copy.ReplaceInitializer(weight.Initializer, new Tensor<float>(original.Shape, data));
+        foreach (var (name, data) in changed)
+        {
+            _copy.ReplaceInitializer(name, new Tensor<float>(Original(name).Shape, data));
+        }
+
         try
         {
             var outputs = Run();
@@ -74,8 +86,22 @@ internal sealed class OutputProbe
         }
         finally
         {
-            _copy.ReplaceInitializer(weight.Initializer, original);
+            foreach (var name in changed.Keys)
+            {
+                _copy.ReplaceInitializer(name, Original(name));
+            }
         }
+    }
+
+    private Tensor<float> Original(string initializer)
+    {
+        if (!_originals.TryGetValue(initializer, out var original))
+        {
+            original = _copy.Graph.GetInitializer(initializer).As<float>();
+            _originals[initializer] = original;
+        }
+
+        return original;
     }
 
     private float[][] Run()

@@ -132,6 +132,11 @@ public static class RnnCompressor
         }
 
         var budgets = BudgetPlanner.Allocate(fits, budget, options.Allocation);
+        if (probe is not null)
+        {
+            return SearchJointly(fits.Cast<AutoFit>().ToArray(), groups, budget, budgets, probe, progress, cancellationToken);
+        }
+
         var built = new IReadOnlyList<CompressedMatrix>[fits.Count];
         long Bytes(int g) => built[g].Sum(m => m.StorageBytes);
 
@@ -160,6 +165,47 @@ public static class RnnCompressor
 
         progress?.Report(new CompressionProgress("build", fits.Count, fits.Count, ""));
         return built;
+    }
+
+    /// <summary>
+    /// The auto method's plan refined on the model's output with every matrix changed at once
+    /// (<see cref="JointPlanSearch"/>), starting from the planner's split of the budget.
+    /// </summary>
+    private static IReadOnlyList<CompressedMatrix>[] SearchJointly(AutoFit[] fits, List<MatrixGroup> groups, long budget, long[] budgets,
+        OutputProbe probe, IProgress<CompressionProgress>? progress, CancellationToken cancellationToken)
+    {
+        // What a group leaves of its share passes to the next, as in the planner's own build.
+        var planned = new int[fits.Length];
+        long carry = 0;
+        for (var g = 0; g < fits.Length; g++)
+        {
+            planned[g] = fits[g].ChoiceFor(budgets[g] + carry);
+            carry = budgets[g] + carry - fits[g].Choices[planned[g]].Bytes;
+        }
+
+        // Rebuilt candidates are kept while they take less than about 256 MB: a move changes one or two matrices.
+        var rebuilt = new Dictionary<(int Group, int Choice), float[]>();
+        float[] Rebuilt(int g, int choice)
+        {
+            if (!rebuilt.TryGetValue((g, choice), out var dense))
+            {
+                if (rebuilt.Values.Sum(d => (long)d.Length) > 64L << 20)
+                {
+                    rebuilt.Clear();
+                }
+
+                dense = fits[g].Make(choice).ToDense();
+                rebuilt[(g, choice)] = dense;
+            }
+
+            return dense;
+        }
+
+        var plan = JointPlanSearch.Search(fits, budget, planned,
+            p => probe.Divergence(p.Select((choice, g) => (groups[g].Members[0].Weight, Rebuilt(g, choice))).ToArray()),
+            (done, total) => progress?.Report(new CompressionProgress("plan", done, total, "model output with whole plans")),
+            cancellationToken);
+        return plan.Select((choice, g) => (IReadOnlyList<CompressedMatrix>)[fits[g].Make(choice)]).ToArray();
     }
 
     /// <summary>The output probe for the auto method's candidates when <see cref="CompressionOptions.AutoScoring"/> asks for it.</summary>

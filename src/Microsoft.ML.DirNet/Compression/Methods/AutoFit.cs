@@ -4,8 +4,9 @@ namespace Microsoft.ML.DirNet.Compression;
 
 /// <summary>
 /// The auto method's view of one matrix: every candidate form, each measured as stored. Candidates are the matrix kept
-/// whole at float16, int8, int4, int3, int2 and ternary (the precisions' default groups, or <see cref="CompressionOptions.GroupSize"/>),
-/// and truncated SVD at a ladder of ranks with float32, int8, int4 or int3 factors. Each one's bytes are its
+/// whole at float32, float16, int8, and int4, int3, int2 and ternary in groups of 32, 64 and 128 values (or only
+/// <see cref="CompressionOptions.GroupSize"/> when one is given), and truncated SVD at a ladder of ranks with float32,
+/// int8, int4 or int3 factors (at the precisions' default groups). Each one's bytes are its
 /// <see cref="CompressedMatrix.StorageBytes"/> after quantizing, and its error is measured in the group's basis:
 /// ‖(W − Ŵ)·T‖²_F with T the whitening factor of the calibration moment (T·Tᵀ = C + δI, so the error is
 /// tr(ΔW·(C + δI)·ΔWᵀ), the output error on the calibration inputs), or ‖W − Ŵ‖²_F without calibration. The planner
@@ -23,7 +24,13 @@ internal sealed class AutoFit : GroupFit
 {
     /// <summary>The precisions a whole matrix is tried at (float16 for the mild ratios, between dense and int8).</summary>
     private static readonly FactorPrecision[] WholePrecisions =
-        [FactorPrecision.Float16, FactorPrecision.Int8, FactorPrecision.Int4, FactorPrecision.Int3, FactorPrecision.Int2, FactorPrecision.Ternary];
+        [FactorPrecision.Float32, FactorPrecision.Float16, FactorPrecision.Int8, FactorPrecision.Int4, FactorPrecision.Int3, FactorPrecision.Int2, FactorPrecision.Ternary];
+
+    /// <summary>
+    /// The group sizes a whole low-bit matrix is tried at when none is asked for: larger groups spend fewer bytes on
+    /// scales, which moves int2 and ternary between the ratios their default groups reach.
+    /// </summary>
+    private static readonly int[] WholeGroupSizes = [32, 64, 128];
 
     /// <summary>The precisions low-rank factors are tried at.</summary>
     private static readonly FactorPrecision[] FactorPrecisions =
@@ -72,8 +79,10 @@ internal sealed class AutoFit : GroupFit
         (_left, var right) = _subspace.Truncate(_fullRank);
         _right = group.Transform is { } t ? t.Undo(right, _fullRank) : right;
 
-        var recipes = WholePrecisions.Select(p => new Recipe(Form.Whole, p, 0))
-            .Concat(Ranks(_fullRank).SelectMany(r => FactorPrecisions.Where(p => p != FactorPrecision.Float32).Select(p => new Recipe(Form.LowRank, p, r))))
+        int[] groupSizes = options.GroupSize != 0 ? [options.GroupSize] : WholeGroupSizes;
+        var recipes = WholePrecisions
+            .SelectMany(p => LowBitPrecision.IsLowBit(p) ? groupSizes.Select(g => new Recipe(Form.Whole, p, 0, g)) : [new Recipe(Form.Whole, p, 0, 0)])
+            .Concat(Ranks(_fullRank).SelectMany(r => FactorPrecisions.Where(p => p != FactorPrecision.Float32).Select(p => new Recipe(Form.LowRank, p, r, options.GroupSize))))
             .ToArray();
         var measured = new Candidate?[recipes.Length];
         Parallel.For(0, recipes.Length, new ParallelOptions { CancellationToken = cancellationToken }, i => measured[i] = Measure(recipes[i]));
@@ -82,7 +91,7 @@ internal sealed class AutoFit : GroupFit
         // Float32 factors cost nothing to measure: the truncation error is the SVD's tail energy.
         for (var r = 1; r <= _fullRank; r++)
         {
-            _measured.Add(new Candidate(new Recipe(Form.LowRank, FactorPrecision.Float32, r), BytesAt(FactorPrecision.Float32, r), _subspace.SquaredError(r)));
+            _measured.Add(new Candidate(new Recipe(Form.LowRank, FactorPrecision.Float32, r, 0), BytesAt(FactorPrecision.Float32, r), _subspace.SquaredError(r)));
         }
 
         _ladder = Monotone(_measured.Select(c => new FitPoint(c.Bytes, c.SquaredError)));
@@ -104,6 +113,47 @@ internal sealed class AutoFit : GroupFit
         _measured.Select(c => (c.Recipe.Form == Form.Whole ? "dense" : "lowrank", c.Recipe.Precision, c.Recipe.Rank, c.Bytes, c.SquaredError)).ToArray();
 
     /// <summary>
+    /// The candidates as the joint plan search sees them (<see cref="JointPlanSearch"/>): bytes ascending, each with its
+    /// kind (form, precision and group, without the rank: the same kind on every matrix is one single configuration)
+    /// and its error as scored. Indices into this list are what <see cref="ChoiceFor"/> returns and
+    /// <see cref="Make(int)"/> builds.
+    /// </summary>
+    internal IReadOnlyList<AutoChoice> Choices =>
+        _choices ??= _measured.OrderBy(c => c.Bytes).ThenBy(c => c.SquaredError)
+            .Select(c => new AutoChoice(Kind(c.Recipe), c.Bytes, c.SquaredError)).ToArray();
+
+    /// <summary>The choice of least error within <paramref name="budgetBytes"/>; the smallest one when none fits.</summary>
+    internal int ChoiceFor(long budgetBytes)
+    {
+        var choices = Choices;
+        var best = 0;
+        for (var i = 1; i < choices.Count; i++)
+        {
+            var within = choices[i].Bytes <= budgetBytes;
+            if (within && (choices[best].Bytes > budgetBytes || choices[i].Error < choices[best].Error))
+            {
+                best = i;
+            }
+        }
+
+        return best;
+    }
+
+    /// <summary>Builds choice <paramref name="choice"/> of <see cref="Choices"/>, at its precision, in W's basis.</summary>
+    internal CompressedMatrix Make(int choice) =>
+        Make(_measured.OrderBy(c => c.Bytes).ThenBy(c => c.SquaredError).ElementAt(choice).Recipe);
+
+    private AutoChoice[]? _choices;
+
+    private string Kind(Recipe recipe)
+    {
+        var precision = LowBitPrecision.IsLowBit(recipe.Precision)
+            ? Grid(recipe.Precision, recipe.Group).ToString()
+            : recipe.Precision switch { FactorPrecision.Float32 => "fp32", FactorPrecision.Float16 => "fp16", _ => "int8" };
+        return $"{(recipe.Form == Form.Whole ? "dense" : "lowrank")} {precision}";
+    }
+
+    /// <summary>
     /// The measured candidate of least error within the budget, or the largest rank that fits at each factor precision
     /// (measured now) when that is better; at least the smallest candidate.
     /// </summary>
@@ -122,14 +172,14 @@ internal sealed class AutoFit : GroupFit
         foreach (var precision in _scoredOnOutput ? [] : FactorPrecisions)
         {
             var rank = LargestRank(precision, budgetBytes);
-            if (rank == 0 || _measured.Any(c => c.Recipe == new Recipe(Form.LowRank, precision, rank)))
+            if (rank == 0 || _measured.Any(c => c.Recipe == new Recipe(Form.LowRank, precision, rank, _options.GroupSize)))
             {
                 continue;
             }
 
             var filled = precision == FactorPrecision.Float32
-                ? new Candidate(new Recipe(Form.LowRank, precision, rank), BytesAt(precision, rank), _subspace.SquaredError(rank))
-                : Measure(new Recipe(Form.LowRank, precision, rank));
+                ? new Candidate(new Recipe(Form.LowRank, precision, rank, 0), BytesAt(precision, rank), _subspace.SquaredError(rank))
+                : Measure(new Recipe(Form.LowRank, precision, rank, _options.GroupSize));
             if (filled is { } f && f.Bytes <= budgetBytes && (best is null || f.SquaredError < best.Value.SquaredError))
             {
                 best = f;
@@ -177,6 +227,7 @@ internal sealed class AutoFit : GroupFit
 
         _measured.Clear();
         _measured.AddRange(scored);
+        _choices = null;
         _ladder = Monotone(_measured.Select(c => new FitPoint(c.Bytes, c.SquaredError)));
         _scoredOnOutput = true;
     }
@@ -268,7 +319,7 @@ internal sealed class AutoFit : GroupFit
         {
             FactorPrecision.Float32 => rank * (rows + columns) * sizeof(float),
             FactorPrecision.Int8 => rank * (rows + columns) + (rows + rank) * sizeof(float),
-            _ => Grid(precision).StoredBytes(Group.Rows, rank) + Grid(precision).StoredBytes(rank, Group.Columns),
+            _ => Grid(precision, _options.GroupSize).StoredBytes(Group.Rows, rank) + Grid(precision, _options.GroupSize).StoredBytes(rank, Group.Columns),
         };
     }
 
@@ -292,7 +343,7 @@ internal sealed class AutoFit : GroupFit
         return low;
     }
 
-    private LowBitGrid Grid(FactorPrecision precision) => LowBitPrecision.Grid(precision, _options.GroupSize);
+    private static LowBitGrid Grid(FactorPrecision precision, int groupSize) => LowBitPrecision.Grid(precision, groupSize);
 
     /// <summary>Builds one candidate at its precision, in W's basis.</summary>
     private CompressedMatrix Make(Recipe recipe)
@@ -320,7 +371,7 @@ internal sealed class AutoFit : GroupFit
             FactorPrecision.Float32 => form,
             FactorPrecision.Float16 => form.ToHalfPrecision([]),
             FactorPrecision.Int8 => form.ToInt8Precision([]),
-            _ => form.ToLowBitPrecision(Grid(recipe.Precision), (factor, moment) => Quantize(factor, moment, Grid(recipe.Precision)), _gptqMoment, []),
+            _ => form.ToLowBitPrecision(Grid(recipe.Precision, recipe.Group), (factor, moment) => Quantize(factor, moment, Grid(recipe.Precision, recipe.Group)), _gptqMoment, []),
         };
     }
 
@@ -388,7 +439,14 @@ internal sealed class AutoFit : GroupFit
         return Math.ScaleB(sum, 2 * exponent);
     }
 
-    private readonly record struct Recipe(Form Form, FactorPrecision Precision, int Rank);
+    /// <summary>One candidate: its form, precision, rank (low rank only) and values per group (low bit only; 0: the default).</summary>
+    private readonly record struct Recipe(Form Form, FactorPrecision Precision, int Rank, int Group);
 
     private readonly record struct Candidate(Recipe Recipe, long Bytes, double SquaredError);
 }
+
+/// <summary>One of the auto method's candidates for a matrix, as the joint plan search sees it.</summary>
+/// <param name="Kind">Form, precision and group without the rank, e.g. <c>dense ternary g64</c> or <c>lowrank int8</c>.</param>
+/// <param name="Bytes">Its stored bytes.</param>
+/// <param name="Error">Its error as scored (matrix error or output divergence with only this matrix changed).</param>
+internal readonly record struct AutoChoice(string Kind, long Bytes, double Error);
