@@ -33,13 +33,15 @@ public enum CompressionMethod
     Quant,
 
     /// <summary>
-    /// The planner chooses per matrix among structure × bits: the matrix whole at float16, int8, int4, int3, int2 or ternary,
-    /// or truncated SVD at a ladder of ranks with float32, int8, int4 or int3 factors. Every candidate is measured as
-    /// stored (its exact bytes, and its error in the data-aware norm ‖(W − Ŵ)·X‖ when calibrated, else ‖W − Ŵ‖), and
-    /// the budget goes where the error falls most per byte, so <see cref="CompressionOptions.Ratio"/> is met. Each
-    /// matrix carries the precision chosen for it: <see cref="CompressionOptions.Precision"/> stays float32;
-    /// <see cref="CompressionOptions.GroupSize"/> (0: each precision's default) and <see cref="CompressionOptions.Quantizer"/>
-    /// apply to the low-bit candidates.
+    /// The planner chooses per matrix among structure × bits: the matrix whole at float32, float16, int8, or int4, int3,
+    /// int2 or ternary in groups of 32, 64 or 128 values, or truncated SVD at a ladder of ranks with float32, int8, int4
+    /// or int3 factors. Every candidate is measured as stored (its exact bytes, and its error in the data-aware norm
+    /// ‖(W − Ŵ)·X‖ when calibrated, else ‖W − Ŵ‖, or the model's output change, <see cref="CompressionOptions.AutoScoring"/>),
+    /// and the budget goes where the error falls most per byte, so <see cref="CompressionOptions.Ratio"/> is met. When
+    /// scored on the output, whole plans are then scored with every matrix changed at once (the planner's, every single
+    /// configuration that fits, and local moves from the best), and the best is kept. Each matrix carries the precision
+    /// chosen for it: <see cref="CompressionOptions.Precision"/> stays float32; <see cref="CompressionOptions.GroupSize"/>
+    /// (0: try 32, 64 and 128) and <see cref="CompressionOptions.Quantizer"/> apply to the low-bit candidates.
     /// </summary>
     Auto,
 }
@@ -131,7 +133,9 @@ public enum AutoScoring
     /// The model's output change with only that matrix replaced: Σ‖y − ŷ‖² over the model's first output, on the first
     /// few calibration input sets (<see cref="CalibrationStatistics.ProbeSetLimit"/>). Needs
     /// <see cref="CompressionOptions.Calibration"/>. Only the candidates on or near each matrix's lower hull of
-    /// bytes against matrix error are run (a few dozen model runs per matrix), so compression takes longer.
+    /// bytes against matrix error are run (a few dozen model runs per matrix), so compression takes longer. Whole plans
+    /// are then scored the same way with every matrix changed at once (up to 40 more runs of the probe sets), since
+    /// errors in several matrices do not simply add up.
     /// </summary>
     OutputSquaredError,
 
