@@ -23,12 +23,6 @@ public static class FrontierComparison
     public static IReadOnlyList<int> QuantGroupSizes { get; } = [32, 64, 128];
 
     /// <summary>
-    /// The structure ratio at which a structured method is compressed once (not evaluated) to learn how much further a
-    /// precision shrinks its stored bytes: low enough that every method accepts it.
-    /// </summary>
-    internal const double ProbeStructureRatio = 2;
-
-    /// <summary>
     /// Below this structure ratio the precision alone reaches the stored ratio (the method would barely change the
     /// matrices), which is the quant method's territory: no row is measured.
     /// </summary>
@@ -41,10 +35,10 @@ public static class FrontierComparison
     /// each of <see cref="QuantGroupSizes"/>, by round to nearest and, calibrated, by GPTQ, each measured once whatever
     /// ratios it reaches. <see cref="CompressionMethod.Int8"/>: its one form. <see cref="CompressionMethod.Auto"/>: at
     /// each ratio (its ratio is the stored one). The other methods: at each of <paramref name="precisions"/> (default
-    /// <see cref="DefaultPrecisions"/>) and each ratio, at the structure ratio whose stored ratio reaches it: the
-    /// ratio divided by how much the precision shrinks a probe compression, raised once by the shortfall where the
-    /// result lands below <see cref="Frontier.Tolerance"/> × the ratio; none where that structure ratio would be
-    /// 1.05 or less.
+    /// <see cref="DefaultPrecisions"/>) and each ratio, at the structure ratio whose stored ratio reaches it: estimated
+    /// from two compressions (not evaluated) at that precision, and raised once where the result lands below
+    /// <see cref="Frontier.Tolerance"/> × the ratio; none where that structure ratio would be 1.05 or less (the
+    /// precision alone reaches the ratio), and a row that says so where the estimate finds the ratio out of reach.
     /// </summary>
     /// <param name="model">The model to compress (never modified).</param>
     /// <param name="task">The task every row is evaluated on.</param>
@@ -136,34 +130,75 @@ public static class FrontierComparison
         var name = MethodRegistry.NameOf(options.Method);
         var plain = MethodComparison.WithPrecision(options with { Calibration = null }, precision);
         var precisionName = MethodComparison.PrecisionName(plain);
-        // At fp32 the stored ratio is the structure ratio the planner meets; below it, how much further the values
-        // shrink depends on the method (indices and row starts are not quantized), so one compression measures it.
-        var shrink = 1.0;
+        // Every compression's (structure, stored) point: the probes, then each attempt, for the retries' secants.
+        var known = new List<(double Structure, double Stored)>();
+        var model = StoredRatioModel.Identity;
+        // At fp32 the stored ratio is the structure ratio the planner meets; below it, the stored ratio depends on the
+        // method (indices and row starts are not quantized) and on the overhead of scales, so two compressions
+        // measure it.
         if (precision != FactorPrecision.Float32)
         {
-            var probe = run.Compress($"{name} {precisionName}: probe at {ProbeStructureRatio:0.##}x structure", plain with { Ratio = ProbeStructureRatio });
-            if (probe.Result is null)
+            string? refusal = null;
+            foreach (var structure in ProbeStructureRatios)
             {
-                yield return MethodComparison.Refused(run.Baseline.Task, plain with { Ratio = ProbeStructureRatio }, probe.Problem!);
+                var probe = run.Compress($"{name} {precisionName}: probe at {structure:0.##}x structure", plain with { Ratio = structure });
+                if (probe.Result is null)
+                {
+                    refusal = probe.Problem;
+                    break;
+                }
+
+                known.Add((structure, probe.Result.AchievedRatio));
+            }
+
+            if (known.Count == 0)
+            {
+                // Not even the first probe was accepted: the refusal is the evidence, and nothing is estimated from it.
+                yield return MethodComparison.Refused(run.Baseline.Task, plain with { Ratio = ProbeStructureRatios[0] }, refusal!);
                 yield break;
             }
 
-            shrink = probe.Result.AchievedRatio / ProbeStructureRatio;
+            model = known.Count == 1 ? StoredRatioModel.Proportional(known[0].Structure, known[0].Stored) : StoredRatioModel.Through(known[0], known[1]);
         }
+
+        var probes = string.Join(" and ", known.Select(k => $"{k.Structure:0.##}x"));
+        // Per variant, the smallest structure ratio the method refused: it refuses any larger one too (it cannot make
+        // so few bytes), so a larger ratio is recorded as out of reach without compressing again.
+        var refusals = new (double Structure, string Problem)?[run.Baseline.Variants.Length];
 
         foreach (var ratio in ratios)
         {
-            var structure = ratio / shrink;
+            var structure = model.StructureFor(ratio);
             if (structure <= MinimumStructureRatio)
             {
                 continue;
             }
 
-            foreach (var variant in run.Baseline.Variants)
+            if (double.IsPositiveInfinity(structure))
             {
-                var configured = MethodComparison.WithPrecision(options with { Calibration = variant }, precision);
-                var label = $"{name} {precisionName}{(variant is null ? "" : ", calibrated")} for {ratio:0.##}x stored";
-                var (row, reached) = Reach(run, configured, ratio, structure, label);
+                var limit = 1 / model.Floor;
+                yield return MethodComparison.Refused(run.Baseline.Task, plain with { Ratio = ratio },
+                    $"at {precisionName}, {name}'s stored ratio tends to {limit:0.##}x as its structure shrinks (estimated from compressions at {probes} structure), so {ratio:0.##}x stored is out of reach.");
+                continue;
+            }
+
+            for (var v = 0; v < run.Baseline.Variants.Length; v++)
+            {
+                var configured = MethodComparison.WithPrecision(options with { Calibration = run.Baseline.Variants[v] }, precision);
+                if (refusals[v] is { } refused && structure >= refused.Structure)
+                {
+                    yield return MethodComparison.Refused(run.Baseline.Task, configured with { Ratio = structure },
+                        $"{ratio:0.##}x stored needs about {structure:0.##}x structure, beyond the {refused.Structure:0.##}x refused: {refused.Problem}");
+                    continue;
+                }
+
+                var label = $"{name} {precisionName}{(v == 0 ? "" : ", calibrated")} for {ratio:0.##}x stored";
+                var (row, reached, refusal) = Reach(run, configured, ratio, structure, known, label);
+                if (refusal is { } r && !(refusals[v]?.Structure <= r.Structure))
+                {
+                    refusals[v] = r;
+                }
+
                 // The calibrated variant starts where the plain one ended: its structure shrinks the same way.
                 structure = reached;
                 yield return row;
@@ -171,31 +206,46 @@ public static class FrontierComparison
         }
     }
 
+    /// <summary>The structure ratios a structured method is compressed at (not evaluated) to estimate its <see cref="StoredRatioModel"/>.</summary>
+    private static readonly double[] ProbeStructureRatios = [2, 4];
+
     /// <summary>
-    /// Compresses at <paramref name="structure"/> and, where the stored ratio falls short of the tolerance, once more
-    /// at the structure raised by the shortfall (and a percent, since the first try already missed by more than the
-    /// tolerance), then evaluates the last result. Returns the row and the structure ratio it was compressed at.
+    /// Compresses at <paramref name="structure"/> and, where the stored ratio falls short of the tolerance, once more at
+    /// a larger structure ratio: where the secant through this point and the nearest known one says the ratio lies
+    /// (aimed a percent above it, since this try already missed), or, where that secant sees no way to it, raised by
+    /// the shortfall. Evaluates the last accepted result; returns the row, the structure ratio it was compressed at,
+    /// and the structure ratio the method refused, if it refused one.
     /// </summary>
-    private static (ComparisonRow Row, double Structure) Reach(Measurement run, CompressionOptions options, double ratio, double structure, string label)
+    private static (ComparisonRow Row, double Structure, (double Structure, string Problem)? Refusal) Reach(Measurement run, CompressionOptions options, double ratio, double structure,
+        List<(double Structure, double Stored)> known, string label)
     {
         var attempt = run.Compress($"{label}: compressing at {structure:0.##}x structure", options with { Ratio = structure });
         if (attempt.Result is null)
         {
-            return (MethodComparison.Refused(run.Baseline.Task, options with { Ratio = structure }, attempt.Problem!), structure);
+            return (MethodComparison.Refused(run.Baseline.Task, options with { Ratio = structure }, attempt.Problem!), structure, (structure, attempt.Problem!));
         }
 
         var stored = attempt.Result.AchievedRatio;
+        var nearest = known.Where(k => k.Structure != structure).OrderBy(k => Math.Abs(Math.Log(k.Structure / structure))).Cast<(double, double)?>().FirstOrDefault();
+        known.Add((structure, stored));
+        (double Structure, string Problem)? refusal = null;
         if (stored < Frontier.Tolerance * ratio)
         {
-            var raised = structure * ratio / stored * 1.01;
+            var secant = nearest is { } other ? StoredRatioModel.Through(other, (structure, stored)).StructureFor(1.01 * ratio) : double.PositiveInfinity;
+            var raised = double.IsFinite(secant) && secant > structure ? secant : structure * ratio / stored * 1.01;
             var retry = run.Compress($"{label}: {stored:0.##}x stored, compressing again at {raised:0.##}x structure", options with { Ratio = raised });
             if (retry.Result is not null)
             {
+                known.Add((raised, retry.Result.AchievedRatio));
                 (attempt, structure) = (retry, raised);
+            }
+            else
+            {
+                refusal = (raised, retry.Problem!);
             }
         }
 
-        return (run.Evaluate($"{label}: evaluating", attempt.Result!), structure);
+        return (run.Evaluate($"{label}: evaluating", attempt.Result!), structure, refusal);
     }
 
     /// <summary>Compressions and evaluations of one run, each announced on the progress.</summary>
