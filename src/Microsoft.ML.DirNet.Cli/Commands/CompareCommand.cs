@@ -177,7 +177,7 @@ internal static class CompareCommand
         {
             var change = (best!.Metrics[0] / rows[0].Metrics[0] - 1) * 100;
             text.AppendLine($"- ≥ {band.ToString("0", inv)}x: {TerminalText.Plain(best.Method + (best.Precision == "fp32" ? "" : $" {best.Precision}") + (best.Calibrated ? " (calibrated)" : "") + (best.FineTuned ? " (fine-tuned)" : ""))}{(best.Method is "quant" or "int8" ? "" : $" at {best.TargetRatio.ToString("0.##", inv)}x")}" +
-                $" ({best.MatrixRatio.ToString("0.00", inv)}x stored): {task.MetricNames[0]} {best.Metrics[0].ToString(task.Task == "lm" ? "0.00" : "0.0000", inv)} ({change.ToString("+0.0;-0.0", inv)} %)");
+                $" ({best.MatrixRatio.ToString("0.00", inv)}x stored): {task.MetricNames[0]} {best.Metrics[0].ToString(task.Task == "lm" ? "0.00" : "0.0000", inv)} ({change.ToString("+0.0;-0.0;0.0", inv)} %)");
         }
     }
 
@@ -229,7 +229,8 @@ internal static class CompareCommand
             for (var m = 0; m < row.Metrics.Length; m++)
             {
                 cells.Add(row.Metrics[m].ToString(task.Task == "lm" ? "0.00" : "0.0000", inv));
-                cells.Add(row.Method == "original" ? "" : ((row.Metrics[m] / original[m] - 1) * 100).ToString("+0.0;-0.0", inv) + " %");
+                // The third section formats a change that rounds to zero: with two, .NET writes a tiny negative one as "-+0.0".
+                cells.Add(row.Method == "original" ? "" : ((row.Metrics[m] / original[m] - 1) * 100).ToString("+0.0;-0.0;0.0", inv) + " %");
             }
 
             cells.Add(row.Seconds.ToString("0.0", inv));
