@@ -149,6 +149,19 @@ public sealed class FrontierTests
         Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], File.ReadAllBytes(plot)[..4]);
     }
 
+    [Fact]
+    public void CompareFrontierWithoutRatiosOrPrecisionsTakesTheFrontiersDefaults()
+    {
+        var (code, stdout, stderr) = CliTests.Dirnet("compare", Fixture, "--task", "lm", "--data", WriteCorpus(), "--tokens", "100",
+            "--methods", "lowrank", "--frontier", "--json");
+        Assert.True(code == 0, stderr);
+        var json = JsonDocument.Parse(stdout).RootElement;
+        Assert.Equal([4.0, 8, 12, 16, 20, 25, 32], json.GetProperty("frontier").EnumerateArray().Select(f => f.GetProperty("target_ratio").GetDouble()));
+        // compare's own defaults would be 2,4,8,12 at fp32 only.
+        Assert.Equal(["fp32", "int3 g64 rtn", "int4 g128 rtn", "int8"],
+            json.GetProperty("rows").EnumerateArray().Skip(1).Select(r => r.GetProperty("precision").GetString()).Distinct().Order(StringComparer.Ordinal));
+    }
+
     private static ComparisonRow Row(string method, double ratio, double metric) =>
         new(method, false, ratio, ratio, ratio, 100, 1000, 0.1, 0.01, [metric], 0);
 
