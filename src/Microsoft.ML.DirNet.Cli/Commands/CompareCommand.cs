@@ -55,10 +55,14 @@ internal static class CompareCommand
             DefaultValueFactory = _ => "matrix",
         };
         autoScore.AcceptOnlyFromAmong("matrix", "output", "kl");
+        var frontier = new Option<bool>("--frontier")
+        {
+            Description = $"Compare every method's best at equal stored size: for each ratio (--ratios, default {string.Join(",", FrontierComparison.DefaultRatios)}), configurations are measured whose stored ratio over --scope reaches it (at least {Frontier.Tolerance:0.##} × it), and each method's best is picked. quant: int4, int3, int2 and ternary at groups of {string.Join(", ", FrontierComparison.QuantGroupSizes)} (rtn, and gptq with --calibrate); int8: its one form; auto: at each ratio; the other methods: at each --precisions entry (default {string.Join(",", FrontierComparison.DefaultPrecisions.Select(StoredMatrix.NameOf))}), with the structure planned so that the stored ratio reaches the ratio (none where the precision alone does). Prints a frontier table (a row per ratio, a column per method, the best in bold) before the table of every row measured; JSON adds frontier (target_ratio, method, row; row null where nothing reached it); --plot draws the metric's change in % against the stored ratio.",
+        };
         var command = new Command("compare",
             "Compress a model with each method at each ratio and measure every result with the native engine on the rebuilt weights: size, reconstruction error, output error against the original on probe inputs, and the task metric. " + ExitCodes.Help)
         {
-            model, task, data, split, tokens, utterances, alphabet, methods, ratios, scope, seed, precisions, calibrate, calibrationData, files, autoScore, markdown, plot, json,
+            model, task, data, split, tokens, utterances, alphabet, methods, ratios, scope, seed, precisions, calibrate, calibrationData, files, autoScore, frontier, markdown, plot, json,
         };
         command.SetAction(result => CommandAction.Run(() =>
         {
@@ -70,10 +74,14 @@ internal static class CompareCommand
             var chosen = result.GetValue(methods)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                 .Select(m => MethodRegistry.Named(m)?.Method ?? throw new DirNetException($"Unknown method '{m}' in --methods; choose among {string.Join(", ", MethodRegistry.Methods.Select(e => e.Name))}."))
                 .ToArray();
-            var targets = result.GetValue(ratios)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            var atFrontier = result.GetValue(frontier);
+            // With --frontier, ratios and precisions not given take the frontier's defaults rather than compare's.
+            var ratiosText = atFrontier && !Given(result, ratios) ? string.Join(",", FrontierComparison.DefaultRatios.Select(r => r.ToString(CultureInfo.InvariantCulture))) : result.GetValue(ratios)!;
+            var precisionsText = atFrontier && !Given(result, precisions) ? string.Join(",", FrontierComparison.DefaultPrecisions.Select(StoredMatrix.NameOf)) : result.GetValue(precisions)!;
+            var targets = ratiosText.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                 .Select(r => double.TryParse(r, CultureInfo.InvariantCulture, out var v) && v > 1 ? v : throw new DirNetException($"Ratio '{r}' in --ratios is not a number above 1."))
                 .ToArray();
-            var stored = result.GetValue(precisions)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            var stored = precisionsText.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                 .Select(p => StoredMatrix.Precisions.TryGetValue(p, out var precision) ? precision : throw new DirNetException($"Unknown precision '{p}' in --precisions; choose among {string.Join(", ", StoredMatrix.Precisions.Keys)}."))
                 .ToArray();
             var options = new CompressionOptions
@@ -90,19 +98,24 @@ internal static class CompareCommand
                     : CalibrationInputs.Speech(CommandAction.ExistingDirectory(new DirectoryInfo(result.GetValue(calibrationData) ?? Path.Combine(folder, "..", "calibration"))));
             // Files given as they are are measured first, so a wrong one stops the command before minutes of compression.
             var measured = CompressedFileMeasurement.Measure(loaded, (result.GetValue(files) ?? []).Select(f => OnnxModel.Load(CommandAction.ExistingFile(f))).ToArray(), evaluation);
+            IReadOnlyList<ComparisonRow> Compare(IProgress<string>? progress) => atFrontier
+                ? FrontierComparison.Run(loaded, evaluation, chosen, targets, options, calibration, progress, precisions: stored)
+                : MethodComparison.Run(loaded, evaluation, chosen, targets, options, calibration, progress, precisions: stored);
             IReadOnlyList<ComparisonRow> rows = [];
             if (asJson || ConsoleOutput.Progress is not { } console)
             {
-                rows = MethodComparison.Run(loaded, evaluation, chosen, targets, options, calibration, precisions: stored);
+                rows = Compare(null);
             }
             else
             {
+                // The frontier's messages say themselves whether a step compresses or evaluates.
                 console.Status().Start("original", context =>
-                    rows = MethodComparison.Run(loaded, evaluation, chosen, targets, options, calibration, new SynchronousProgress<string>(s => context.Status($"compressing and evaluating: {TerminalText.Markup(s)}")), precisions: stored));
+                    rows = Compare(new SynchronousProgress<string>(s => context.Status(atFrontier ? TerminalText.Markup(s) : $"compressing and evaluating: {TerminalText.Markup(s)}"))));
             }
 
+            var cells = atFrontier ? Frontier.Select(rows, chosen, targets, options.Scope) : null;
             rows = [.. rows, .. measured];
-            var text = Markdown(rows, evaluation, options, Environment.GetCommandLineArgs());
+            var text = Markdown(rows, evaluation, options, Environment.GetCommandLineArgs(), cells is null ? null : FrontierReport.Table(cells, rows[0], evaluation, options.Scope));
             if (result.GetValue(markdown) is { } path)
             {
                 AtomicFile.Write(path.FullName, stream => stream.Write(System.Text.Encoding.UTF8.GetBytes(text)));
@@ -110,13 +123,14 @@ internal static class CompareCommand
 
             if (result.GetValue(plot) is { } image)
             {
-                var png = Plot(rows, evaluation, options, Path.GetFileName(file));
+                var png = cells is null ? Plot(rows, evaluation, options, Path.GetFileName(file))
+                    : FrontierReport.Plot(cells, targets, rows[0], evaluation, options.Scope, Path.GetFileName(file));
                 AtomicFile.Write(image.FullName, stream => stream.Write(png));
             }
 
-            Console.WriteLine(asJson
-                ? JsonSerializer.Serialize(new { task = evaluation.Task, metric_names = evaluation.MetricNames, rows }, CommandAction.Json)
-                : text);
+            Console.WriteLine(!asJson ? text
+                : cells is null ? JsonSerializer.Serialize(new { task = evaluation.Task, metric_names = evaluation.MetricNames, rows }, CommandAction.Json)
+                : JsonSerializer.Serialize(new { task = evaluation.Task, metric_names = evaluation.MetricNames, rows, frontier = cells }, CommandAction.Json));
             return ExitCodes.Success;
         }));
         return command;
@@ -163,17 +177,28 @@ internal static class CompareCommand
         {
             var change = (best!.Metrics[0] / rows[0].Metrics[0] - 1) * 100;
             text.AppendLine($"- ≥ {band.ToString("0", inv)}x: {TerminalText.Plain(best.Method + (best.Precision == "fp32" ? "" : $" {best.Precision}") + (best.Calibrated ? " (calibrated)" : "") + (best.FineTuned ? " (fine-tuned)" : ""))}{(best.Method is "quant" or "int8" ? "" : $" at {best.TargetRatio.ToString("0.##", inv)}x")}" +
-                $" ({best.MatrixRatio.ToString("0.00", inv)}x stored): {task.MetricNames[0]} {best.Metrics[0].ToString(task.Task == "lm" ? "0.00" : "0.0000", inv)} ({change.ToString("+0.0;-0.0", inv)} %)");
+                $" ({best.MatrixRatio.ToString("0.00", inv)}x stored): {task.MetricNames[0]} {best.Metrics[0].ToString(task.Task == "lm" ? "0.00" : "0.0000", inv)} ({change.ToString("+0.0;-0.0;0.0", inv)} %)");
         }
     }
 
-    private static string Markdown(IReadOnlyList<ComparisonRow> rows, TaskEvaluation task, CompressionOptions options, string[] commandLine)
+    /// <summary>Whether <paramref name="option"/> was on the command line (not only its default).</summary>
+    private static bool Given(ParseResult result, Option option) => result.GetResult(option) is { Implicit: false };
+
+    /// <summary>The full table of rows, after <paramref name="frontier"/> (the frontier's table) when given, then the command that made it.</summary>
+    private static string Markdown(IReadOnlyList<ComparisonRow> rows, TaskEvaluation task, CompressionOptions options, string[] commandLine, string? frontier = null)
     {
         var inv = CultureInfo.InvariantCulture;
         var original = rows[0].Metrics;
         var text = new StringBuilder();
         text.AppendLine($"Ratios over the {options.Scope.ToString().ToLowerInvariant()} weights; seed {options.Seed}; metrics by the native engine on the rebuilt weights. Change = relative to the original.");
         text.AppendLine();
+        if (frontier is not null)
+        {
+            text.AppendLine(frontier);
+            text.AppendLine("Every row measured:");
+            text.AppendLine();
+        }
+
         var header = new List<string> { "method", "precision", "calibrated", "target", "ratio", "file ratio", "bytes", "rel. recon. error", "output error" };
         header.AddRange(task.MetricNames.SelectMany(m => new[] { m, $"{m} change" }));
         header.Add("seconds");
@@ -204,7 +229,8 @@ internal static class CompareCommand
             for (var m = 0; m < row.Metrics.Length; m++)
             {
                 cells.Add(row.Metrics[m].ToString(task.Task == "lm" ? "0.00" : "0.0000", inv));
-                cells.Add(row.Method == "original" ? "" : ((row.Metrics[m] / original[m] - 1) * 100).ToString("+0.0;-0.0", inv) + " %");
+                // The third section formats a change that rounds to zero: with two, .NET writes a tiny negative one as "-+0.0".
+                cells.Add(row.Method == "original" ? "" : ((row.Metrics[m] / original[m] - 1) * 100).ToString("+0.0;-0.0;0.0", inv) + " %");
             }
 
             cells.Add(row.Seconds.ToString("0.0", inv));

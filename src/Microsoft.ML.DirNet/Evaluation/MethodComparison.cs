@@ -43,17 +43,9 @@ public static class MethodComparison
         IReadOnlyList<double> ratios, CompressionOptions baseOptions, IReadOnlyList<Tensor[]>? calibrationInputs = null,
         IProgress<string>? progress = null, CancellationToken cancellationToken = default, IReadOnlyList<FactorPrecision>? precisions = null)
     {
-        var calibration = calibrationInputs is null ? null : CalibrationStatistics.Capture(model, calibrationInputs, cancellationToken);
-        CalibrationStatistics?[] variants = calibration is null ? [null] : [null, calibration];
-        var probes = task.ProbeInputs(model);
-        var original = new NativeModel(model);
-        var reference = FirstOutputs(original, probes);
-        progress?.Report("original");
-        var fileBytes = model.ToBytes().LongLength;
-        var rows = new List<ComparisonRow>
-        {
-            new("original", false, 1, 1, 1, RnnCompressor.Targets(model, baseOptions.Scope).Sum(w => w.Bytes), fileBytes, 0, 0, task.Evaluate(original, model), 0),
-        };
+        var baseline = ComparisonBaseline.Start(model, task, baseOptions, calibrationInputs, progress, cancellationToken);
+        var variants = baseline.Variants;
+        var rows = new List<ComparisonRow> { baseline.Original };
         foreach (var method in methods)
         {
             // The int8 baseline has one form: it is measured once, and its row's target is the ratio it reaches.
@@ -62,7 +54,7 @@ public static class MethodComparison
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 progress?.Report(MethodRegistry.NameOf(method));
-                var row = Measure(model, task, probes, reference, baseOptions with { Method = method, Ratio = 1.001, Calibration = null }, cancellationToken);
+                var row = Measure(baseline, baseOptions with { Method = method, Ratio = 1.001, Calibration = null }, cancellationToken);
                 rows.Add(row with { TargetRatio = row.MatrixRatio });
                 continue;
             }
@@ -76,7 +68,7 @@ public static class MethodComparison
                         cancellationToken.ThrowIfCancellationRequested();
                         var options = WithPrecision(baseOptions with { Method = method, Calibration = variant }, bits);
                         progress?.Report($"{MethodRegistry.NameOf(method)} at {PrecisionName(options)}");
-                        var row = Measure(model, task, probes, reference, options, cancellationToken);
+                        var row = Measure(baseline, options, cancellationToken);
                         rows.Add(row with { TargetRatio = row.MatrixRatio });
                     }
                 }
@@ -99,7 +91,7 @@ public static class MethodComparison
                             Method = method, Ratio = ratio, Calibration = variant, AutoScoring = variant is null ? AutoScoring.Matrix : baseOptions.AutoScoring,
                         }, precision);
                         progress?.Report($"{name} at {ratio:0.##}x, {PrecisionName(options)}{(variant is null ? "" : ", calibrated")}");
-                        rows.Add(Measure(model, task, probes, reference, options, cancellationToken));
+                        rows.Add(Measure(baseline, options, cancellationToken));
                     }
                 }
             }
@@ -109,10 +101,10 @@ public static class MethodComparison
     }
 
     /// <summary>The low-bit precisions the quant method is measured at.</summary>
-    private static readonly FactorPrecision[] QuantPrecisions = [FactorPrecision.Int4, FactorPrecision.Int3, FactorPrecision.Int2, FactorPrecision.Ternary];
+    internal static readonly FactorPrecision[] QuantPrecisions = [FactorPrecision.Int4, FactorPrecision.Int3, FactorPrecision.Int2, FactorPrecision.Ternary];
 
     /// <summary>Options at <paramref name="precision"/>: low-bit values by GPTQ where calibration is given.</summary>
-    private static CompressionOptions WithPrecision(CompressionOptions options, FactorPrecision precision) => options with
+    internal static CompressionOptions WithPrecision(CompressionOptions options, FactorPrecision precision) => options with
     {
         Precision = precision,
         Quantizer = (LowBitPrecision.IsLowBit(precision) || MethodRegistry.Of(options.Method).ChoosesPrecision) && options.Calibration is not null
@@ -120,7 +112,7 @@ public static class MethodComparison
     };
 
     /// <summary>The precision as a row names it: <c>fp32</c>, <c>int8</c>, or bits, group and quantizer (<c>int4 g128 rtn</c>).</summary>
-    private static string PrecisionName(CompressionOptions options, CompressionResult? result = null)
+    internal static string PrecisionName(CompressionOptions options, CompressionResult? result = null)
     {
         if (result is not null && MethodRegistry.Of(options.Method).ChoosesPrecision)
         {
@@ -140,27 +132,37 @@ public static class MethodComparison
             : Export.StoredMatrix.NameOf(precision);
     }
 
-    private static ComparisonRow Measure(OnnxModel model, TaskEvaluation task, IReadOnlyList<Tensor[]> probes, float[][] reference,
-        CompressionOptions options, CancellationToken cancellationToken)
+    /// <summary>Compresses as <paramref name="options"/> say and measures the result; a refused compression is a row that says why.</summary>
+    internal static ComparisonRow Measure(ComparisonBaseline baseline, CompressionOptions options, CancellationToken cancellationToken)
     {
-        var name = MethodRegistry.NameOf(options.Method);
-        var calibrated = options.Calibration is not null;
         CompressionResult result;
         try
         {
-            result = RnnCompressor.Compress(model, options, cancellationToken: cancellationToken);
+            result = RnnCompressor.Compress(baseline.Model, options, cancellationToken: cancellationToken);
         }
         catch (DirNetException e)
         {
-            return new ComparisonRow(name, calibrated, options.Ratio, double.NaN, double.NaN, 0, 0, double.NaN, double.NaN,
-                task.MetricNames.Select(_ => double.NaN).ToArray(), 0, e.Message, Precision: PrecisionName(options));
+            return Refused(baseline.Task, options, e.Message);
         }
 
+        return Evaluate(baseline, result);
+    }
+
+    /// <summary>The row of a compression the method refused (e.g. an unreachable ratio): no sizes or metrics, the reason.</summary>
+    internal static ComparisonRow Refused(TaskEvaluation task, CompressionOptions options, string problem) =>
+        new(MethodRegistry.NameOf(options.Method), options.Calibration is not null, options.Ratio, double.NaN, double.NaN, 0, 0, double.NaN, double.NaN,
+            task.MetricNames.Select(_ => double.NaN).ToArray(), 0, problem, Precision: PrecisionName(options));
+
+    /// <summary>Measures a compression's rebuilt weights with the native engine: output error against the original, and the task metric.</summary>
+    internal static ComparisonRow Evaluate(ComparisonBaseline baseline, CompressionResult result)
+    {
+        var options = result.Options;
         var rebuilt = result.ToDenseModel();
         var engine = new NativeModel(rebuilt);
-        var outputError = OutputError(reference, FirstOutputs(engine, probes));
-        return new ComparisonRow(name, calibrated, options.Ratio, result.MatrixRatio, result.FileRatio, result.MatrixBytesAfter,
-            result.FileBytesAfter, result.RelativeError, outputError, task.Evaluate(engine, rebuilt), result.Seconds, Precision: PrecisionName(options, result));
+        var outputError = OutputError(baseline.Reference, FirstOutputs(engine, baseline.Probes));
+        return new ComparisonRow(MethodRegistry.NameOf(options.Method), options.Calibration is not null, options.Ratio, result.MatrixRatio, result.FileRatio,
+            result.MatrixBytesAfter, result.FileBytesAfter, result.RelativeError, outputError, baseline.Task.Evaluate(engine, rebuilt), result.Seconds,
+            Precision: PrecisionName(options, result));
     }
 
     /// <summary>The first output of <paramref name="engine"/> on each probe, the values <see cref="OutputError"/> compares.</summary>
