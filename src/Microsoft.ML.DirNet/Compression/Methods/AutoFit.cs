@@ -6,7 +6,8 @@ namespace Microsoft.ML.DirNet.Compression;
 /// The auto method's view of one matrix: every candidate form, each measured as stored. Candidates are the matrix kept
 /// whole at float32, float16, int8, and int4, int3, int2 and ternary in groups of 32, 64 and 128 values (or only
 /// <see cref="CompressionOptions.GroupSize"/> when one is given), and truncated SVD at a ladder of ranks with float32,
-/// int8, int4 or int3 factors (at the precisions' default groups). Each one's bytes are its
+/// int8, int4 or int3 factors (at the precisions' default groups); with calibration, the SVD both of W·T (optimal in the
+/// data-aware norm) and of W itself. Each one's bytes are its
 /// <see cref="CompressedMatrix.StorageBytes"/> after quantizing, and its error is measured in the group's basis:
 /// ‖(W − Ŵ)·T‖²_F with T the whitening factor of the calibration moment (T·Tᵀ = C + δI, so the error is
 /// tr(ΔW·(C + δI)·ΔWᵀ), the output error on the calibration inputs), or ‖W − Ŵ‖²_F without calibration. The planner
@@ -47,6 +48,8 @@ internal sealed class AutoFit : GroupFit
     private readonly PrincipalSubspace _subspace;
     private readonly float[] _left;
     private readonly float[] _right;
+    private readonly float[]? _plainLeft;
+    private readonly float[]? _plainRight;
     private readonly int _fullRank;
     private readonly List<Candidate> _measured = [];
     private IReadOnlyList<FitPoint> _ladder;
@@ -79,10 +82,18 @@ internal sealed class AutoFit : GroupFit
         (_left, var right) = _subspace.Truncate(_fullRank);
         _right = group.Transform is { } t ? t.Undo(right, _fullRank) : right;
 
+        // With calibration, the SVD of W itself as well: whitening can leave V's columns on scales so different that
+        // a group's one scale quantizes them badly, and which of the two bases stores better is measured, not assumed.
+        if (group.Transform is not null)
+        {
+            (_plainLeft, _plainRight) = new PrincipalSubspace(_original, group.Rows, group.Columns).Truncate(_fullRank);
+        }
+
         int[] groupSizes = options.GroupSize != 0 ? [options.GroupSize] : WholeGroupSizes;
         var recipes = WholePrecisions
             .SelectMany(p => LowBitPrecision.IsLowBit(p) ? groupSizes.Select(g => new Recipe(Form.Whole, p, 0, g)) : [new Recipe(Form.Whole, p, 0, 0)])
             .Concat(Ranks(_fullRank).SelectMany(r => FactorPrecisions.Where(p => p != FactorPrecision.Float32).Select(p => new Recipe(Form.LowRank, p, r, options.GroupSize))))
+            .Concat(_plainLeft is null ? [] : Ranks(_fullRank).SelectMany(r => FactorPrecisions.Where(p => p != FactorPrecision.Float32).Select(p => new Recipe(Form.PlainLowRank, p, r, options.GroupSize))))
             .ToArray();
         var measured = new Candidate?[recipes.Length];
         Parallel.For(0, recipes.Length, new ParallelOptions { CancellationToken = cancellationToken }, i => measured[i] = Measure(recipes[i]));
@@ -100,7 +111,12 @@ internal sealed class AutoFit : GroupFit
     private enum Form
     {
         Whole,
+
+        /// <summary>Truncated SVD in the group's basis (of W·T when calibrated, so optimal in the data-aware norm).</summary>
         LowRank,
+
+        /// <summary>Truncated SVD of W itself, when calibrated (see the constructor).</summary>
+        PlainLowRank,
     }
 
     public override IReadOnlyList<FitPoint> Ladder => _ladder;
@@ -110,7 +126,7 @@ internal sealed class AutoFit : GroupFit
 
     /// <summary>The candidates measured, with what each one is (for reports and tests).</summary>
     internal IReadOnlyList<(string Form, FactorPrecision Precision, int Rank, long Bytes, double SquaredError)> Candidates =>
-        _measured.Select(c => (c.Recipe.Form == Form.Whole ? "dense" : "lowrank", c.Recipe.Precision, c.Recipe.Rank, c.Bytes, c.SquaredError)).ToArray();
+        _measured.Select(c => (c.Recipe.Form == Form.Whole ? "dense" : c.Recipe.Form == Form.LowRank ? "lowrank" : "lowrank plain", c.Recipe.Precision, c.Recipe.Rank, c.Bytes, c.SquaredError)).ToArray();
 
     /// <summary>
     /// The candidates as the joint plan search sees them (<see cref="JointPlanSearch"/>): bytes ascending, each with its
@@ -150,7 +166,7 @@ internal sealed class AutoFit : GroupFit
         var precision = LowBitPrecision.IsLowBit(recipe.Precision)
             ? Grid(recipe.Precision, recipe.Group).ToString()
             : recipe.Precision switch { FactorPrecision.Float32 => "fp32", FactorPrecision.Float16 => "fp16", _ => "int8" };
-        return $"{(recipe.Form == Form.Whole ? "dense" : "lowrank")} {precision}";
+        return $"{(recipe.Form == Form.Whole ? "dense" : recipe.Form == Form.LowRank ? "lowrank" : "lowrank plain")} {precision}";
     }
 
     /// <summary>
@@ -357,13 +373,14 @@ internal sealed class AutoFit : GroupFit
         else
         {
             var rank = recipe.Rank;
+            var (fullLeft, fullRight) = recipe.Form == Form.LowRank ? (_left, _right) : (_plainLeft!, _plainRight!);
             var left = new float[(long)rows * rank];
             for (var i = 0; i < rows; i++)
             {
-                Array.Copy(_left, (long)i * _fullRank, left, (long)i * rank, rank);
+                Array.Copy(fullLeft, (long)i * _fullRank, left, (long)i * rank, rank);
             }
 
-            form = new LowRankMatrix(left, _right[..(rank * columns)], rows, columns, rank);
+            form = new LowRankMatrix(left, fullRight[..(rank * columns)], rows, columns, rank);
         }
 
         return recipe.Precision switch
