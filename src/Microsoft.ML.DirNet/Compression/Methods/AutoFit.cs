@@ -126,7 +126,7 @@ internal sealed class AutoFit : GroupFit
 
     /// <summary>The candidates measured, with what each one is (for reports and tests).</summary>
     internal IReadOnlyList<(string Form, FactorPrecision Precision, int Rank, long Bytes, double SquaredError)> Candidates =>
-        _measured.Select(c => (c.Recipe.Form == Form.Whole ? "dense" : c.Recipe.Form == Form.LowRank ? "lowrank" : "lowrank plain", c.Recipe.Precision, c.Recipe.Rank, c.Bytes, c.SquaredError)).ToArray();
+        _measured.Select(c => (FormName(c.Recipe.Form), c.Recipe.Precision, c.Recipe.Rank, c.Bytes, c.SquaredError)).ToArray();
 
     /// <summary>
     /// The candidates as the joint plan search sees them (<see cref="JointPlanSearch"/>): bytes ascending, each with its
@@ -134,9 +134,7 @@ internal sealed class AutoFit : GroupFit
     /// and its error as scored. Indices into this list are what <see cref="ChoiceFor"/> returns and
     /// <see cref="Make(int)"/> builds.
     /// </summary>
-    internal IReadOnlyList<AutoChoice> Choices =>
-        _choices ??= _measured.OrderBy(c => c.Bytes).ThenBy(c => c.SquaredError)
-            .Select(c => new AutoChoice(Kind(c.Recipe), c.Bytes, c.SquaredError)).ToArray();
+    internal IReadOnlyList<AutoChoice> Choices => Ordered().Choices;
 
     /// <summary>The choice of least error within <paramref name="budgetBytes"/>; the smallest one when none fits.</summary>
     internal int ChoiceFor(long budgetBytes)
@@ -156,17 +154,35 @@ internal sealed class AutoFit : GroupFit
     }
 
     /// <summary>Builds choice <paramref name="choice"/> of <see cref="Choices"/>, at its precision, in W's basis.</summary>
-    internal CompressedMatrix Make(int choice) =>
-        Make(_measured.OrderBy(c => c.Bytes).ThenBy(c => c.SquaredError).ElementAt(choice).Recipe);
+    internal CompressedMatrix Make(int choice) => Make(Ordered().Recipes[choice]);
 
-    private AutoChoice[]? _choices;
+    /// <summary>The measured candidates bytes ascending (then error), as <see cref="Choices"/> and their recipes.</summary>
+    private (AutoChoice[] Choices, Recipe[] Recipes) Ordered()
+    {
+        if (_ordered is null)
+        {
+            var sorted = _measured.OrderBy(c => c.Bytes).ThenBy(c => c.SquaredError).ToArray();
+            _ordered = (sorted.Select(c => new AutoChoice(Kind(c.Recipe), c.Bytes, c.SquaredError)).ToArray(), sorted.Select(c => c.Recipe).ToArray());
+        }
 
-    private string Kind(Recipe recipe)
+        return _ordered.Value;
+    }
+
+    private (AutoChoice[] Choices, Recipe[] Recipes)? _ordered;
+
+    private static string FormName(Form form) => form switch
+    {
+        Form.Whole => "dense",
+        Form.LowRank => "lowrank",
+        _ => "lowrank plain",
+    };
+
+    private static string Kind(Recipe recipe)
     {
         var precision = LowBitPrecision.IsLowBit(recipe.Precision)
             ? Grid(recipe.Precision, recipe.Group).ToString()
             : recipe.Precision switch { FactorPrecision.Float32 => "fp32", FactorPrecision.Float16 => "fp16", _ => "int8" };
-        return $"{(recipe.Form == Form.Whole ? "dense" : recipe.Form == Form.LowRank ? "lowrank" : "lowrank plain")} {precision}";
+        return $"{FormName(recipe.Form)} {precision}";
     }
 
     /// <summary>
@@ -243,7 +259,7 @@ internal sealed class AutoFit : GroupFit
 
         _measured.Clear();
         _measured.AddRange(scored);
-        _choices = null;
+        _ordered = null;
         _ladder = Monotone(_measured.Select(c => new FitPoint(c.Bytes, c.SquaredError)));
         _scoredOnOutput = true;
     }
