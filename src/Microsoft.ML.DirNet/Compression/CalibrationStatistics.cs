@@ -20,6 +20,12 @@ public sealed class CalibrationStatistics
     /// </summary>
     public const int ProbeSetLimit = 4;
 
+    /// <summary>
+    /// Input sets kept (the first ones) for scoring the auto method's whole plans on the model's output: up to 40 plans
+    /// are scored, against a few dozen candidates per matrix, so they can afford more inputs.
+    /// </summary>
+    internal const int JointProbeSetLimit = 8;
+
     private readonly Dictionary<(string Initializer, int Direction), (double[] Moment, long Count)> _moments;
 
     private CalibrationStatistics(Dictionary<(string, int), (double[], long)> moments, IReadOnlyList<Tensor[]> probeSets)
@@ -28,7 +34,7 @@ public sealed class CalibrationStatistics
         ProbeSets = probeSets;
     }
 
-    /// <summary>The first <see cref="ProbeSetLimit"/> input sets the statistics were captured from.</summary>
+    /// <summary>The first <see cref="JointProbeSetLimit"/> input sets the statistics were captured from.</summary>
     internal IReadOnlyList<Tensor[]> ProbeSets { get; }
 
     /// <summary>Input vectors seen per matrix (by initializer and direction).</summary>
@@ -77,7 +83,7 @@ public sealed class CalibrationStatistics
             setIndex++;
             cancellationToken.ThrowIfCancellationRequested();
             CheckFinite(model, set, setIndex);
-            if (probeSets.Count < ProbeSetLimit)
+            if (probeSets.Count < JointProbeSetLimit)
             {
                 probeSets.Add((Tensor[])set.Clone());
             }

@@ -51,7 +51,7 @@ public static class RnnCompressor
             MethodPlan.Shared => BuildOdl(groups, budget, options, progress, cancellationToken),
             MethodPlan.WholeToTarget => BuildQuantized(groups, budget, fileBytes, options),
             MethodPlan.Whole => Whole(groups),
-            _ => BuildPlanned(groups, budget, fileBytes, options, method, progress, cancellationToken, Probe(model, options, engine)),
+            _ => BuildPlanned(groups, budget, fileBytes, options, method, progress, cancellationToken, Probes(model, options, engine)),
         };
 
         var result = new List<CompressedWeight>();
@@ -100,8 +100,9 @@ public static class RnnCompressor
     /// <summary>Measures every group's ladder, splits the budget, and fits each group at its share.</summary>
     private static IReadOnlyList<CompressedMatrix>[] BuildPlanned(List<MatrixGroup> groups, long budget, long fileBytes,
         CompressionOptions options, MethodEntry method, IProgress<CompressionProgress>? progress, CancellationToken cancellationToken,
-        OutputProbe? probe = null)
+        (OutputProbe Single, OutputProbe Joint)? probes = null)
     {
+        var probe = probes?.Single;
         var fits = new List<GroupFit>();
         foreach (var group in groups)
         {
@@ -134,7 +135,7 @@ public static class RnnCompressor
         var budgets = BudgetPlanner.Allocate(fits, budget, options.Allocation);
         if (probe is not null)
         {
-            return SearchJointly(fits.Cast<AutoFit>().ToArray(), groups, budget, budgets, probe, progress, cancellationToken);
+            return SearchJointly(fits.Cast<AutoFit>().ToArray(), groups, budget, budgets, probes!.Value.Joint, progress, cancellationToken);
         }
 
         var built = new IReadOnlyList<CompressedMatrix>[fits.Count];
@@ -208,8 +209,12 @@ public static class RnnCompressor
         return plan.Select((choice, g) => (IReadOnlyList<CompressedMatrix>)[fits[g].Make(choice)]).ToArray();
     }
 
-    /// <summary>The output probe for the auto method's candidates when <see cref="CompressionOptions.AutoScoring"/> asks for it.</summary>
-    private static OutputProbe? Probe(OnnxModel model, CompressionOptions options, IOnnxEngine engine)
+    /// <summary>
+    /// The output probes for the auto method when <see cref="CompressionOptions.AutoScoring"/> asks for them: one on
+    /// the first <see cref="CalibrationStatistics.ProbeSetLimit"/> sets for each matrix's candidates, and one on up to
+    /// <see cref="CalibrationStatistics.JointProbeSetLimit"/> for the whole plans, which are few enough to score on more.
+    /// </summary>
+    private static (OutputProbe Single, OutputProbe Joint)? Probes(OnnxModel model, CompressionOptions options, IOnnxEngine engine)
     {
         if (options.AutoScoring == AutoScoring.Matrix || !MethodRegistry.Of(options.Method).ChoosesPrecision)
         {
@@ -221,7 +226,9 @@ public static class RnnCompressor
             throw new DirNetException($"Scoring the auto method's candidates on the model's output ({options.AutoScoring}) needs calibration inputs; give them, or score by the matrix error.");
         }
 
-        return new OutputProbe(model, engine, options.Calibration.ProbeSets, options.AutoScoring);
+        var sets = options.Calibration.ProbeSets;
+        var single = new OutputProbe(model, engine, sets.Take(CalibrationStatistics.ProbeSetLimit).ToArray(), options.AutoScoring);
+        return (single, sets.Count > CalibrationStatistics.ProbeSetLimit ? new OutputProbe(model, engine, sets, options.AutoScoring) : single);
     }
 
     /// <summary>
