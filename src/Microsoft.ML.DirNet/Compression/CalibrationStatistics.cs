@@ -15,8 +15,9 @@ namespace Microsoft.ML.DirNet.Compression;
 public sealed class CalibrationStatistics
 {
     /// <summary>
-    /// Input sets kept (the first ones) for probing the model's output (<see cref="AutoScoring.OutputSquaredError"/>):
-    /// 4 sets, e.g. 400 tokens of the language-model sample's calibration chunks.
+    /// Input sets (the first ones) each of the auto method's candidates is scored on when scored on the model's output
+    /// (<see cref="AutoScoring.OutputSquaredError"/>): 4 sets, e.g. 400 tokens of the language-model sample's
+    /// calibration chunks.
     /// </summary>
     public const int ProbeSetLimit = 4;
 

@@ -102,14 +102,13 @@ public static class RnnCompressor
         CompressionOptions options, MethodEntry method, IProgress<CompressionProgress>? progress, CancellationToken cancellationToken,
         (OutputProbe Single, OutputProbe Joint)? probes = null)
     {
-        var probe = probes?.Single;
         var fits = new List<GroupFit>();
         foreach (var group in groups)
         {
             cancellationToken.ThrowIfCancellationRequested();
             progress?.Report(new CompressionProgress("analyse", fits.Count, groups.Count, group.DisplayName));
             var fit = method.Fit!(group, options, cancellationToken);
-            if (probe is not null && fit is AutoFit auto)
+            if (probes is { Single: var probe } && fit is AutoFit auto)
             {
                 var (index, weight) = (fits.Count, group.Members[0].Weight);
                 auto.ScoreOnOutput(dense => probe.Divergence(weight, dense), (done, total) =>
@@ -133,9 +132,9 @@ public static class RnnCompressor
         }
 
         var budgets = BudgetPlanner.Allocate(fits, budget, options.Allocation);
-        if (probe is not null)
+        if (probes is { Joint: var joint })
         {
-            return SearchJointly(fits.Cast<AutoFit>().ToArray(), groups, budget, budgets, probes!.Value.Joint, progress, cancellationToken);
+            return SearchJointly(fits.Cast<AutoFit>().ToArray(), groups, budget, budgets, joint, progress, cancellationToken);
         }
 
         var built = new IReadOnlyList<CompressedMatrix>[fits.Count];
