@@ -397,28 +397,14 @@ public sealed class AutoPlannerTests(ITestOutputHelper output)
         Node("MatMul", "b", "xb", "X", "B");
         Node("Mul", "scale", "xb_scaled", "xb", "gain");
         Node("Add", "sum", "output", "xa", "xb_scaled");
-        graph.Input.Add(ValueInfo("X", rows));
-        graph.Output.Add(ValueInfo("output", columns));
-        var proto = new ModelProto { IrVersion = 8, Graph = graph };
-        proto.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = 14 });
-        return OnnxModel.Parse(proto.ToByteArray(), "two_branches.onnx");
+        graph.Input.Add(BatchGraphs.Value("X", rows));
+        graph.Output.Add(BatchGraphs.Value("output", columns));
+        return BatchGraphs.ToModel(graph);
     }
 
     private sealed class CollectingProgress(Action<CompressionProgress> report) : IProgress<CompressionProgress>
     {
         public void Report(CompressionProgress value) => report(value);
-    }
-
-    private static ValueInfoProto ValueInfo(string name, int features)
-    {
-        var shape = new TensorShapeProto();
-        shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimParam = "batch" });
-        shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = features });
-        return new ValueInfoProto
-        {
-            Name = name,
-            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorElementType.Float, Shape = shape } },
-        };
     }
 
     private static string LastRecurrentHidden(OnnxModel model) =>

@@ -70,28 +70,9 @@ public sealed class DegenerateWeightTests(ITestOutputHelper output)
         node.Input.Add(["X", "B"]);
         node.Output.Add("output");
         graph.Node.Add(node);
-        graph.Input.Add(ValueInfo("X", rows));
-        graph.Output.Add(ValueInfo("output", columns));
-        return ToModel(graph);
-    }
-
-    private static OnnxModel ToModel(GraphProto graph)
-    {
-        var model = new ModelProto { IrVersion = 8, Graph = graph };
-        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = 14 });
-        return OnnxModel.Parse(model.ToByteArray(), $"{graph.Name}.onnx");
-    }
-
-    private static ValueInfoProto ValueInfo(string name, int features)
-    {
-        var shape = new TensorShapeProto();
-        shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimParam = "batch" });
-        shape.Dim.Add(new TensorShapeProto.Types.Dimension { DimValue = features });
-        return new ValueInfoProto
-        {
-            Name = name,
-            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorElementType.Float, Shape = shape } },
-        };
+        graph.Input.Add(BatchGraphs.Value("X", rows));
+        graph.Output.Add(BatchGraphs.Value("output", columns));
+        return BatchGraphs.ToModel(graph);
     }
 
     private static IReadOnlyList<Tensor[]> Inputs(OnnxModel model, int sets = 2) =>

@@ -183,29 +183,31 @@ public static class RnnCompressor
             carry = budgets[g] + carry - fits[g].Choices[planned[g]].Bytes;
         }
 
-        // Rebuilt candidates are kept while they take less than about 256 MB: a move changes one or two matrices.
-        var rebuilt = new Dictionary<(int Group, int Choice), float[]>();
-        float[] Rebuilt(int g, int choice)
+        // Each form scored is kept with its rebuilt dense matrix while they take less than about 512 MB (a move changes
+        // one or two matrices), so the plan kept is mostly not quantized again.
+        var built = new Dictionary<(int Group, int Choice), (CompressedMatrix Form, float[] Dense)>();
+        (CompressedMatrix Form, float[] Dense) Built(int g, int choice)
         {
-            if (!rebuilt.TryGetValue((g, choice), out var dense))
+            if (!built.TryGetValue((g, choice), out var entry))
             {
-                if (rebuilt.Values.Sum(d => (long)d.Length) > 64L << 20)
+                if (built.Values.Sum(e => (long)e.Dense.Length) > 64L << 20)
                 {
-                    rebuilt.Clear();
+                    built.Clear();
                 }
 
-                dense = fits[g].Make(choice).ToDense();
-                rebuilt[(g, choice)] = dense;
+                var form = fits[g].Make(choice);
+                entry = (form, form.ToDense());
+                built[(g, choice)] = entry;
             }
 
-            return dense;
+            return entry;
         }
 
         var plan = JointPlanSearch.Search(fits, budget, planned,
-            p => probe.Divergence(p.Select((choice, g) => (groups[g].Members[0].Weight, Rebuilt(g, choice))).ToArray()),
+            p => probe.Divergence(p.Select((choice, g) => (groups[g].Members[0].Weight, Built(g, choice).Dense)).ToArray()),
             (done, total) => progress?.Report(new CompressionProgress("plan", done, total, "model output with whole plans")),
             cancellationToken);
-        return plan.Select((choice, g) => (IReadOnlyList<CompressedMatrix>)[fits[g].Make(choice)]).ToArray();
+        return plan.Select((choice, g) => (IReadOnlyList<CompressedMatrix>)[Built(g, choice).Form]).ToArray();
     }
 
     /// <summary>

@@ -92,8 +92,8 @@ internal sealed class AutoFit : GroupFit
         int[] groupSizes = options.GroupSize != 0 ? [options.GroupSize] : WholeGroupSizes;
         var recipes = WholePrecisions
             .SelectMany(p => LowBitPrecision.IsLowBit(p) ? groupSizes.Select(g => new Recipe(Form.Whole, p, 0, g)) : [new Recipe(Form.Whole, p, 0, 0)])
-            .Concat(Ranks(_fullRank).SelectMany(r => FactorPrecisions.Where(p => p != FactorPrecision.Float32).Select(p => new Recipe(Form.LowRank, p, r, options.GroupSize))))
-            .Concat(_plainLeft is null ? [] : Ranks(_fullRank).SelectMany(r => FactorPrecisions.Where(p => p != FactorPrecision.Float32).Select(p => new Recipe(Form.PlainLowRank, p, r, options.GroupSize))))
+            .Concat(Ranks(_fullRank).SelectMany(r => FactorPrecisions.Where(p => p != FactorPrecision.Float32).Select(p => LowRankRecipe(Form.LowRank, p, r))))
+            .Concat(_plainLeft is null ? [] : Ranks(_fullRank).SelectMany(r => FactorPrecisions.Where(p => p != FactorPrecision.Float32).Select(p => LowRankRecipe(Form.PlainLowRank, p, r))))
             .ToArray();
         var measured = new Candidate?[recipes.Length];
         Parallel.For(0, recipes.Length, new ParallelOptions { CancellationToken = cancellationToken }, i => measured[i] = Measure(recipes[i]));
@@ -102,7 +102,7 @@ internal sealed class AutoFit : GroupFit
         // Float32 factors cost nothing to measure: the truncation error is the SVD's tail energy.
         for (var r = 1; r <= _fullRank; r++)
         {
-            _measured.Add(new Candidate(new Recipe(Form.LowRank, FactorPrecision.Float32, r, 0), BytesAt(FactorPrecision.Float32, r), _subspace.SquaredError(r)));
+            _measured.Add(new Candidate(LowRankRecipe(Form.LowRank, FactorPrecision.Float32, r), BytesAt(FactorPrecision.Float32, r), _subspace.SquaredError(r)));
         }
 
         _ladder = Monotone(_measured.Select(c => new FitPoint(c.Bytes, c.SquaredError)));
@@ -204,14 +204,15 @@ internal sealed class AutoFit : GroupFit
         foreach (var precision in _scoredOnOutput ? [] : FactorPrecisions)
         {
             var rank = LargestRank(precision, budgetBytes);
-            if (rank == 0 || _measured.Any(c => c.Recipe == new Recipe(Form.LowRank, precision, rank, _options.GroupSize)))
+            var recipe = LowRankRecipe(Form.LowRank, precision, rank);
+            if (rank == 0 || _measured.Any(c => c.Recipe == recipe))
             {
                 continue;
             }
 
             var filled = precision == FactorPrecision.Float32
-                ? new Candidate(new Recipe(Form.LowRank, precision, rank, 0), BytesAt(precision, rank), _subspace.SquaredError(rank))
-                : Measure(new Recipe(Form.LowRank, precision, rank, _options.GroupSize));
+                ? new Candidate(recipe, BytesAt(precision, rank), _subspace.SquaredError(rank))
+                : Measure(recipe);
             if (filled is { } f && f.Bytes <= budgetBytes && (best is null || f.SquaredError < best.Value.SquaredError))
             {
                 best = f;
@@ -471,6 +472,10 @@ internal sealed class AutoFit : GroupFit
 
         return Math.ScaleB(sum, 2 * exponent);
     }
+
+    /// <summary>A low-rank candidate's recipe: the factors' group is <see cref="CompressionOptions.GroupSize"/> where they are low-bit, else none.</summary>
+    private Recipe LowRankRecipe(Form form, FactorPrecision precision, int rank) =>
+        new(form, precision, rank, LowBitPrecision.IsLowBit(precision) ? _options.GroupSize : 0);
 
     /// <summary>One candidate: its form, precision, rank (low rank only) and values per group (low bit only; 0: the default).</summary>
     private readonly record struct Recipe(Form Form, FactorPrecision Precision, int Rank, int Group);
