@@ -2,7 +2,7 @@
 # Makes tests/Microsoft.ML.DirNet.Tests/Fixtures/fine_tuning: two PyTorch fixtures (the LSTM language model and the
 # bidirectional-GRU CTC model) compressed by `dirnet compress` with every method (DirNet also with float16 and int8
 # factors, HMD with int8; and the per-group low-bit precisions: the quant method at int4, low-rank at int3, DirNet at
-# ternary, HMD at int2), each also written with --dense (the same weights as plain initializers), and each fine-tuned
+# ternary, HMD at int2; and auto at 8x, which mixes precisions per matrix), each also written with --dense (the same weights as plain initializers), and each fine-tuned
 # by dirnet_torch (fine_tune_fixtures.py: distillation towards the original's outputs). Needs Debian's python3-torch
 # and python3-onnx.
 #   bash python/tests/make_fixtures.sh                       # remakes the whole folder
@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 fixtures=tests/Microsoft.ML.DirNet.Tests/Fixtures
 out=$fixtures/fine_tuning
-all=(dirnet hmd lowrank prune dirnet-fp16 dirnet-int8 hmd-int8 quant-int4 lowrank-int3 dirnet-ternary hmd-int2)
+all=(dirnet hmd lowrank prune dirnet-fp16 dirnet-int8 hmd-int8 quant-int4 lowrank-int3 dirnet-ternary hmd-int2 auto)
 variants=("${@:-${all[@]}}")
 [[ $# -eq 0 ]] && rm -rf "$out"
 mkdir -p "$out"
@@ -23,10 +23,12 @@ for fixture in lm_embedding_lstm_linear asr_bigru_ctc; do
   for variant in "${variants[@]}"; do
     method=${variant%-*}
     precision=fp32; [[ $variant == *-* ]] && precision=${variant#*-}
+    # auto chooses each matrix's precision itself; at 8x it mixes low-bit precisions and groups in one file
+    shape=(--ratio 3 --precision "$precision"); [[ $method == auto ]] && shape=(--ratio 8)
     for form in "" --dense; do
       name=$out/${fixture}.${variant}${form:+.dense}.onnx
-      dirnet compress "$fixtures/$fixture/model.onnx" -o "$name" --method "$method" --ratio 3 --scope recurrent \
-        --precision "$precision" --seed 0 $form > /dev/null
+      dirnet compress "$fixtures/$fixture/model.onnx" -o "$name" --method "$method" "${shape[@]}" --scope recurrent \
+        --seed 0 $form > /dev/null
     done
   done
 done

@@ -21,7 +21,7 @@ public sealed class FineTunedModelTests
         Directory.GetFiles(Folder, "*.fine_tuned.onnx").Order().Select(f => new object[] { Path.GetFileName(f) });
 
     [Fact]
-    public void EveryMethodHasAFineTunedFixture() => Assert.Equal(22, Cases().Count());
+    public void EveryMethodHasAFineTunedFixture() => Assert.Equal(24, Cases().Count());
 
     [Fact]
     public void EveryLowBitPrecisionHasAFineTunedFixture() =>

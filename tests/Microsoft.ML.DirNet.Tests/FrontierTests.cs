@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using Microsoft.ML.DirNet.Compression;
 using Microsoft.ML.DirNet.Evaluation;
@@ -160,6 +161,29 @@ public sealed class FrontierTests
         // compare's own defaults would be 2,4,8,12 at fp32 only.
         Assert.Equal(["fp32", "int3 g64 rtn", "int4 g128 rtn", "int8"],
             json.GetProperty("rows").EnumerateArray().Skip(1).Select(r => r.GetProperty("precision").GetString()).Distinct().Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public void CompareBestPerBandReadsTheRatioOverTheScopeAsked()
+    {
+        var markdown = Path.Combine(TestPaths.NewTemporaryFolder(), "table.md");
+        var (code, stdout, stderr) = CliTests.Dirnet("compare", Fixture, "--task", "lm", "--data", WriteCorpus(), "--tokens", "100",
+            "--methods", "int8,lowrank", "--ratios", "4,12", "--scope", "model", "--json", "--markdown", markdown);
+        Assert.True(code == 0, stderr);
+        var rows = JsonDocument.Parse(stdout).RootElement.GetProperty("rows").EnumerateArray().Skip(1)
+            .Where(r => r.GetProperty("problem").ValueKind == JsonValueKind.Null).ToArray();
+        // Over the whole file the fixture's matrices and file ratios differ (its embedding and decoder are most of it).
+        Assert.All(rows, r => Assert.NotEqual(r.GetProperty("matrix_ratio").GetDouble(), r.GetProperty("file_ratio").GetDouble(), 2));
+        var bands = File.ReadAllLines(markdown).Where(l => l.StartsWith("- ≥ ", StringComparison.Ordinal)).ToArray();
+        Assert.NotEmpty(bands);
+        foreach (var line in bands)
+        {
+            var match = System.Text.RegularExpressions.Regex.Match(line, @"^- ≥ (\d+)x: .*\((\d+\.\d\d)x stored\)");
+            Assert.True(match.Success, line);
+            var (band, stored) = (double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture), double.Parse(match.Groups[2].Value, CultureInfo.InvariantCulture));
+            Assert.True(stored >= band, line);
+            Assert.Contains(rows, r => Math.Abs(r.GetProperty("file_ratio").GetDouble() - stored) < 0.006);
+        }
     }
 
     private static ComparisonRow Row(string method, double ratio, double metric) =>

@@ -157,13 +157,14 @@ internal static class CompareCommand
 
     /// <summary>
     /// For each band, the row with the best first metric (lowest: perplexity, CER) among those whose stored ratio
-    /// reaches at least the band's: what a user who needs that much compression should take.
+    /// reaches at least the band's (over <paramref name="scope"/>, as the ratios were asked): what a user who needs
+    /// that much compression should take.
     /// </summary>
-    private static void AppendBestPerBand(StringBuilder text, IReadOnlyList<ComparisonRow> rows, TaskEvaluation task)
+    private static void AppendBestPerBand(StringBuilder text, IReadOnlyList<ComparisonRow> rows, TaskEvaluation task, CompressionScope scope)
     {
         var inv = CultureInfo.InvariantCulture;
         var measured = rows.Skip(1).Where(r => r.Problem is null && double.IsFinite(r.Metrics[0])).ToArray();
-        var lines = Bands.Select(band => (band, best: measured.Where(r => r.MatrixRatio >= band).MinBy(r => r.Metrics[0])))
+        var lines = Bands.Select(band => (band, best: measured.Where(r => Frontier.StoredRatio(r, scope) >= band).MinBy(r => r.Metrics[0])))
             .Where(p => p.best is not null).ToArray();
         if (lines.Length == 0)
         {
@@ -177,7 +178,7 @@ internal static class CompareCommand
         {
             var change = (best!.Metrics[0] / rows[0].Metrics[0] - 1) * 100;
             text.AppendLine($"- ≥ {band.ToString("0", inv)}x: {TerminalText.Plain(best.Method + (best.Precision == "fp32" ? "" : $" {best.Precision}") + (best.Calibrated ? " (calibrated)" : "") + (best.FineTuned ? " (fine-tuned)" : ""))}{(best.Method is "quant" or "int8" ? "" : $" at {best.TargetRatio.ToString("0.##", inv)}x")}" +
-                $" ({best.MatrixRatio.ToString("0.00", inv)}x stored): {task.MetricNames[0]} {best.Metrics[0].ToString(task.Task == "lm" ? "0.00" : "0.0000", inv)} ({change.ToString("+0.0;-0.0;0.0", inv)} %)");
+                $" ({Frontier.StoredRatio(best, scope).ToString("0.00", inv)}x stored): {task.MetricNames[0]} {best.Metrics[0].ToString(task.Task == "lm" ? "0.00" : "0.0000", inv)} ({change.ToString("+0.0;-0.0;0.0", inv)} %)");
         }
     }
 
@@ -237,7 +238,7 @@ internal static class CompareCommand
             text.AppendLine("| " + string.Join(" | ", cells) + " |");
         }
 
-        AppendBestPerBand(text, rows, task);
+        AppendBestPerBand(text, rows, task, options.Scope);
         text.AppendLine();
         text.AppendLine($"Made by: `dirnet {TerminalText.Plain(string.Join(" ", commandLine.Skip(1)))}`");
         return text.ToString();
