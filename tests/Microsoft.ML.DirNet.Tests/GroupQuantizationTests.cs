@@ -336,7 +336,7 @@ public sealed class GroupQuantizationTests
     }
 
     /// <summary>‖(W − Ŵ)·X‖² from the moment Σ x·xᵀ.</summary>
-    private static double OutputError(float[] w, float[] q, double[] moment, int rows, int columns)
+    internal static double OutputError(float[] w, float[] q, double[] moment, int rows, int columns)
     {
         double total = 0;
         var d = new double[columns];
@@ -360,7 +360,7 @@ public sealed class GroupQuantizationTests
     }
 
     /// <summary>Row-major [samples × columns] vectors mixed from a few sources with a little noise: correlated features.</summary>
-    private static float[] CorrelatedInputs(int columns, int samples, int seed)
+    internal static float[] CorrelatedInputs(int columns, int samples, int seed)
     {
         const int sources = 6;
         var mixing = Gaussian(columns * sources, seed);
@@ -386,7 +386,7 @@ public sealed class GroupQuantizationTests
 
     private static double SquaredError(float[] a, float[] b) => a.Zip(b, (x, y) => (double)(x - y) * (x - y)).Sum();
 
-    private static float[] Gaussian(int count, int seed)
+    internal static float[] Gaussian(int count, int seed)
     {
         var random = new Random(seed);
         return Enumerable.Range(0, count).Select(_ => (float)(Math.Sqrt(-2 * Math.Log(1 - random.NextDouble())) * Math.Cos(2 * Math.PI * random.NextDouble()))).ToArray();
