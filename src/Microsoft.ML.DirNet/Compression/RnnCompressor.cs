@@ -79,6 +79,8 @@ public static class RnnCompressor
                 {
                     FactorPrecision.Float16 => built[g][m].ToHalfPrecision(rounded),
                     FactorPrecision.Int8 => built[g][m].ToInt8Precision(quantized),
+                    _ when grid is not null && built[g][m] is LowRankMatrix lowRank && options.Calibration?.Moment(weight) is { } moment =>
+                        LowRankRefit.QuantizeInTurn(lowRank, original, moment, gptq ? moment : null, Quantize),
                     _ when grid is not null => built[g][m].ToLowBitPrecision(grid, Quantize, gptq ? options.Calibration!.Moment(weight) : null, lowBit),
                     _ => built[g][m],
                 };

@@ -1,4 +1,6 @@
 using MathNet.Numerics.LinearAlgebra;
+using Microsoft.ML.DirNet.Numerics;
+using Microsoft.ML.DirNet.Tensors;
 
 namespace Microsoft.ML.DirNet.Compression;
 
@@ -11,6 +13,33 @@ namespace Microsoft.ML.DirNet.Compression;
 /// </summary>
 internal static class LowRankRefit
 {
+    /// <summary>
+    /// <paramref name="form"/>'s factors on a low-bit grid, one after the other: V first, then U, refitted to V̂ when
+    /// the calibration moment <paramref name="moment"/> is given (<see cref="Left"/>), and quantized with the moment
+    /// of what it multiplies, V̂·C·V̂ᵀ (when <paramref name="gptqMoment"/> is given, for GPTQ; else to nearest).
+    /// Without a moment the result is what quantizing each factor on its own gives.
+    /// </summary>
+    /// <param name="form">The float32 factors, in W's input basis.</param>
+    /// <param name="weight">W [rows × columns], row-major, the refit's target.</param>
+    /// <param name="moment">The calibration moment C of W's inputs, or null (no refit).</param>
+    /// <param name="gptqMoment">C when the values are rounded by GPTQ, else null.</param>
+    /// <param name="quantize">Quantizes one factor (given its inputs' moment, or null) onto the grid.</param>
+    public static CompressedMatrix QuantizeInTurn(LowRankMatrix form, float[] weight, double[]? moment, double[]? gptqMoment,
+        Func<MatrixFactor, double[]?, GroupQuantizedValues> quantize)
+    {
+        var (rows, columns, rank) = (form.Rows, form.Columns, form.Rank);
+        var right = quantize(new MatrixFactor("right", new Tensor<float>([rank, columns], form.RightValues)), gptqMoment);
+        var rightValues = right.Dequantize();
+        // Only in the data-aware norm: refitted in the plain Frobenius norm, U spreads V's rounding error over input
+        // directions the data may excite far more (measured on the LM sample at 25x: 34.62 unrefitted, 35.01 refitted).
+        var refitted = (moment is null ? null : Left(weight, rightValues, rows, columns, rank, moment)) ?? form.LeftValues;
+        var leftMoment = gptqMoment is null ? null : InputMoments.Through(rightValues, rank, columns, gptqMoment);
+        var left = quantize(new MatrixFactor("left", new Tensor<float>([rows, rank], refitted)), leftMoment);
+        var leftValues = left.Dequantize();
+        return new LowRankMatrix(leftValues, rightValues, rows, columns, rank)
+            .WithLowBit(right.Grid, new Dictionary<float[], GroupQuantizedValues> { [leftValues] = left, [rightValues] = right });
+    }
+
     /// <summary>The ridge on V̂·C̃·V̂ᵀ, relative to its mean diagonal.</summary>
     private const double GramRidge = 1e-6;
 
