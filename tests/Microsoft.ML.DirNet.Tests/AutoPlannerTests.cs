@@ -337,6 +337,34 @@ public sealed class AutoPlannerTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void TheFinalDivergenceChoosesAmongTheBestFewPlansOnly()
+    {
+        var fits = Enumerable.Range(0, 3).Select(k => StructuredFit(40 + 8 * k, 32, seed: 20 + k)).ToArray();
+        var budget = fits.Sum(f => f.Group.DenseBytes) / 9;
+        var budgets = BudgetPlanner.Allocate(fits, budget, BudgetAllocation.ErrorPerByte);
+        var planned = fits.Select((f, g) => f.ChoiceFor(budgets[g])).ToArray();
+        var scores = new Dictionary<string, double>();
+        double Divergence(int[] plan)
+        {
+            var score = plan.Select((c, g) => fits[g].Choices[c].Error).Sum();
+            scores[string.Join(",", plan)] = score;
+            return score;
+        }
+
+        var best = JointPlanSearch.Search(fits, budget, planned, Divergence);
+        var ranked = scores.OrderBy(p => p.Value).Select(p => p.Key).ToArray();
+        Assert.True(ranked.Length > JointPlanSearch.Finalists, $"{ranked.Length} plans scored");
+        Assert.Equal(ranked[0], string.Join(",", best));
+
+        // A final divergence that prefers the second best plan gets it; one that prefers a plan outside the best few
+        // cannot reach it: the finalists are the best on the search's inputs.
+        double Prefer(string key, int[] plan) => string.Join(",", plan) == key ? 0 : 1 + Divergence(plan);
+        Assert.Equal(ranked[1], string.Join(",", JointPlanSearch.Search(fits, budget, planned, Divergence, p => Prefer(ranked[1], p))));
+        Assert.Equal(ranked[0], string.Join(",", JointPlanSearch.Search(fits, budget, planned, Divergence, p => Prefer(ranked[^1], p))));
+        Assert.Equal(best, JointPlanSearch.Search(fits, budget, planned, Divergence, Divergence));
+    }
+
+    [Fact]
     public void AMatrixIsKeptDenseWhereItsBudgetCoversTheDenseForm()
     {
         var fit = StructuredFit(24, 16, seed: 3);

@@ -51,7 +51,7 @@ internal static class CompareCommand
         var json = new Option<bool>("--json") { Description = "Print JSON: task, metric_names, and rows (method, precision, calibrated, target_ratio, matrix_ratio, file_ratio, matrix_bytes, file_bytes, reconstruction_error, output_error, metrics, seconds, problem, source, fine_tuned; source is the file name of a --compressed row, fine_tuned whether that file was fine-tuned)." };
         var autoScore = new Option<string>("--auto-score")
         {
-            Description = "auto only, with calibration: what each candidate form's error is. matrix (default): the matrix's own error (data-aware when calibrated); output: the model's first output Σ‖y − ŷ‖² with only that matrix replaced, on the first 4 calibration input sets; kl: the KL divergence of the softmax of that output (for logits or log-probabilities). output and kl run the model a few dozen times per matrix, then score up to 40 whole plans (every matrix changed at once) on the first 8 sets and keep the best.",
+            Description = "auto only, with calibration: what each candidate form's error is. matrix (default): the matrix's own error (data-aware when calibrated); output: the model's first output Σ‖y − ŷ‖² with only that matrix replaced, on the first 4 calibration input sets; kl: the KL divergence of the softmax of that output (for logits or log-probabilities). output and kl run the model a few dozen times per matrix, then score up to 40 whole plans (every matrix changed at once) on the first 8 sets and keep the best of the best 4 on up to 40 sets.",
             DefaultValueFactory = _ => "matrix",
         };
         autoScore.AcceptOnlyFromAmong("matrix", "output", "kl");

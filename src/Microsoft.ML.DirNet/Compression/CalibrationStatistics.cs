@@ -27,6 +27,13 @@ public sealed class CalibrationStatistics
     /// </summary>
     internal const int JointProbeSetLimit = 8;
 
+    /// <summary>
+    /// Input sets kept (the first ones) for the final choice among the auto method's best few plans
+    /// (<see cref="JointPlanSearch.Finalists"/>): a plan chosen as the best of 40 on 8 sets is partly chosen for those
+    /// sets' noise, so the finalists are compared again on more.
+    /// </summary>
+    internal const int FinalProbeSetLimit = 40;
+
     private readonly Dictionary<(string Initializer, int Direction), (double[] Moment, long Count)> _moments;
 
     private CalibrationStatistics(Dictionary<(string, int), (double[], long)> moments, IReadOnlyList<Tensor[]> probeSets)
@@ -35,7 +42,7 @@ public sealed class CalibrationStatistics
         ProbeSets = probeSets;
     }
 
-    /// <summary>The first <see cref="JointProbeSetLimit"/> input sets the statistics were captured from.</summary>
+    /// <summary>The first <see cref="FinalProbeSetLimit"/> input sets the statistics were captured from.</summary>
     internal IReadOnlyList<Tensor[]> ProbeSets { get; }
 
     /// <summary>Input vectors seen per matrix (by initializer and direction).</summary>
@@ -84,7 +91,7 @@ public sealed class CalibrationStatistics
             setIndex++;
             cancellationToken.ThrowIfCancellationRequested();
             CheckFinite(model, set, setIndex);
-            if (probeSets.Count < JointProbeSetLimit)
+            if (probeSets.Count < FinalProbeSetLimit)
             {
                 probeSets.Add((Tensor[])set.Clone());
             }

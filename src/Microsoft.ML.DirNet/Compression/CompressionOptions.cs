@@ -134,8 +134,8 @@ public enum AutoScoring
     /// few calibration input sets (<see cref="CalibrationStatistics.ProbeSetLimit"/>). Needs
     /// <see cref="CompressionOptions.Calibration"/>. Only the candidates on or near each matrix's lower hull of
     /// bytes against matrix error are run (a few dozen model runs per matrix), so compression takes longer. Whole plans
-    /// are then scored with every matrix changed at once (up to 40 plans, on the first 8 calibration sets), since
-    /// errors in several matrices do not simply add up.
+    /// are then scored with every matrix changed at once (up to 40 plans, on the first 8 calibration sets; the best 4
+    /// again on up to 40), since errors in several matrices do not simply add up.
     /// </summary>
     OutputSquaredError,
 

@@ -6,31 +6,58 @@ namespace Microsoft.ML.DirNet.Compression;
 /// plans: the planner's own, every single configuration that fits the budget (the same kind on every matrix: each
 /// whole-matrix precision and group, and each low-rank factor precision with the budget split by dense size), and then
 /// local moves from the best of them. A move takes one matrix one step up or down its ladder and, where the budget needs
-/// it, moves one other matrix the other way. The best plan so scored is kept, so the result is never worse on the probe
-/// sets than the planner's plan or any single configuration within the budget.
+/// it, moves one other matrix the other way. The best plan so scored is kept (or, given a final divergence, the best
+/// of the few best on it), so the result is never worse on the probe sets than the planner's plan or any single
+/// configuration within the budget (on the final sets: than any finalist).
 /// </summary>
 /// <remarks>
 /// Moves are tried in the order the per-matrix scores predict to be best, and the first one that lowers the joint
-/// divergence is taken; the search stops when no move does, or after <see cref="MaxEvaluations"/> plans.
-/// Deterministic: ties are broken by matrix and candidate order.
+/// divergence is taken; the search stops when no move does, or after <see cref="MaxEvaluations"/> plans. With a final
+/// divergence on more inputs, the <see cref="Finalists"/> best plans are scored again by it and the best of them kept:
+/// the best of 40 plans on a few inputs is partly the best for those inputs' noise. Deterministic: ties are broken by
+/// matrix and candidate order, then by the order plans were scored.
 /// </remarks>
 internal static class JointPlanSearch
 {
     /// <summary>Most whole plans the search scores (each one runs the model on every probe set).</summary>
     internal const int MaxEvaluations = 40;
 
+    /// <summary>How many of the best plans the final divergence compares again.</summary>
+    internal const int Finalists = 4;
+
     /// <summary>The plan (one index into each fit's <see cref="AutoFit.Choices"/>) of least joint divergence found.</summary>
     /// <param name="fits">The matrices' fits, their candidates scored.</param>
     /// <param name="budget">The bytes all the matrices may take.</param>
     /// <param name="planned">The planner's plan.</param>
     /// <param name="divergence">The model's output divergence with every matrix at its choice of a plan.</param>
+    /// <param name="final">The same divergence on more inputs, for the choice among the <see cref="Finalists"/>; null: the best by <paramref name="divergence"/>.</param>
     /// <param name="progress">Called with (plans scored, <see cref="MaxEvaluations"/>).</param>
     /// <param name="cancellationToken">Stops the search between plans.</param>
     public static int[] Search(IReadOnlyList<AutoFit> fits, long budget, int[] planned, Func<int[], double> divergence,
-        Action<int, int>? progress = null, CancellationToken cancellationToken = default)
+        Func<int[], double>? final = null, Action<int, int>? progress = null, CancellationToken cancellationToken = default)
+    {
+        var (best, scored) = Explore(fits, budget, planned, divergence, progress, cancellationToken);
+        if (final is null)
+        {
+            return best;
+        }
+
+        // Scores are compared with the order they were found in as the tie-break, so the search's own best wins ties.
+        var finalists = scored.Select((p, order) => (p.Plan, p.Score, order)).OrderBy(p => p.Score).ThenBy(p => p.order).Take(Finalists).ToArray();
+        return finalists.Select(f =>
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            return (f.Plan, Score: final(f.Plan));
+        }).ToArray().MinBy(f => f.Score).Plan;
+    }
+
+    /// <summary>The search itself: the best plan by <paramref name="divergence"/>, and every plan scored with its score, in the order scored.</summary>
+    private static (int[] Best, List<(int[] Plan, double Score)> Scored) Explore(IReadOnlyList<AutoFit> fits, long budget, int[] planned,
+        Func<int[], double> divergence, Action<int, int>? progress, CancellationToken cancellationToken)
     {
         var choices = fits.Select(f => f.Choices).ToArray();
         var scored = new Dictionary<string, double>();
+        var order = new List<(int[] Plan, double Score)>();
         long Bytes(int[] plan) => plan.Select((c, g) => choices[g][c].Bytes).Sum();
         double Predicted(int[] plan) => plan.Select((c, g) => choices[g][c].Error).Sum();
         bool Full() => scored.Count >= MaxEvaluations;
@@ -42,6 +69,7 @@ internal static class JointPlanSearch
                 cancellationToken.ThrowIfCancellationRequested();
                 value = divergence(plan);
                 scored[key] = value;
+                order.Add((plan, value));
                 progress?.Invoke(scored.Count, MaxEvaluations);
             }
 
@@ -91,7 +119,7 @@ internal static class JointPlanSearch
         }
 
         progress?.Invoke(MaxEvaluations, MaxEvaluations);
-        return best;
+        return (best, order);
     }
 
     /// <summary>

@@ -102,7 +102,7 @@ public static class RnnCompressor
     /// <summary>Measures every group's ladder, splits the budget, and fits each group at its share.</summary>
     private static IReadOnlyList<CompressedMatrix>[] BuildPlanned(List<MatrixGroup> groups, long budget, long fileBytes,
         CompressionOptions options, MethodEntry method, IProgress<CompressionProgress>? progress, CancellationToken cancellationToken,
-        (OutputProbe Single, OutputProbe Joint)? probes = null)
+        AutoProbes? probes = null)
     {
         var fits = new List<GroupFit>();
         foreach (var group in groups)
@@ -134,9 +134,9 @@ public static class RnnCompressor
         }
 
         var budgets = BudgetPlanner.Allocate(fits, budget, options.Allocation);
-        if (probes is { Joint: var joint })
+        if (probes is not null)
         {
-            return SearchJointly(fits.Cast<AutoFit>().ToArray(), groups, budget, budgets, joint, progress, cancellationToken);
+            return SearchJointly(fits.Cast<AutoFit>().ToArray(), groups, budget, budgets, probes, progress, cancellationToken);
         }
 
         var built = new IReadOnlyList<CompressedMatrix>[fits.Count];
@@ -174,7 +174,7 @@ public static class RnnCompressor
     /// (<see cref="JointPlanSearch"/>), starting from the planner's split of the budget.
     /// </summary>
     private static IReadOnlyList<CompressedMatrix>[] SearchJointly(AutoFit[] fits, List<MatrixGroup> groups, long budget, long[] budgets,
-        OutputProbe probe, IProgress<CompressionProgress>? progress, CancellationToken cancellationToken)
+        AutoProbes probes, IProgress<CompressionProgress>? progress, CancellationToken cancellationToken)
     {
         // What a group leaves of its share passes to the next, as in the planner's own build.
         var planned = new int[fits.Length];
@@ -205,8 +205,10 @@ public static class RnnCompressor
             return entry;
         }
 
+        (CompressibleWeight, float[])[] Weights(int[] plan) => plan.Select((choice, g) => (groups[g].Members[0].Weight, Built(g, choice).Dense)).ToArray();
         var plan = JointPlanSearch.Search(fits, budget, planned,
-            p => probe.Divergence(p.Select((choice, g) => (groups[g].Members[0].Weight, Built(g, choice).Dense)).ToArray()),
+            p => probes.Joint.Divergence(Weights(p)),
+            probes.Final == probes.Joint ? null : p => probes.Final.Divergence(Weights(p)),
             (done, total) => progress?.Report(new CompressionProgress("plan", done, total, "model output with whole plans")),
             cancellationToken);
         return plan.Select((choice, g) => (IReadOnlyList<CompressedMatrix>)[Built(g, choice).Form]).ToArray();
@@ -214,10 +216,11 @@ public static class RnnCompressor
 
     /// <summary>
     /// The output probes for the auto method when <see cref="CompressionOptions.AutoScoring"/> asks for them: one on
-    /// the first <see cref="CalibrationStatistics.ProbeSetLimit"/> sets for each matrix's candidates, and one on up to
-    /// <see cref="CalibrationStatistics.JointProbeSetLimit"/> for the whole plans, which are few enough to score on more.
+    /// the first <see cref="CalibrationStatistics.ProbeSetLimit"/> sets for each matrix's candidates, one on up to
+    /// <see cref="CalibrationStatistics.JointProbeSetLimit"/> for the whole plans, which are few enough to score on more,
+    /// and one on up to <see cref="CalibrationStatistics.FinalProbeSetLimit"/> for the final choice among the best few.
     /// </summary>
-    private static (OutputProbe Single, OutputProbe Joint)? Probes(OnnxModel model, CompressionOptions options, IOnnxEngine engine)
+    private static AutoProbes? Probes(OnnxModel model, CompressionOptions options, IOnnxEngine engine)
     {
         if (options.AutoScoring == AutoScoring.Matrix || !MethodRegistry.Of(options.Method).ChoosesPrecision)
         {
@@ -230,9 +233,14 @@ public static class RnnCompressor
         }
 
         var sets = options.Calibration.ProbeSets;
-        var single = new OutputProbe(model, engine, sets.Take(CalibrationStatistics.ProbeSetLimit).ToArray(), options.AutoScoring);
-        return (single, sets.Count > CalibrationStatistics.ProbeSetLimit ? new OutputProbe(model, engine, sets, options.AutoScoring) : single);
+        OutputProbe On(int count) => new(model, engine, sets.Take(count).ToArray(), options.AutoScoring);
+        var single = On(CalibrationStatistics.ProbeSetLimit);
+        var joint = sets.Count > CalibrationStatistics.ProbeSetLimit ? On(CalibrationStatistics.JointProbeSetLimit) : single;
+        return new AutoProbes(single, joint, sets.Count > CalibrationStatistics.JointProbeSetLimit ? On(CalibrationStatistics.FinalProbeSetLimit) : joint);
     }
+
+    /// <summary>The auto method's output probes: per matrix, per whole plan, and for the final choice (see <see cref="Probes"/>).</summary>
+    private sealed record AutoProbes(OutputProbe Single, OutputProbe Joint, OutputProbe Final);
 
     /// <summary>
     /// Checks the precision options against each other; returns the low-bit grid, or null at float32, float16 and int8.
