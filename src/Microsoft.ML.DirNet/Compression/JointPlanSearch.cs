@@ -48,7 +48,7 @@ internal static class JointPlanSearch
         {
             cancellationToken.ThrowIfCancellationRequested();
             return (f.Plan, Score: final(f.Plan));
-        }).ToArray().MinBy(f => f.Score).Plan;
+        }).MinBy(f => f.Score).Plan;
     }
 
     /// <summary>The search itself: the best plan by <paramref name="divergence"/>, and every plan scored with its score, in the order scored.</summary>

@@ -18,7 +18,8 @@ namespace Microsoft.ML.DirNet.Compression;
 /// <remarks>
 /// Low-bit values are rounded by GPTQ when <see cref="CompressionOptions.Quantizer"/> says so and the matrix has a
 /// calibration moment, else to nearest. Low-bit low-rank factors are quantized in turn: V, then (with calibration) U
-/// refitted to the quantized V̂ in the data-aware norm (<see cref="LowRankRefit"/>), then U. The SVD is computed once; every rank is a truncation of it. The forms
+/// refitted to the quantized V̂ in the data-aware norm (<see cref="LowRankRefit"/>), then U. The SVD is computed once;
+/// every rank is a truncation of it. The forms
 /// <see cref="Build"/> returns are in the matrix's own input basis and already at their precision. The forms come in
 /// steps (a precision; a rank), so at mild ratios, where only float32, float16 and int8 whole matrices are worth their
 /// bytes, part of the budget may stay unspent and the ratio reached is then above the one asked for.

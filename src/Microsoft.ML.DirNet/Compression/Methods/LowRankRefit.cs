@@ -31,7 +31,7 @@ internal static class LowRankRefit
         var right = quantize(new MatrixFactor("right", new Tensor<float>([rank, columns], form.RightValues)), gptqMoment);
         var rightValues = right.Dequantize();
         // Only in the data-aware norm: refitted in the plain Frobenius norm, U spreads V's rounding error over input
-        // directions the data may excite far more (measured on the LM sample at 25x: 34.62 unrefitted, 35.01 refitted).
+        // directions the data may excite far more (on the LM sample, without calibration, the refit cost perplexity).
         var refitted = (moment is null ? null : Left(weight, rightValues, rows, columns, rank, moment)) ?? form.LeftValues;
         var leftMoment = gptqMoment is null ? null : InputMoments.Through(rightValues, rank, columns, gptqMoment);
         var left = quantize(new MatrixFactor("left", new Tensor<float>([rows, rank], refitted)), leftMoment);
