@@ -310,10 +310,7 @@ public sealed class AutoPlannerTests(ITestOutputHelper output)
         // Three matrices of the kind the planner likes to cut by rank (a strong rank-3 part): the divergence here
         // penalises low-rank matrices by the square of their count, as a model whose errors compound would; the search must find the plans
         // without one, and never end above the planner's plan or over the budget.
-        var fits = Enumerable.Range(0, 3).Select(k => StructuredFit(40 + 8 * k, 32, seed: 20 + k)).ToArray();
-        var budget = fits.Sum(f => f.Group.DenseBytes) / 9;
-        var budgets = BudgetPlanner.Allocate(fits, budget, BudgetAllocation.ErrorPerByte);
-        var planned = fits.Select((f, g) => f.ChoiceFor(budgets[g])).ToArray();
+        var (fits, budget, planned) = PlannedStructuredFits();
         // Larger than any candidate's own error, and growing with the square of their count: errors that compound.
         var penalty = 10 * fits.Max(f => f.Choices.Max(c => c.Error));
         var calls = 0;
@@ -339,10 +336,7 @@ public sealed class AutoPlannerTests(ITestOutputHelper output)
     [Fact]
     public void TheFinalDivergenceChoosesAmongTheBestFewPlansOnly()
     {
-        var fits = Enumerable.Range(0, 3).Select(k => StructuredFit(40 + 8 * k, 32, seed: 20 + k)).ToArray();
-        var budget = fits.Sum(f => f.Group.DenseBytes) / 9;
-        var budgets = BudgetPlanner.Allocate(fits, budget, BudgetAllocation.ErrorPerByte);
-        var planned = fits.Select((f, g) => f.ChoiceFor(budgets[g])).ToArray();
+        var (fits, budget, planned) = PlannedStructuredFits();
         var scores = new Dictionary<string, double>();
         double Divergence(int[] plan)
         {
@@ -362,6 +356,18 @@ public sealed class AutoPlannerTests(ITestOutputHelper output)
         Assert.Equal(ranked[1], string.Join(",", JointPlanSearch.Search(fits, budget, planned, Divergence, p => Prefer(ranked[1], p))));
         Assert.Equal(ranked[0], string.Join(",", JointPlanSearch.Search(fits, budget, planned, Divergence, p => Prefer(ranked[^1], p))));
         Assert.Equal(best, JointPlanSearch.Search(fits, budget, planned, Divergence, Divergence));
+    }
+
+    /// <summary>
+    /// Three matrices of the kind the planner likes to cut by rank (a strong rank-3 part), a budget of a ninth of their
+    /// dense bytes, and the planner's plan for it.
+    /// </summary>
+    private static (AutoFit[] Fits, long Budget, int[] Planned) PlannedStructuredFits()
+    {
+        var fits = Enumerable.Range(0, 3).Select(k => StructuredFit(40 + 8 * k, 32, seed: 20 + k)).ToArray();
+        var budget = fits.Sum(f => f.Group.DenseBytes) / 9;
+        var budgets = BudgetPlanner.Allocate(fits, budget, BudgetAllocation.ErrorPerByte);
+        return (fits, budget, fits.Select((f, g) => f.ChoiceFor(budgets[g])).ToArray());
     }
 
     [Fact]
