@@ -334,7 +334,7 @@ public sealed class AutoPlannerTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void TheFinalDivergenceChoosesAmongTheBestFewPlansOnly()
+    public void TheFinalDivergenceChoosesAmongTheBestFewPlansAndSingleConfigurationsOnly()
     {
         var (fits, budget, planned) = PlannedStructuredFits();
         var scores = new Dictionary<string, double>();
@@ -350,11 +350,23 @@ public sealed class AutoPlannerTests(ITestOutputHelper output)
         Assert.True(ranked.Length > JointPlanSearch.Finalists, $"{ranked.Length} plans scored");
         Assert.Equal(ranked[0], string.Join(",", best));
 
-        // A final divergence that prefers the second best plan gets it; one that prefers a plan outside the best few
-        // cannot reach it: the finalists are the best on the search's inputs.
+        // The single configurations the search scored, best first, and the plans that are neither among the best few
+        // nor among the best single configurations.
+        var singles = JointPlanSearch.SingleConfigurations(fits, budget).Select(p => string.Join(",", p)).ToHashSet();
+        var rankedSingles = ranked.Where(singles.Contains).ToArray();
+        var outside = ranked.Skip(JointPlanSearch.Finalists).Except(rankedSingles.Take(JointPlanSearch.SingleFinalists)).ToArray();
+        output.WriteLine($"{ranked.Length} plans scored, {rankedSingles.Length} single configurations at ranks "
+            + string.Join(", ", rankedSingles.Select(k => Array.IndexOf(ranked, k))));
+        Assert.NotEmpty(outside);
+        var lateSingle = rankedSingles.Take(JointPlanSearch.SingleFinalists).LastOrDefault(k => Array.IndexOf(ranked, k) >= JointPlanSearch.Finalists);
+        Assert.NotNull(lateSingle);
+
+        // A final divergence that prefers the second best plan gets it, and so does one that prefers a single
+        // configuration ranked below the best few; one that prefers any other plan outside the best few cannot reach it.
         double Prefer(string key, int[] plan) => string.Join(",", plan) == key ? 0 : 1 + Divergence(plan);
         Assert.Equal(ranked[1], string.Join(",", JointPlanSearch.Search(fits, budget, planned, Divergence, p => Prefer(ranked[1], p))));
-        Assert.Equal(ranked[0], string.Join(",", JointPlanSearch.Search(fits, budget, planned, Divergence, p => Prefer(ranked[^1], p))));
+        Assert.Equal(lateSingle, string.Join(",", JointPlanSearch.Search(fits, budget, planned, Divergence, p => Prefer(lateSingle, p))));
+        Assert.All(outside, key => Assert.Equal(ranked[0], string.Join(",", JointPlanSearch.Search(fits, budget, planned, Divergence, p => Prefer(key, p)))));
         Assert.Equal(best, JointPlanSearch.Search(fits, budget, planned, Divergence, Divergence));
     }
 

@@ -8,13 +8,14 @@ namespace Microsoft.ML.DirNet.Compression;
 /// local moves from the best of them. A move takes one matrix one step up or down its ladder and, where the budget needs
 /// it, moves one other matrix the other way. The best plan so scored is kept (or, given a final divergence, the best
 /// of the few best on it), so the result is never worse on the probe sets than the planner's plan or any single
-/// configuration within the budget (on the final sets: than any finalist).
+/// configuration within the budget (on the final sets: than any finalist, the best single configurations among them).
 /// </summary>
 /// <remarks>
 /// Moves are tried in the order the per-matrix scores predict to be best, and the first one that lowers the joint
 /// divergence is taken; the search stops when no move does, or after <see cref="MaxEvaluations"/> plans. With a final
-/// divergence on more inputs, the <see cref="Finalists"/> best plans are scored again by it and the best of them kept:
-/// the best of 40 plans on a few inputs is partly the best for those inputs' noise. Deterministic: ties are broken by
+/// divergence on more inputs, the <see cref="Finalists"/> best plans and the <see cref="SingleFinalists"/> best single
+/// configurations are scored again by it and the best of them kept: the best of 40 plans on a few inputs is partly the
+/// best for those inputs' noise. Deterministic: ties are broken by
 /// matrix and candidate order, then by the order plans were scored.
 /// </remarks>
 internal static class JointPlanSearch
@@ -25,12 +26,18 @@ internal static class JointPlanSearch
     /// <summary>How many of the best plans the final divergence compares again.</summary>
     internal const int Finalists = 4;
 
+    /// <summary>
+    /// How many of the best single configurations the final divergence compares too, among the best plans or not: they
+    /// are the peers auto is judged against, and a few inputs' noise must not keep them from the final choice.
+    /// </summary>
+    internal const int SingleFinalists = 2;
+
     /// <summary>The plan (one index into each fit's <see cref="AutoFit.Choices"/>) of least joint divergence found.</summary>
     /// <param name="fits">The matrices' fits, their candidates scored.</param>
     /// <param name="budget">The bytes all the matrices may take.</param>
     /// <param name="planned">The planner's plan.</param>
     /// <param name="divergence">The model's output divergence with every matrix at its choice of a plan.</param>
-    /// <param name="final">The same divergence on more inputs, for the choice among the <see cref="Finalists"/>; null: the best by <paramref name="divergence"/>.</param>
+    /// <param name="final">The same divergence on more inputs, for the choice among the <see cref="Finalists"/> best plans and <see cref="SingleFinalists"/> best single configurations; null: the best by <paramref name="divergence"/>.</param>
     /// <param name="progress">Called with (plans scored, <see cref="MaxEvaluations"/>).</param>
     /// <param name="cancellationToken">Stops the search between plans.</param>
     public static int[] Search(IReadOnlyList<AutoFit> fits, long budget, int[] planned, Func<int[], double> divergence,
@@ -43,7 +50,9 @@ internal static class JointPlanSearch
         }
 
         // Scores are compared with the order they were found in as the tie-break, so the search's own best wins ties.
-        var finalists = scored.Select((p, order) => (p.Plan, p.Score, order)).OrderBy(p => p.Score).ThenBy(p => p.order).Take(Finalists).ToArray();
+        var ranked = scored.Select((p, order) => (p.Plan, p.Score, p.Single, order)).OrderBy(p => p.Score).ThenBy(p => p.order).ToArray();
+        var singles = ranked.Where(p => p.Single).Take(SingleFinalists).Select(p => p.order).ToHashSet();
+        var finalists = ranked.Where((p, rank) => rank < Finalists || singles.Contains(p.order));
         return finalists.Select(f =>
         {
             cancellationToken.ThrowIfCancellationRequested();
@@ -52,16 +61,16 @@ internal static class JointPlanSearch
     }
 
     /// <summary>The search itself: the best plan by <paramref name="divergence"/>, and every plan scored with its score, in the order scored.</summary>
-    private static (int[] Best, List<(int[] Plan, double Score)> Scored) Explore(IReadOnlyList<AutoFit> fits, long budget, int[] planned,
+    private static (int[] Best, List<(int[] Plan, double Score, bool Single)> Scored) Explore(IReadOnlyList<AutoFit> fits, long budget, int[] planned,
         Func<int[], double> divergence, Action<int, int>? progress, CancellationToken cancellationToken)
     {
         var choices = fits.Select(f => f.Choices).ToArray();
         var scored = new Dictionary<string, double>();
-        var order = new List<(int[] Plan, double Score)>();
+        var order = new List<(int[] Plan, double Score, bool Single)>();
         long Bytes(int[] plan) => plan.Select((c, g) => choices[g][c].Bytes).Sum();
         double Predicted(int[] plan) => plan.Select((c, g) => choices[g][c].Error).Sum();
         bool Full() => scored.Count >= MaxEvaluations;
-        double Score(int[] plan)
+        double Score(int[] plan, bool single = false)
         {
             var key = string.Join(",", plan);
             if (!scored.TryGetValue(key, out var value))
@@ -69,7 +78,7 @@ internal static class JointPlanSearch
                 cancellationToken.ThrowIfCancellationRequested();
                 value = divergence(plan);
                 scored[key] = value;
-                order.Add((plan, value));
+                order.Add((plan, value, single));
                 progress?.Invoke(scored.Count, MaxEvaluations);
             }
 
@@ -85,7 +94,7 @@ internal static class JointPlanSearch
                 break;
             }
 
-            var score = Score(start);
+            var score = Score(start, single: true);
             if (score < bestScore)
             {
                 (best, bestScore) = (start, score);
@@ -126,7 +135,7 @@ internal static class JointPlanSearch
     /// Every kind of candidate on every matrix: a whole-matrix kind as it is; a low-rank kind at the largest rank within
     /// each matrix's share of the budget (its share of the dense bytes).
     /// </summary>
-    private static IEnumerable<int[]> SingleConfigurations(IReadOnlyList<AutoFit> fits, long budget)
+    internal static IEnumerable<int[]> SingleConfigurations(IReadOnlyList<AutoFit> fits, long budget)
     {
         var dense = fits.Sum(f => (double)f.Group.DenseBytes);
         var kinds = fits.Select(f => f.Choices.Select(c => c.Kind).ToHashSet()).Aggregate((a, b) => [.. a.Intersect(b)]);
