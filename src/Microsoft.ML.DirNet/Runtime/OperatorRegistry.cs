@@ -8,7 +8,8 @@ namespace Microsoft.ML.DirNet.Runtime;
 /// <summary>
 /// The operators the native engine declares, each with the factory that builds its kernel from a node. Only the
 /// default ONNX domain is supported. The list covers what PyTorch 1.13 exports (opsets 13-17) for recurrent models:
-/// the cells, embeddings, linear layers, (log-)softmax, inference dropout and the shape arithmetic of dynamic axes.
+/// the cells, embeddings, linear layers, (log-)softmax, inference dropout and the shape arithmetic of dynamic axes,
+/// and the activations, comparisons, logic and elementwise arithmetic that public recurrent models use around them.
 /// </summary>
 internal static class OperatorRegistry
 {
@@ -24,7 +25,20 @@ internal static class OperatorRegistry
         ["Sub"] = (_, _, _) => new BinaryArithmeticKernel(ArithmeticOperator.Sub),
         ["Mul"] = (_, _, _) => new BinaryArithmeticKernel(ArithmeticOperator.Mul),
         ["Div"] = (_, _, _) => new BinaryArithmeticKernel(ArithmeticOperator.Div),
-        ["Equal"] = (_, _, _) => new EqualKernel(),
+        ["Pow"] = (_, _, _) => new PowKernel(),
+        ["Min"] = (_, _, _) => new VariadicKernel(VariadicOperator.Min),
+        ["Max"] = (_, _, _) => new VariadicKernel(VariadicOperator.Max),
+        ["Sum"] = (_, _, _) => new VariadicKernel(VariadicOperator.Sum),
+        ["Mean"] = (_, _, _) => new VariadicKernel(VariadicOperator.Mean),
+        ["Equal"] = (_, _, _) => new ComparisonKernel(Comparison.Equal),
+        ["Greater"] = (_, _, _) => new ComparisonKernel(Comparison.Greater),
+        ["Less"] = (_, _, _) => new ComparisonKernel(Comparison.Less),
+        ["GreaterOrEqual"] = (_, _, _) => new ComparisonKernel(Comparison.GreaterOrEqual),
+        ["LessOrEqual"] = (_, _, _) => new ComparisonKernel(Comparison.LessOrEqual),
+        ["And"] = (_, _, _) => new LogicalKernel(LogicalOperator.And),
+        ["Or"] = (_, _, _) => new LogicalKernel(LogicalOperator.Or),
+        ["Xor"] = (_, _, _) => new LogicalKernel(LogicalOperator.Xor),
+        ["Not"] = (_, _, _) => new LogicalKernel(LogicalOperator.Not),
         ["Where"] = (_, _, _) => new WhereKernel(),
         ["Relu"] = (_, _, _) => new UnaryFloatKernel(UnaryFunction.Relu),
         ["Tanh"] = (_, _, _) => new UnaryFloatKernel(UnaryFunction.Tanh),
@@ -33,9 +47,26 @@ internal static class OperatorRegistry
         ["Log"] = (_, _, _) => new UnaryFloatKernel(UnaryFunction.Log),
         ["Neg"] = (_, _, _) => new UnaryFloatKernel(UnaryFunction.Neg),
         ["Sqrt"] = (_, _, _) => new UnaryFloatKernel(UnaryFunction.Sqrt),
+        ["Abs"] = (_, _, _) => new UnaryFloatKernel(UnaryFunction.Abs),
+        ["Floor"] = (_, _, _) => new UnaryFloatKernel(UnaryFunction.Floor),
+        ["Ceil"] = (_, _, _) => new UnaryFloatKernel(UnaryFunction.Ceil),
+        ["Reciprocal"] = (_, _, _) => new UnaryFloatKernel(UnaryFunction.Reciprocal),
+        ["Sign"] = (_, _, _) => new UnaryFloatKernel(UnaryFunction.Sign),
+        ["Erf"] = (_, _, _) => new UnaryFloatKernel(UnaryFunction.Erf),
+        ["Softplus"] = (_, _, _) => new UnaryFloatKernel(UnaryFunction.Softplus),
+        ["Softsign"] = (_, _, _) => new UnaryFloatKernel(UnaryFunction.Softsign),
+        ["HardSwish"] = (_, _, _) => new UnaryFloatKernel(UnaryFunction.HardSwish),
+        ["LeakyRelu"] = (n, _, _) => new UnaryFloatKernel(UnaryFunction.LeakyRelu, n.GetFloat("alpha", 0.01f)),
+        ["Elu"] = (n, _, _) => new UnaryFloatKernel(UnaryFunction.Elu, n.GetFloat("alpha", 1f)),
+        ["HardSigmoid"] = (n, _, _) => new UnaryFloatKernel(UnaryFunction.HardSigmoid, n.GetFloat("alpha", 0.2f), n.GetFloat("beta", 0.5f)),
+        ["Selu"] = (n, _, _) => new UnaryFloatKernel(UnaryFunction.Selu, n.GetFloat("alpha", 1.67326319217681884765625f), n.GetFloat("gamma", 1.05070102214813232421875f)),
+        ["PRelu"] = (_, _, _) => new PReluKernel(),
+        ["Clip"] = (n, opset, _) => new ClipKernel(n, opset),
         ["Softmax"] = (n, opset, _) => new SoftmaxKernel(n, opset, log: false),
         ["LogSoftmax"] = (n, opset, _) => new SoftmaxKernel(n, opset, log: true),
         ["Shape"] = (n, _, _) => new ShapeKernel(n),
+        ["Size"] = (_, _, _) => new SizeKernel(),
+        ["Range"] = (_, _, _) => new RangeKernel(),
         ["Reshape"] = (n, _, _) => new ReshapeKernel(n),
         ["Squeeze"] = (n, opset, _) => new SqueezeKernel(n, opset, unsqueeze: false),
         ["Unsqueeze"] = (n, opset, _) => new SqueezeKernel(n, opset, unsqueeze: true),

@@ -21,6 +21,13 @@ internal sealed class ShapeKernel(OnnxNode node) : IKernel
     }
 }
 
+/// <summary>ONNX Size: the input's element count as an int64 scalar.</summary>
+internal sealed class SizeKernel : IKernel
+{
+    public void Execute(ReadOnlySpan<Tensor?> inputs, Span<Tensor?> outputs) =>
+        outputs[0] = Tensor<long>.Scalar(KernelInputs.Required(inputs, 0, "data").Length);
+}
+
 /// <summary>ONNX Reshape: 0 copies the input dimension (unless <c>allowzero</c>), -1 is inferred.</summary>
 internal sealed class ReshapeKernel(OnnxNode node) : IKernel
 {
