@@ -1,3 +1,4 @@
+using System.Numerics;
 using Microsoft.ML.DirNet.Tensors;
 
 namespace Microsoft.ML.DirNet.Runtime.Kernels;
@@ -39,12 +40,19 @@ internal enum UnaryFunction
 /// ONNX's elementwise float functions (Relu, Tanh, Sigmoid, Exp, Log, Neg, Sqrt, Abs, Floor, Ceil, Reciprocal, Sign,
 /// Erf, Softplus, Softsign, HardSwish, and LeakyRelu, Elu, HardSigmoid and Selu with their attributes as
 /// <paramref name="alpha"/> and <paramref name="beta"/>) on float32 tensors; vectorized by TensorPrimitives where it
-/// has the function.
+/// has the function. Neg, Abs and Sign also take every other numeric type.
 /// </summary>
 internal sealed class UnaryFloatKernel(UnaryFunction function, float alpha = 0, float beta = 0) : IKernel
 {
     public void Execute(ReadOnlySpan<Tensor?> inputs, Span<Tensor?> outputs)
     {
+        if (function is UnaryFunction.Neg or UnaryFunction.Abs or UnaryFunction.Sign && KernelInputs.Required(inputs, 0, "X") is not Tensor<float>)
+        {
+            // These three are defined on every numeric type (shape arithmetic negates int64 axes).
+            outputs[0] = NumericDispatch.Invoke(inputs[0]!, new Numeric(function), "input 'X'");
+            return;
+        }
+
         var x = KernelInputs.RequiredFloat(inputs, 0, "X");
         var y = new Tensor<float>(x.Shape);
         switch (function)
@@ -70,6 +78,26 @@ internal sealed class UnaryFloatKernel(UnaryFunction function, float alpha = 0, 
         }
 
         outputs[0] = y;
+    }
+
+    private readonly struct Numeric(UnaryFunction function) : INumericFunction<Tensor>
+    {
+        public Tensor Invoke<T>(Tensor<T> x) where T : unmanaged, INumber<T>
+        {
+            var y = new Tensor<T>(x.Shape);
+            for (var i = 0; i < x.Length; i++)
+            {
+                var v = x.Data[i];
+                y.Data[i] = function switch
+                {
+                    UnaryFunction.Neg => -v,
+                    UnaryFunction.Abs => T.Abs(v),
+                    _ => T.IsNaN(v) ? v : T.CreateTruncating(T.Sign(v)),
+                };
+            }
+
+            return y;
+        }
     }
 
     private float Scalar(float x) => function switch
