@@ -1,6 +1,7 @@
 using Microsoft.ML.DirNet.Onnx;
 using Microsoft.ML.DirNet.Runtime.Kernels;
 using Microsoft.ML.DirNet.Runtime.Kernels.Recurrent;
+using Microsoft.ML.DirNet.Runtime.Kernels.Spatial;
 using Microsoft.ML.DirNet.Runtime.Operators;
 
 namespace Microsoft.ML.DirNet.Runtime;
@@ -85,6 +86,16 @@ internal static class OperatorRegistry
         ["Slice"] = (n, opset, _) => new SliceKernel(n, opset),
         ["Split"] = (n, opset, _) => new SplitKernel(n, opset),
         ["Pad"] = (n, opset, _) => new PadKernel(n, opset),
+        ["ScatterND"] = (n, _, _) => new ScatterNDKernel(n),
+        ["Conv"] = (n, _, _) => new ConvKernel(n),
+        ["ConvTranspose"] = (n, _, _) => new ConvTransposeKernel(n),
+        ["MaxPool"] = (n, _, _) => new PoolKernel(n, Pooling.Max),
+        ["AveragePool"] = (n, _, _) => new PoolKernel(n, Pooling.Average),
+        ["GlobalMaxPool"] = (n, _, _) => new PoolKernel(n, Pooling.GlobalMax),
+        ["GlobalAveragePool"] = (n, _, _) => new PoolKernel(n, Pooling.GlobalAverage),
+        ["BatchNormalization"] = (n, _, _) => new BatchNormalizationKernel(n),
+        ["InstanceNormalization"] = (n, _, _) => new InstanceNormalizationKernel(n),
+        ["LayerNormalization"] = (n, _, _) => new LayerNormalizationKernel(n),
         ["Transpose"] = (n, _, _) => new TransposeKernel(n),
         ["Expand"] = (_, _, _) => new ExpandKernel(),
         ["Cast"] = (n, _, _) => new CastKernel(n),
