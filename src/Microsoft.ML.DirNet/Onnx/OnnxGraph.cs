@@ -41,6 +41,26 @@ public sealed class OnnxGraph
         Outputs = proto.Output.Select(o => new OnnxValueInfo(o)).ToArray();
     }
 
+    /// <summary>
+    /// The names this graph's nodes (and the subgraphs inside them) read that the graph itself does not define as an
+    /// input, initializer or node output: for a subgraph, the values it takes from the enclosing graphs.
+    /// </summary>
+    public IReadOnlyList<string> OuterScopeNames => _outerScopeNames ??= FindOuterScopeNames();
+
+    private IReadOnlyList<string>? _outerScopeNames;
+
+    private string[] FindOuterScopeNames()
+    {
+        var defined = new HashSet<string>(_proto.Input.Select(i => i.Name), StringComparer.Ordinal);
+        defined.UnionWith(_initializerProtos.Keys);
+        defined.UnionWith(Nodes.SelectMany(n => n.Outputs).Where(o => o.Length > 0));
+        return Nodes.SelectMany(n => n.AllInputs).Concat(Outputs.Select(o => o.Name))
+            .Where(name => !defined.Contains(name)).Distinct(StringComparer.Ordinal).ToArray();
+    }
+
+    /// <summary>Every input the graph declares, in order, those with an initializer included (a subgraph's formal parameters).</summary>
+    internal IReadOnlyList<OnnxValueInfo> DeclaredInputs => _proto.Input.Select(i => new OnnxValueInfo(i)).ToArray();
+
     /// <summary>The graph's name.</summary>
     public string Name => _proto.Name;
 

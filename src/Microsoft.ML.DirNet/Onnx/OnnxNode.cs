@@ -89,6 +89,37 @@ public sealed class OnnxNode
         }
     }
 
+    /// <summary>
+    /// The graphs held in this node's graph attributes (If's branches, Loop's and Scan's body), with the attribute
+    /// names, in attribute order; empty for a node without subgraphs.
+    /// </summary>
+    public IReadOnlyList<(string Attribute, OnnxGraph Graph)> Subgraphs => _subgraphs ??= _proto.Attribute
+        .Where(a => a.Type == AttributeProto.Types.AttributeType.Graph || (a.Type == AttributeProto.Types.AttributeType.Undefined && a.G is not null))
+        .Select(a => (a.Name, new OnnxGraph(a.G ?? throw new OnnxGraphException($"{Description}: attribute '{a.Name}' is declared a graph but holds none.", Name),
+            $"subgraph '{a.Name}' of {Description}")))
+        .ToArray();
+
+    private IReadOnlyList<(string Attribute, OnnxGraph Graph)>? _subgraphs;
+
+    /// <summary>The graph in attribute <paramref name="name"/>; throws naming the node when it has none.</summary>
+    public OnnxGraph GetGraph(string name) =>
+        Subgraphs.FirstOrDefault(s => s.Attribute == name).Graph
+        ?? throw new OnnxGraphException($"{Description} has no graph attribute '{name}'.", Name);
+
+    /// <summary>
+    /// The values this node's subgraphs read from enclosing graphs (outer-scope values, as the ONNX spec lets a
+    /// subgraph use any name visible where its node is), sorted by name. A runtime feeds them to the node as implicit
+    /// inputs after its own.
+    /// </summary>
+    public IReadOnlyList<string> ImplicitInputs => _implicitInputs ??= Subgraphs
+        .SelectMany(s => s.Graph.OuterScopeNames)
+        .Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToArray();
+
+    private IReadOnlyList<string>? _implicitInputs;
+
+    /// <summary>The inputs this node reads, its own (without omitted ones) and then its <see cref="ImplicitInputs"/>.</summary>
+    public IEnumerable<string> AllInputs => Inputs.Where(i => i.Length > 0).Concat(ImplicitInputs);
+
     /// <inheritdoc />
     public override string ToString() => Description;
 

@@ -1,5 +1,6 @@
 using Microsoft.ML.DirNet.Onnx;
 using Microsoft.ML.DirNet.Runtime.Kernels;
+using Microsoft.ML.DirNet.Runtime.Kernels.ControlFlow;
 using Microsoft.ML.DirNet.Runtime.Kernels.Recurrent;
 using Microsoft.ML.DirNet.Runtime.Kernels.Spatial;
 using Microsoft.ML.DirNet.Runtime.Operators;
@@ -19,6 +20,9 @@ internal static class OperatorRegistry
         ["LSTM"] = (n, _, b) => new LstmKernel(n, b),
         ["GRU"] = (n, _, b) => new GruKernel(n, b),
         ["RNN"] = (n, _, b) => new RnnKernel(n, b),
+        ["If"] = (n, opset, _) => new IfKernel(n, opset),
+        ["Loop"] = (n, opset, _) => new LoopKernel(n, opset),
+        ["Scan"] = (n, opset, _) => new ScanKernel(n, opset),
         ["MatMul"] = (_, _, b) => new MatMulKernel(b.For(1)?[0]),
         ["Gemm"] = (n, _, b) => new GemmKernel(n, b.For(1)?[0]),
         ["Gather"] = (n, _, b) => new GatherKernel(n, b.For(0)?[0]),
@@ -26,6 +30,7 @@ internal static class OperatorRegistry
         ["Sub"] = (_, _, _) => new BinaryArithmeticKernel(ArithmeticOperator.Sub),
         ["Mul"] = (_, _, _) => new BinaryArithmeticKernel(ArithmeticOperator.Mul),
         ["Div"] = (_, _, _) => new BinaryArithmeticKernel(ArithmeticOperator.Div),
+        ["Mod"] = (n, _, _) => new BinaryArithmeticKernel(n.GetInt("fmod", 0) != 0 ? ArithmeticOperator.FMod : ArithmeticOperator.Mod),
         ["Pow"] = (_, _, _) => new PowKernel(),
         ["Min"] = (_, _, _) => new VariadicKernel(VariadicOperator.Min),
         ["Max"] = (_, _, _) => new VariadicKernel(VariadicOperator.Max),

@@ -10,9 +10,15 @@ internal enum ArithmeticOperator
     Sub,
     Mul,
     Div,
+
+    /// <summary>The remainder with the divisor's sign (numpy's mod; ONNX Mod with fmod 0).</summary>
+    Mod,
+
+    /// <summary>The remainder with the dividend's sign (C's fmod; ONNX Mod with fmod 1).</summary>
+    FMod,
 }
 
-/// <summary>ONNX Add, Sub, Mul and Div: both inputs of one numeric type, multidirectional broadcasting.</summary>
+/// <summary>ONNX Add, Sub, Mul, Div and Mod: both inputs of one numeric type, multidirectional broadcasting.</summary>
 internal sealed class BinaryArithmeticKernel(ArithmeticOperator op) : IKernel
 {
     public void Execute(ReadOnlySpan<Tensor?> inputs, Span<Tensor?> outputs)
@@ -32,7 +38,15 @@ internal sealed class BinaryArithmeticKernel(ArithmeticOperator op) : IKernel
                 case ArithmeticOperator.Add: TensorPrimitives.Add<T>(left.Data, b, result.Data); break;
                 case ArithmeticOperator.Sub: TensorPrimitives.Subtract<T>(left.Data, b, result.Data); break;
                 case ArithmeticOperator.Mul: TensorPrimitives.Multiply<T>(left.Data, b, result.Data); break;
-                default: TensorPrimitives.Divide<T>(left.Data, b, result.Data); break;
+                case ArithmeticOperator.Div: TensorPrimitives.Divide<T>(left.Data, b, result.Data); break;
+                default:
+                    for (var i = 0; i < b.Length; i++)
+                    {
+                        var r = left.Data[i] % b[i];
+                        result.Data[i] = op == ArithmeticOperator.Mod && !T.IsZero(r) && T.IsNegative(r) != T.IsNegative(b[i]) ? r + b[i] : r;
+                    }
+
+                    break;
             }
 
             return result;
