@@ -35,8 +35,15 @@ internal static class InspectCommand
         var fileBytes = new FileInfo(path).Length;
         var factored = CompressedOnnxReader.Read(model);
         var unsupported = NativeModel.FindUnsupportedOperators(model, factored);
-        // One entry per operator and domain; the engine names an operator of another domain "domain.op_type".
-        var operators = model.Graph.Nodes.GroupBy(n => (n.Domain, n.OpType))
+        // Weights in Constant nodes and subgraphs are shown under the main-graph names compress gives them.
+        if (factored is null)
+        {
+            model = WeightHoisting.Hoist(model);
+        }
+
+        // One entry per operator and domain, counting the nodes inside subgraphs; the engine names an operator of
+        // another domain "domain.op_type".
+        var operators = WeightFinder.AllNodes(model).Select(n => n.Node).GroupBy(n => (n.Domain, n.OpType))
             .Select(g => (Key: g.Key.Domain.Length == 0 ? g.Key.OpType : $"{g.Key.Domain}.{g.Key.OpType}", Group: g))
             .OrderBy(o => o.Key, StringComparer.Ordinal)
             .Select(o => new { name = o.Group.Key.OpType, domain = o.Group.Key.Domain, count = o.Group.Count(), supported = !unsupported.ContainsKey(o.Key), display = o.Key })
@@ -44,7 +51,7 @@ internal static class InspectCommand
         var compressedShapes = factored?.Initializers.ToDictionary(i => i.Entry.Name, i => i.Entry.Shape) ?? [];
         // A compressed model's W is rebuilt by nodes, not stored: its input size comes from the recorded shape.
         // By position, not name: ONNX allows repeated and empty node names.
-        var recurrentNodes = model.Graph.Nodes.Where(WeightFinder.IsRecurrent).ToArray();
+        var recurrentNodes = WeightFinder.AllNodes(model).Select(n => n.Node).Where(WeightFinder.IsRecurrent).ToArray();
         var layers = WeightFinder.FindRecurrentLayers(model).Select(l => l.InputSize == 0
             && recurrentNodes[l.Index] is { Inputs.Count: > 1 } node
             && compressedShapes.TryGetValue(node.Inputs[1], out var shape) ? l with { InputSize = shape[^1] } : l).ToArray();

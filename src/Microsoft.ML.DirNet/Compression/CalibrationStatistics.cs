@@ -58,7 +58,9 @@ public sealed class CalibrationStatistics
     {
         ArgumentNullException.ThrowIfNull(engine);
         var sources = new List<(CompressibleWeight Weight, string Value, int Direction, bool IsState)>();
-        foreach (var weight in WeightFinder.FindWeights(model))
+        // A weight read inside a subgraph (index −1) gets no moments: the engine cannot report values inside a
+        // subgraph, so it is fitted data-free.
+        foreach (var weight in WeightFinder.FindWeights(model).Where(w => w.NodeIndex >= 0))
         {
             var node = model.Graph.Nodes[weight.NodeIndex];
             switch (weight.Role)

@@ -35,6 +35,9 @@ public static class RnnCompressor
                 $"'{model.SourceName}' is already compressed by this library (its metadata holds '{CompressionResult.MetadataKey}'); compress the original model instead, with the new options.");
         }
 
+        // Weights in Constant nodes or inside If/Loop/Scan subgraphs become main-graph initializers first, so they are
+        // found, compressed and written like any other; the result's source is this hoisted model.
+        model = WeightHoisting.Hoist(model);
         var method = MethodRegistry.Of(options.Method);
         var precision = method.PrecisionFor(options);
         var grid = CheckPrecision(options, method, precision);

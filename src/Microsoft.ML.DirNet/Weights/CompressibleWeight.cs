@@ -13,7 +13,7 @@ namespace Microsoft.ML.DirNet.Weights;
 /// <param name="Columns">Inputs (columns of W as applied).</param>
 /// <param name="Bytes">Stored bytes of this matrix (one direction's slice for recurrent weights).</param>
 /// <param name="StoredTransposed">Whether the initializer holds Wᵀ [columns, rows] (MatMul's B; Gemm's B without transB).</param>
-/// <param name="NodeIndex">The reading node's position in the graph's node list (−1 when not known). ONNX lets node
+/// <param name="NodeIndex">The reading node's position in the main graph's node list (−1 for a node inside a subgraph, or when not known). ONNX lets node
 /// names be empty or repeated, so this, not <paramref name="NodeName"/>, identifies the node.</param>
 public sealed record CompressibleWeight(
     string Initializer, string NodeName, string OpType, WeightRole Role, int Direction, int Rows, int Columns, long Bytes,

@@ -14,7 +14,7 @@ public static class WeightFinder
     public static IReadOnlyList<RecurrentLayer> FindRecurrentLayers(OnnxModel model)
     {
         var layers = new List<RecurrentLayer>();
-        foreach (var node in model.Graph.Nodes.Where(IsRecurrent))
+        foreach (var (node, _) in AllNodes(model).Where(n => IsRecurrent(n.Node)))
         {
             var gates = Gates(node.OpType);
             var directions = node.GetString("direction", "forward") == "bidirectional" ? 2 : 1;
@@ -74,7 +74,7 @@ public static class WeightFinder
             name.Length > 0 && graph.HasInitializer(name) && graph.GetInitializerInfo(name) is var info
             && info.Type == TensorElementType.Float && info.Shape.Length == rank;
 
-        foreach (var node in graph.Nodes)
+        foreach (var (node, nodeIndex) in AllNodes(model))
         {
             if (IsRecurrent(node))
             {
@@ -87,7 +87,7 @@ public static class WeightFinder
                         for (var d = 0; d < shape[0]; d++)
                         {
                             found.Add(new CompressibleWeight(node.Inputs[index], node.Name, node.OpType, role, d,
-                                shape[1], shape[2], (long)shape[1] * shape[2] * sizeof(float), NodeIndex: node.Index));
+                                shape[1], shape[2], (long)shape[1] * shape[2] * sizeof(float), NodeIndex: nodeIndex));
                         }
                     }
                 }
@@ -96,23 +96,33 @@ public static class WeightFinder
             {
                 // MatMul(X, B) computes X·B, i.e. y = Bᵀx: B [in, out].
                 var shape = graph.GetInitializerInfo(node.Inputs[1]).Shape;
-                found.Add(new CompressibleWeight(node.Inputs[1], node.Name, "MatMul", WeightRole.MatMul, 0, shape[1], shape[0], Bytes(shape), StoredTransposed: true, NodeIndex: node.Index));
+                found.Add(new CompressibleWeight(node.Inputs[1], node.Name, "MatMul", WeightRole.MatMul, 0, shape[1], shape[0], Bytes(shape), StoredTransposed: true, NodeIndex: nodeIndex));
             }
             else if (node.OpType == "Gemm" && node.Inputs.Count >= 2 && IsFloatMatrix(node.Inputs[1], 2))
             {
                 var shape = graph.GetInitializerInfo(node.Inputs[1]).Shape;
                 var transB = node.GetInt("transB", 0) != 0;
                 var (rows, cols) = transB ? (shape[0], shape[1]) : (shape[1], shape[0]);
-                found.Add(new CompressibleWeight(node.Inputs[1], node.Name, "Gemm", WeightRole.Gemm, 0, rows, cols, Bytes(shape), StoredTransposed: !transB, NodeIndex: node.Index));
+                found.Add(new CompressibleWeight(node.Inputs[1], node.Name, "Gemm", WeightRole.Gemm, 0, rows, cols, Bytes(shape), StoredTransposed: !transB, NodeIndex: nodeIndex));
             }
             else if (node.OpType == "Gather" && node.Inputs.Count == 2 && node.GetInt("axis", 0) == 0 && IsFloatMatrix(node.Inputs[0], 2))
             {
                 var shape = graph.GetInitializerInfo(node.Inputs[0]).Shape;
-                found.Add(new CompressibleWeight(node.Inputs[0], node.Name, "Gather", WeightRole.Embedding, 0, shape[0], shape[1], Bytes(shape), NodeIndex: node.Index));
+                found.Add(new CompressibleWeight(node.Inputs[0], node.Name, "Gather", WeightRole.Embedding, 0, shape[0], shape[1], Bytes(shape), NodeIndex: nodeIndex));
             }
         }
 
         return found;
+    }
+
+    /// <summary>
+    /// Every node of the model with its index in the main graph, then (depth first) the nodes inside its subgraphs with
+    /// index −1: these read main-graph weights from the outer scope (<see cref="Onnx.WeightHoisting"/> puts them there).
+    /// </summary>
+    internal static IEnumerable<(OnnxNode Node, int Index)> AllNodes(OnnxModel model)
+    {
+        static IEnumerable<OnnxNode> Nested(OnnxNode node) => node.Subgraphs.SelectMany(s => s.Graph.Nodes.SelectMany(n => Nested(n).Prepend(n)));
+        return model.Graph.Nodes.SelectMany(n => Nested(n).Select(inner => (inner, -1)).Prepend((n, n.Index)));
     }
 
     private static long Bytes(int[] shape) => (long)shape[0] * shape[1] * sizeof(float);
