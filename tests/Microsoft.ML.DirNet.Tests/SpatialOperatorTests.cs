@@ -7,7 +7,8 @@ namespace Microsoft.ML.DirNet.Tests;
 
 /// <summary>
 /// What the ONNX conformance cases of Conv, ConvTranspose, the pools and Pad leave out (groups, depthwise filters,
-/// dilations with strides, 1-D front-ends like Silero's and DTLN's, bias, output_padding with groups, ceil_mode in 1-D,
+/// dilations with strides, 1-D front-ends like Silero's and DTLN's, few and many output positions (the two ways Conv
+/// lays out its windows), bias, output_padding with groups, ceil_mode in 1-D,
 /// reflect padding of several axes, cropping by negative pads), each checked against ONNX Runtime on a single-node model.
 /// </summary>
 public sealed class SpatialOperatorTests
@@ -19,6 +20,8 @@ public sealed class SpatialOperatorTests
         ["Conv 2-D depthwise (groups = channels), SAME_LOWER", "Conv", new[] { 1, 4, 7, 6 }, new[] { 4, 1, 3, 2 }, true, "group=4;auto_pad=SAME_LOWER"],
         ["Conv 2-D, strides 2×1, dilations 1×2, pads", "Conv", new[] { 2, 3, 9, 8 }, new[] { 4, 3, 3, 3 }, false, "strides=2,1;dilations=1,2;pads=1,0,2,1"],
         ["Conv 1-D, kernel 1 (pointwise)", "Conv", new[] { 1, 8, 5 }, new[] { 3, 8, 1 }, true, ""],
+        ["Conv 1-D, 80 output positions (windows as columns), groups 3", "Conv", new[] { 2, 6, 83 }, new[] { 9, 2, 4 }, true, "group=3"],
+        ["Conv 2-D, 10×8 output positions (windows as columns), pads", "Conv", new[] { 1, 2, 10, 8 }, new[] { 3, 2, 3, 3 }, true, "pads=1,1,1,1"],
         ["ConvTranspose 1-D, groups 2, stride 2, dilation 2, pads, output_padding, bias", "ConvTranspose", new[] { 1, 4, 7 }, new[] { 4, 3, 3 }, true, "group=2;strides=2;dilations=2;pads=1,2;output_padding=1"],
         ["ConvTranspose 2-D, groups 2, strides 2×3", "ConvTranspose", new[] { 2, 2, 4, 3 }, new[] { 2, 2, 3, 2 }, true, "group=2;strides=2,3"],
         ["ConvTranspose 1-D, SAME_LOWER, stride 2", "ConvTranspose", new[] { 1, 2, 5 }, new[] { 2, 3, 4 }, false, "strides=2;auto_pad=SAME_LOWER"],

@@ -14,6 +14,9 @@ internal sealed class ConvKernel(OnnxNode node) : IKernel
     private readonly SpatialAttributes _window = new(node);
     private readonly long _group = node.GetInt("group", 1);
 
+    /// <summary>From how many output positions the windows are laid out as columns (see Execute).</summary>
+    private const int PositionsForColumns = 64;
+
     public void Execute(ReadOnlySpan<Tensor?> inputs, Span<Tensor?> outputs)
     {
         var x = KernelInputs.RequiredFloat(inputs, 0, "X");
@@ -47,7 +50,11 @@ internal sealed class ConvKernel(OnnxNode node) : IKernel
         int inputSize = geometry.InputSize, kernelSize = geometry.KernelSize, outputSize = geometry.OutputSize;
         var positions = geometry.InputPositions();
         var y = new Tensor<float>([batch, filters, .. geometry.Output]);
+        // Few output positions (a streaming call's frame): one contiguous window per position, dotted with each filter,
+        // so the vectors run along the long window; many positions: the windows as columns, the vectors along them.
+        var byPosition = outputSize < PositionsForColumns;
         var columns = new float[groupChannels * kernelSize * outputSize];
+        var width = groupChannels * kernelSize;
         for (var n = 0; n < batch; n++)
         {
             for (var g = 0; g < groups; g++)
@@ -57,18 +64,26 @@ internal sealed class ConvKernel(OnnxNode node) : IKernel
                     var image = x.Data.AsSpan((n * channels + g * groupChannels + c) * inputSize, inputSize);
                     for (var k = 0; k < kernelSize; k++)
                     {
-                        var row = columns.AsSpan((c * kernelSize + k) * outputSize, outputSize);
                         var from = positions.AsSpan(k * outputSize, outputSize);
+                        var q = c * kernelSize + k;
                         for (var o = 0; o < outputSize; o++)
                         {
-                            row[o] = from[o] < 0 ? 0f : image[from[o]];
+                            columns[byPosition ? o * width + q : q * outputSize + o] = from[o] < 0 ? 0f : image[from[o]];
                         }
                     }
                 }
 
                 var target = y.Data.AsSpan((n * filters + g * groupFilters) * outputSize, groupFilters * outputSize);
-                MatrixMultiply.Multiply(w.Data.AsSpan(g * groupFilters * groupChannels * kernelSize, groupFilters * groupChannels * kernelSize),
-                    groupFilters, groupChannels * kernelSize, columns, outputSize, target, accumulate: false);
+                var weights = w.Data.AsSpan(g * groupFilters * width, groupFilters * width);
+                if (byPosition)
+                {
+                    MatrixMultiply.MultiplyByTransposed(weights, groupFilters, width, columns, outputSize, target, accumulate: false);
+                }
+                else
+                {
+                    MatrixMultiply.Multiply(weights, groupFilters, width, columns, outputSize, target, accumulate: false);
+                }
+
                 if (b is not null)
                 {
                     for (var m = 0; m < groupFilters; m++)
