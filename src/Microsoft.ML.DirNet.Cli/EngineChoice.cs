@@ -4,19 +4,40 @@ using Microsoft.ML.DirNet.Tensors;
 
 namespace Microsoft.ML.DirNet.Cli;
 
-/// <summary>The engine a verb runs a model in: the native engine, or ONNX Runtime when the user passes <c>--ort</c>.</summary>
+/// <summary>
+/// The engine a verb runs a model in: the native engine, or ONNX Runtime when the user passes <c>--ort</c> or when
+/// the native engine lacks one of the model's operators (then <see cref="Fallback"/> says which, and the verb tells
+/// the user on stderr rather than failing).
+/// </summary>
 internal sealed class EngineChoice : IDisposable
 {
     private readonly OnnxRuntimeModel? _session;
 
     public EngineChoice(OnnxModel model, bool useOnnxRuntime)
     {
-        _session = useOnnxRuntime ? new OnnxRuntimeModel(model) : null;
-        Model = _session ?? (ITensorModel)new NativeModel(model);
+        if (!useOnnxRuntime)
+        {
+            try
+            {
+                Model = new NativeModel(model);
+                return;
+            }
+            catch (UnsupportedOperatorException e)
+            {
+                Fallback = $"the native engine lacks {string.Join(", ", e.Operators.Keys)}; running in ONNX Runtime instead.";
+                Console.Error.WriteLine($"note: {Fallback}");
+            }
+        }
+
+        _session = new OnnxRuntimeModel(model);
+        Model = _session;
     }
 
     /// <summary>The model, ready to run.</summary>
     public ITensorModel Model { get; }
+
+    /// <summary>Why ONNX Runtime runs the model although <c>--ort</c> was not given; null otherwise.</summary>
+    public string? Fallback { get; }
 
     /// <summary>The engine's name for people.</summary>
     public string DisplayName => _session is null ? "native engine" : "ONNX Runtime";

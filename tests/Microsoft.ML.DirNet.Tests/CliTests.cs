@@ -104,6 +104,33 @@ public sealed class CliTests
     }
 
     [Fact]
+    public void RunAndBenchFallBackToOnnxRuntimeForAModelTheNativeEngineCannotRun()
+    {
+        // Det is an operator ONNX Runtime has and the native engine lacks.
+        var node = new Microsoft.ML.DirNet.Onnx.Protobuf.NodeProto { OpType = "Det", Name = "det" };
+        node.Input.Add("X");
+        node.Output.Add("Y");
+        var folder = TestPaths.NewTemporaryFolder();
+        var model = Path.Combine(folder, "det.onnx");
+        SingleNodeModel.Build(node, [("X", TensorElementType.Float)], ["Y"]).Save(model);
+        var data = Path.Combine(folder, "data");
+        Directory.CreateDirectory(data);
+        TensorFile.Write(Path.Combine(data, "input_0.pb"), new Tensor<float>([2, 2], [1, 2, 3, 4]));
+        TensorFile.Write(Path.Combine(data, "output_0.pb"), Tensor<float>.Scalar(-2));
+
+        var (code, _, stderr) = Dirnet("run", model, "--data", data);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("lacks Det; running in ONNX Runtime instead", stderr);
+
+        (code, var stdout, stderr) = Dirnet("bench", model, "--data", data, "--json", "--runs", "3");
+        Assert.True(code == 0, stderr);
+        var json = JsonDocument.Parse(stdout).RootElement;
+        Assert.Equal(JsonValueKind.Null, json.GetProperty("native_ms").ValueKind);
+        Assert.True(json.GetProperty("ort_ms").GetDouble() > 0);
+        Assert.Equal("Det", json.GetProperty("native_unsupported")[0].GetString());
+    }
+
+    [Fact]
     public void BenchJsonHasTheContractFields()
     {
         var (code, stdout, _) = Dirnet("bench", Path.Combine(Fixture, "model.onnx"), "--json", "--runs", "3", "--steps", "4");

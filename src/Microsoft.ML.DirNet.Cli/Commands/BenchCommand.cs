@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using Microsoft.ML.DirNet.Benchmarking;
 using Microsoft.ML.DirNet.Onnx;
+using Microsoft.ML.DirNet.Runtime;
 using Microsoft.ML.DirNet.Tensors;
 
 namespace Microsoft.ML.DirNet.Cli.Commands;
@@ -48,6 +49,25 @@ internal static class BenchCommand
         else
         {
             inputs = TensorFile.ReadSeries(CommandAction.ExistingDirectory(data), "input");
+        }
+
+        if (NativeModel.FindUnsupportedOperators(model) is { Count: > 0 } unsupported)
+        {
+            // Nothing to compare against: ONNX Runtime is timed alone and the reason said, rather than failing.
+            var ortMilliseconds = LatencyComparison.MeasureOnnxRuntime(model, inputs, runs);
+            var reason = $"the native engine lacks {string.Join(", ", unsupported.Keys)}";
+            if (json)
+            {
+                Console.WriteLine(JsonSerializer.Serialize(new { model = path, native_ms = (double?)null, ort_ms = ortMilliseconds, speedup = (double?)null, runs, native_unsupported = unsupported.Keys }, CommandAction.Json));
+            }
+            else
+            {
+                Console.WriteLine($"{path}  one thread, median of {runs} runs");
+                Console.WriteLine($"native engine : cannot run ({reason})");
+                Console.WriteLine($"ONNX Runtime  : {ortMilliseconds,9:F3} ms");
+            }
+
+            return ExitCodes.Success;
         }
 
         var profiled = profile ? OperatorProfile.Measure(model, inputs, runs) : null;
