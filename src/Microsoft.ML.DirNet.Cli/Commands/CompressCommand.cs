@@ -139,7 +139,13 @@ internal static class CompressCommand
                 }
 
                 var writeDense = result.GetValue(dense);
-                (writeDense ? compressed.ToDenseModel() : compressed.ToCompressedModel()).Save(outputPath);
+                var written = writeDense ? compressed.ToDenseModel() : compressed.ToCompressedModel();
+                written.Save(outputPath);
+                if (written.DefaultOpset != loaded.DefaultOpset)
+                {
+                    Console.Error.WriteLine($"note: the opset import was raised from {loaded.DefaultOpset} to {written.DefaultOpset}, which the rebuild ops need; every node of the model means the same there.");
+                }
+
                 Report(compressed, outputPath, new FileInfo(outputPath).Length, writeDense, asJson);
             }
             finally

@@ -15,13 +15,8 @@ internal static class CompressedOnnxWriter
 {
     public static OnnxModel Write(OnnxModel source, CompressionResult result)
     {
-        if (source.DefaultOpset < CompressedMatrix.MinimumRebuildOpset)
-        {
-            throw new DirNetException(
-                $"'{source.SourceName}' imports ONNX opset {source.DefaultOpset}; the compressed model's rebuild ops need opset {CompressedMatrix.MinimumRebuildOpset} or later (re-export the model with a newer opset).");
-        }
-
         var proto = source.Proto.Clone();
+        OpsetRaise.RaiseTo(proto, CompressedMatrix.MinimumRebuildOpset, source.SourceName);
         var dictionaries = new Dictionary<float[], string>(ReferenceEqualityComparer.Instance);
         foreach (var weight in result.Weights)
         {
