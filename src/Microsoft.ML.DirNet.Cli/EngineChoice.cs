@@ -25,12 +25,16 @@ internal sealed class EngineChoice : IDisposable
             catch (UnsupportedOperatorException e)
             {
                 Fallback = $"the native engine lacks {string.Join(", ", e.Operators.Keys)}; running in ONNX Runtime instead.";
-                Console.Error.WriteLine($"note: {Fallback}");
             }
         }
 
         _session = new OnnxRuntimeModel(model);
         Model = _session;
+        if (Fallback is not null)
+        {
+            // Said only once ONNX Runtime has taken the model: where it cannot either, its error is the one line.
+            Console.Error.WriteLine($"note: {TerminalText.Plain(Fallback)}");
+        }
     }
 
     /// <summary>The model, ready to run.</summary>

@@ -64,7 +64,7 @@ public sealed class PublicModelTests(ITestOutputHelper output)
             Method = method, Ratio = 2, Scope = CompressionScope.Recurrent,
             Precision = method == CompressionMethod.Quant ? FactorPrecision.Int4 : FactorPrecision.Float32,
         };
-        if (WeightFinder.FindWeights(Onnx.WeightHoisting.Hoist(original)).All(w => w.Role is not (WeightRole.RecurrentInput or WeightRole.RecurrentHidden)))
+        if (WeightFinder.FindWeights(Onnx.WeightHoisting.Hoist(original, NativeEngine.Instance)).All(w => w.Role is not (WeightRole.RecurrentInput or WeightRole.RecurrentHidden)))
         {
             options = options with { Scope = CompressionScope.Model, Ratio = method == CompressionMethod.Quant ? 1.5 : 1.3 };
         }

@@ -63,7 +63,7 @@ internal static class BenchCommand
             else
             {
                 Console.WriteLine($"{path}  one thread, median of {runs} runs");
-                Console.WriteLine($"native engine : cannot run ({reason})");
+                Console.WriteLine($"native engine : cannot run ({TerminalText.Plain(reason)})");
                 Console.WriteLine($"ONNX Runtime  : {ortMilliseconds,9:F3} ms");
             }
 

@@ -38,7 +38,7 @@ internal static class InspectCommand
         // Weights in Constant nodes and subgraphs are shown under the main-graph names compress gives them.
         if (factored is null)
         {
-            model = WeightHoisting.Hoist(model);
+            model = WeightHoisting.Hoist(model, NativeEngine.Instance);
         }
 
         // One entry per operator and domain, counting the nodes inside subgraphs; the engine names an operator of

@@ -37,7 +37,7 @@ public static class RnnCompressor
 
         // Weights in Constant nodes or inside If/Loop/Scan subgraphs become main-graph initializers first, so they are
         // found, compressed and written like any other; the result's source is this hoisted model.
-        model = WeightHoisting.Hoist(model);
+        model = WeightHoisting.Hoist(model, engine);
         var method = MethodRegistry.Of(options.Method);
         var precision = method.PrecisionFor(options);
         var grid = CheckPrecision(options, method, precision);

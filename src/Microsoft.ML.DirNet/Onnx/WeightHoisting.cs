@@ -1,6 +1,4 @@
 using Microsoft.ML.DirNet.Onnx.Protobuf;
-using Microsoft.ML.DirNet.Runtime;
-using Microsoft.ML.DirNet.Runtime.Operators;
 using Microsoft.ML.DirNet.Tensors;
 
 namespace Microsoft.ML.DirNet.Onnx;
@@ -21,11 +19,14 @@ internal static class WeightHoisting
     private static readonly HashSet<string> Transparent = new(StringComparer.Ordinal)
         { "Identity", "Unsqueeze", "Squeeze", "Reshape", "Flatten", "Transpose", "Cast", "Slice", "Concat" };
 
-    /// <summary>The model with its reachable constant weights hoisted; <paramref name="model"/> itself when there are none (it is never modified).</summary>
-    public static OnnxModel Hoist(OnnxModel model)
+    /// <summary>
+    /// The model with its reachable constant weights hoisted; <paramref name="model"/> itself when there are none (it is
+    /// never modified). <paramref name="engine"/> computes each weight's chain of constants.
+    /// </summary>
+    public static OnnxModel Hoist(OnnxModel model, IOnnxEngine engine)
     {
         var proto = model.Proto.Clone();
-        var state = new HoistState(proto, model.DefaultOpset);
+        var state = new HoistState(proto, engine);
         state.Visit(proto.Graph, isMain: true);
         return state.Hoisted == 0 ? model : OnnxModel.FromProto(proto, model.SourceName);
     }
@@ -39,7 +40,7 @@ internal static class WeightHoisting
         _ => [],
     };
 
-    private sealed class HoistState(ModelProto proto, long opset)
+    private sealed class HoistState(ModelProto proto, IOnnxEngine engine)
     {
         private readonly HashSet<string> _names = AllNames(proto.Graph);
         private readonly Dictionary<(GraphProto, string), string> _hoisted = new();
@@ -69,7 +70,7 @@ internal static class WeightHoisting
                         var key = (graph, node.Input[index]);
                         if (!_hoisted.TryGetValue(key, out var name))
                         {
-                            if (Evaluate(graph, _enclosing.Count, node.Input[index], depth: 0) is not Tensor<float> value || value.Rank != rank)
+                            if (Evaluate(graph, node.Input[index]) is not Tensor<float> value || value.Rank != rank)
                             {
                                 continue;
                             }
@@ -108,64 +109,74 @@ internal static class WeightHoisting
         }
 
         /// <summary>
-        /// The value of <paramref name="name"/> in <paramref name="graph"/> (whose enclosing graphs are the first
-        /// <paramref name="outer"/> of the visit's) when constants alone give it; else null.
+        /// The value of <paramref name="name"/> in <paramref name="graph"/> (a graph being visited) when constants alone
+        /// give it, through the operators that only move or convert values; else null. The chain is run as a model of
+        /// its own in the engine.
         /// </summary>
-        private Tensor? Evaluate(GraphProto graph, int outer, string name, int depth)
+        private Tensor? Evaluate(GraphProto graph, string name)
         {
-            if (depth > 32)
+            var chain = new GraphProto { Name = "weight chain" };
+            if (!Collect(graph, _enclosing.Count, name, chain, new HashSet<string>(StringComparer.Ordinal), depth: 0))
             {
                 return null;
             }
 
+            chain.Output.Add(new ValueInfoProto { Name = name });
+            var model = new ModelProto { IrVersion = proto.IrVersion, Graph = chain };
+            model.OpsetImport.Add(proto.OpsetImport);
+            try
+            {
+                return engine.Load(OnnxModel.FromProto(model, "weight chain")).Run()[0];
+            }
+            catch (DirNetException)
+            {
+                return null;
+            }
+        }
+
+        /// <summary>
+        /// Adds to <paramref name="chain"/> the initializers and nodes that compute <paramref name="name"/> in
+        /// <paramref name="graph"/> (whose enclosing graphs are the first <paramref name="outer"/> of the visit's), producers
+        /// first; false when something on the way is not a constant or not an operator that only moves or converts values.
+        /// </summary>
+        private bool Collect(GraphProto graph, int outer, string name, GraphProto chain, HashSet<string> seen, int depth)
+        {
+            if (!seen.Add(name))
+            {
+                return true;
+            }
+
+            if (depth > 32)
+            {
+                return false;
+            }
+
             if (graph.Initializer.FirstOrDefault(t => t.Name == name) is { } initializer)
             {
-                return TensorProtoConverter.ToTensor(initializer);
+                chain.Initializer.Add(initializer);
+                return true;
             }
 
             var producer = graph.Node.FirstOrDefault(n => n.Output.Contains(name));
             if (producer is null)
             {
                 // Not defined here: a subgraph reads it from the nearest enclosing graph that defines it.
-                var defined = graph.Input.Any(i => i.Name == name);
-                return defined || outer == 0 ? null : Evaluate(_enclosing[outer - 1], outer - 1, name, depth + 1);
+                seen.Remove(name);
+                return graph.Input.All(i => i.Name != name) && outer > 0 && Collect(_enclosing[outer - 1], outer - 1, name, chain, seen, depth + 1);
             }
 
-            if (producer.Domain is not ("" or "ai.onnx"))
+            if (producer.Domain is not ("" or "ai.onnx") || (producer.OpType != "Constant" && !Transparent.Contains(producer.OpType)) || producer.Output.Count != 1)
             {
-                return null;
+                return false;
             }
 
-            var wrapped = new OnnxNode(producer, 0);
-            if (producer.OpType == "Constant")
+            if (producer.Input.Any(input => input.Length > 0 && !Collect(graph, outer, input, chain, seen, depth + 1)))
             {
-                return wrapped.GetTensor("value");
+                return false;
             }
 
-            if (!Transparent.Contains(producer.OpType) || producer.Output.Count != 1)
-            {
-                return null;
-            }
-
-            var inputs = new Tensor?[producer.Input.Count];
-            for (var i = 0; i < inputs.Length; i++)
-            {
-                if (producer.Input[i].Length > 0 && (inputs[i] = Evaluate(graph, outer, producer.Input[i], depth + 1)) is null)
-                {
-                    return null;
-                }
-            }
-
-            try
-            {
-                var outputs = new Tensor?[1];
-                OperatorRegistry.Create(wrapped, opset, BoundWeights.None).Execute(inputs, outputs);
-                return outputs[0];
-            }
-            catch (Exception e) when (e is ArgumentException or NotSupportedException or DirNetException)
-            {
-                return null;
-            }
+            chain.Node.Add(producer);
+            return true;
         }
 
         private string Unique(string name)
