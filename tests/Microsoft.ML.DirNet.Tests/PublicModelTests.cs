@@ -107,6 +107,55 @@ public sealed class PublicModelTests(ITestOutputHelper output)
         }
     }
 
+    /// <summary>
+    /// On a committed speech clip (models/public/speech_clip.wav, made by make_speech_clip.sh: espeak-ng speech between
+    /// a second of silence on each side, with quiet noise), fed as Silero's own wrapper does (512 new samples at 16 kHz
+    /// after the previous chunk's last 64), the original model hears speech in the middle and none in the first
+    /// silence; quantized, the speech probability stays within <paramref name="largestMove"/> of the original's on every
+    /// chunk and within <paramref name="meanMove"/> on average. int8 keeps every chunk within 0.02; int4 by rounding
+    /// (post-training, no calibration: the weights sit inside If branches, where calibration cannot see their inputs)
+    /// does not: a few chunks at the edges of speech move by 0.15-0.3, so its bounds here guard what it reaches.
+    /// </summary>
+    [Theory]
+    [InlineData(FactorPrecision.Int8, 0, 0.02, 0.002)]
+    [InlineData(FactorPrecision.Int4, 32, 0.2, 0.012)]
+    [InlineData(FactorPrecision.Int4, 128, 0.35, 0.02)]
+    public void SileroQuantizedKeepsTheSpeechProbabilityOnASpokenClip(FactorPrecision precision, int group, double largestMove, double meanMove)
+    {
+        var original = OnnxModel.Load(Path.Combine(Folder, "silero-vad", "silero_vad.onnx"));
+        var options = new CompressionOptions { Method = CompressionMethod.Quant, Precision = precision, GroupSize = group, Ratio = 2, Scope = CompressionScope.Recurrent };
+        var compressed = OnnxModel.Parse(RnnCompressor.Compress(original, options).ToCompressedModel().ToBytes(), "int4.onnx");
+        var (samples, rate) = Evaluation.WaveFile.ReadPcm16Mono(Path.Combine(Folder, "speech_clip.wav"));
+        Assert.Equal(16000, rate);
+        var audio = samples.Select(v => v / 32768f).ToArray();
+        var probabilities = new[] { original, compressed }.Select(model =>
+        {
+            var engine = new NativeModel(model);
+            Tensor state = new Tensor<float>([2, 1, 128]);
+            var result = new List<float>();
+            for (var start = 0; start + 512 <= audio.Length; start += 512)
+            {
+                var chunk = new float[576];
+                Array.Copy(audio, System.Math.Max(start - 64, 0), chunk, System.Math.Max(64 - start, 0), System.Math.Min(576, start + 512));
+                var outputs = engine.Run(new Tensor<float>([1, 576], chunk), state, Tensor<long>.Scalar(16000));
+                result.Add(outputs[0].As<float>().Data[0]);
+                state = outputs[1];
+            }
+
+            return result.ToArray();
+        }).ToArray();
+
+        var chunksPerSecond = 16000 / 512;
+        var silence = probabilities[0].Take(chunksPerSecond - 2).Max();
+        var speech = probabilities[0].Skip(chunksPerSecond + 4).Take(chunksPerSecond).Max();
+        var moves = probabilities[0].Zip(probabilities[1]).Select(p => (double)System.Math.Abs(p.First - p.Second)).ToArray();
+        var (largest, mean) = (moves.Max(), moves.Average());
+        output.WriteLine($"{probabilities[0].Length} chunks: original's largest probability in the first silence {silence:F3}, in the speech {speech:F3}; "
+            + $"{precision} g{group} within {largest:G3} of it (mean {mean:G3}, chunks over 0.02: {moves.Count(m => m > 0.02)})");
+        Assert.True(silence < 0.5 && speech > 0.5, $"the original model does not tell the clip's speech ({speech:F3}) from its silence ({silence:F3})");
+        Assert.True(largest <= largestMove && mean <= meanMove, $"the {precision} file's speech probability moves {largest:G3} (mean {mean:G3}) from the original's");
+    }
+
     /// <summary>The largest absolute difference allowed in a state output (see the remarks).</summary>
     private const double StateTolerance = 1e-3;
 
