@@ -156,6 +156,24 @@ public sealed class PublicModelTests(ITestOutputHelper output)
         Assert.True(largest <= largestMove && mean <= meanMove, $"the {precision} file's speech probability moves {largest:G3} (mean {mean:G3}) from the original's");
     }
 
+    /// <summary>
+    /// inspect finds Silero's LSTM weights (Constant nodes inside nested If branches, read by the LSTMs of both inner
+    /// branches): four matrices, each read in two subgraphs that the JSON names, and every operator inside the
+    /// branches counted.
+    /// </summary>
+    [Fact]
+    public void InspectFindsTheWeightsInsideSilerosBranchesAndSaysWhereTheyAreRead()
+    {
+        var (code, stdout, stderr) = CliTests.Dirnet("inspect", Path.Combine(Folder, "silero-vad", "silero_vad.onnx"), "--json");
+        Assert.True(code == 0, stderr);
+        var json = System.Text.Json.JsonDocument.Parse(stdout).RootElement;
+        var weights = json.GetProperty("weights").EnumerateArray().ToArray();
+        Assert.Equal(4, weights.Select(w => w.GetProperty("initializer").GetString()).Distinct().Count());
+        Assert.All(weights, w => Assert.Contains("If_1.", w.GetProperty("graph").GetString()));
+        Assert.Equal(4, json.GetProperty("recurrent_layers").GetArrayLength());
+        Assert.Contains(json.GetProperty("operators").EnumerateArray(), o => o.GetProperty("name").GetString() == "Conv" && o.GetProperty("count").GetInt32() == 12);
+    }
+
     /// <summary>The largest absolute difference allowed in a state output (see the remarks).</summary>
     private const double StateTolerance = 1e-3;
 

@@ -75,7 +75,7 @@ internal static class InspectCommand
                 recurrent_layers = layers,
                 weights = weights.Select(w => new
                 {
-                    name = w.DisplayName, w.Initializer, node = w.NodeName, op = w.OpType, role = w.Role.ToString(),
+                    name = w.DisplayName, w.Initializer, node = w.NodeName, graph = w.GraphPath, op = w.OpType, role = w.Role.ToString(),
                     w.Direction, w.Rows, w.Columns, w.Parameters, w.Bytes,
                 }),
                 compressible_bytes = compressibleBytes,
@@ -146,11 +146,12 @@ internal static class InspectCommand
 
         // One row per stored matrix: a table read by two nodes (a tied embedding) is one matrix, so the shares add up.
         var weightTable = new Table().Title("Compressible weight matrices (y = W·x)")
-            .AddColumns("matrix", "initializer (--keep-dense)", "role", "rows × cols", "params", "bytes", "share of file");
+            .AddColumns("matrix", "initializer (--keep-dense)", "read in", "role", "rows × cols", "params", "bytes", "share of file");
         foreach (var uses in weights.GroupBy(w => (w.Initializer, w.Direction)))
         {
             var w = uses.First();
-            weightTable.AddRow(TerminalText.Row(w.DisplayName, w.Initializer, string.Join(", ", uses.Select(u => u.Role.ToString()).Distinct()),
+            var readIn = string.Join(", ", uses.Select(u => u.GraphPath.Length == 0 ? "main graph" : u.GraphPath).Distinct());
+            weightTable.AddRow(TerminalText.Row(w.DisplayName, w.Initializer, readIn, string.Join(", ", uses.Select(u => u.Role.ToString()).Distinct()),
                 $"{w.Rows} × {w.Columns}", w.Parameters.ToString("N0"), w.Bytes.ToString("N0"), $"{100.0 * w.Bytes / fileBytes:F1} %"));
         }
 

@@ -15,9 +15,11 @@ namespace Microsoft.ML.DirNet.Weights;
 /// <param name="StoredTransposed">Whether the initializer holds Wᵀ [columns, rows] (MatMul's B; Gemm's B without transB).</param>
 /// <param name="NodeIndex">The reading node's position in the main graph's node list (−1 for a node inside a subgraph, or when not known). ONNX lets node
 /// names be empty or repeated, so this, not <paramref name="NodeName"/>, identifies the node.</param>
+/// <param name="GraphPath">Where the reading node lives: "" for the main graph, else the path of subgraphs to it, such
+/// as <c>If_0.else_branch/If_1.then_branch</c>.</param>
 public sealed record CompressibleWeight(
     string Initializer, string NodeName, string OpType, WeightRole Role, int Direction, int Rows, int Columns, long Bytes,
-    bool StoredTransposed = false, int NodeIndex = -1)
+    bool StoredTransposed = false, int NodeIndex = -1, string GraphPath = "")
 {
     /// <summary>A readable name such as <c>LSTM_1.R[backward]</c> or <c>decoder.weight (MatMul)</c>.</summary>
     public string DisplayName => Role switch

@@ -14,7 +14,7 @@ public static class WeightFinder
     public static IReadOnlyList<RecurrentLayer> FindRecurrentLayers(OnnxModel model)
     {
         var layers = new List<RecurrentLayer>();
-        foreach (var (node, _) in AllNodes(model).Where(n => IsRecurrent(n.Node)))
+        foreach (var (node, _, _) in AllNodes(model).Where(n => IsRecurrent(n.Node)))
         {
             var gates = Gates(node.OpType);
             var directions = node.GetString("direction", "forward") == "bidirectional" ? 2 : 1;
@@ -74,7 +74,7 @@ public static class WeightFinder
             name.Length > 0 && graph.HasInitializer(name) && graph.GetInitializerInfo(name) is var info
             && info.Type == TensorElementType.Float && info.Shape.Length == rank;
 
-        foreach (var (node, nodeIndex) in AllNodes(model))
+        foreach (var (node, nodeIndex, path) in AllNodes(model))
         {
             if (IsRecurrent(node))
             {
@@ -87,7 +87,7 @@ public static class WeightFinder
                         for (var d = 0; d < shape[0]; d++)
                         {
                             found.Add(new CompressibleWeight(node.Inputs[index], node.Name, node.OpType, role, d,
-                                shape[1], shape[2], (long)shape[1] * shape[2] * sizeof(float), NodeIndex: nodeIndex));
+                                shape[1], shape[2], (long)shape[1] * shape[2] * sizeof(float), NodeIndex: nodeIndex, GraphPath: path));
                         }
                     }
                 }
@@ -96,19 +96,19 @@ public static class WeightFinder
             {
                 // MatMul(X, B) computes X·B, i.e. y = Bᵀx: B [in, out].
                 var shape = graph.GetInitializerInfo(node.Inputs[1]).Shape;
-                found.Add(new CompressibleWeight(node.Inputs[1], node.Name, "MatMul", WeightRole.MatMul, 0, shape[1], shape[0], Bytes(shape), StoredTransposed: true, NodeIndex: nodeIndex));
+                found.Add(new CompressibleWeight(node.Inputs[1], node.Name, "MatMul", WeightRole.MatMul, 0, shape[1], shape[0], Bytes(shape), StoredTransposed: true, NodeIndex: nodeIndex, GraphPath: path));
             }
             else if (node.OpType == "Gemm" && node.Inputs.Count >= 2 && IsFloatMatrix(node.Inputs[1], 2))
             {
                 var shape = graph.GetInitializerInfo(node.Inputs[1]).Shape;
                 var transB = node.GetInt("transB", 0) != 0;
                 var (rows, cols) = transB ? (shape[0], shape[1]) : (shape[1], shape[0]);
-                found.Add(new CompressibleWeight(node.Inputs[1], node.Name, "Gemm", WeightRole.Gemm, 0, rows, cols, Bytes(shape), StoredTransposed: !transB, NodeIndex: nodeIndex));
+                found.Add(new CompressibleWeight(node.Inputs[1], node.Name, "Gemm", WeightRole.Gemm, 0, rows, cols, Bytes(shape), StoredTransposed: !transB, NodeIndex: nodeIndex, GraphPath: path));
             }
             else if (node.OpType == "Gather" && node.Inputs.Count == 2 && node.GetInt("axis", 0) == 0 && IsFloatMatrix(node.Inputs[0], 2))
             {
                 var shape = graph.GetInitializerInfo(node.Inputs[0]).Shape;
-                found.Add(new CompressibleWeight(node.Inputs[0], node.Name, "Gather", WeightRole.Embedding, 0, shape[0], shape[1], Bytes(shape), NodeIndex: nodeIndex));
+                found.Add(new CompressibleWeight(node.Inputs[0], node.Name, "Gather", WeightRole.Embedding, 0, shape[0], shape[1], Bytes(shape), NodeIndex: nodeIndex, GraphPath: path));
             }
         }
 
@@ -116,13 +116,18 @@ public static class WeightFinder
     }
 
     /// <summary>
-    /// Every node of the model with its index in the main graph, then (depth first) the nodes inside its subgraphs with
-    /// index −1: these read main-graph weights from the outer scope (<see cref="Onnx.WeightHoisting"/> puts them there).
+    /// Every node of the model with its index in the main graph and its graph path ("" there), then (depth first) the
+    /// nodes inside its subgraphs with index −1 and a path such as <c>If_0.else_branch/If_1.then_branch</c>: these read
+    /// main-graph weights from the outer scope (<see cref="Onnx.WeightHoisting"/> puts them there).
     /// </summary>
-    internal static IEnumerable<(OnnxNode Node, int Index)> AllNodes(OnnxModel model)
+    internal static IEnumerable<(OnnxNode Node, int Index, string Path)> AllNodes(OnnxModel model)
     {
-        static IEnumerable<OnnxNode> Nested(OnnxNode node) => node.Subgraphs.SelectMany(s => s.Graph.Nodes.SelectMany(n => Nested(n).Prepend(n)));
-        return model.Graph.Nodes.SelectMany(n => Nested(n).Select(inner => (inner, -1)).Prepend((n, n.Index)));
+        static IEnumerable<(OnnxNode, int, string)> Nested(OnnxNode node, string path) => node.Subgraphs.SelectMany(s =>
+        {
+            var inner = path.Length == 0 ? $"{node.Name}.{s.Attribute}" : $"{path}/{node.Name}.{s.Attribute}";
+            return s.Graph.Nodes.SelectMany(n => Nested(n, inner).Prepend((n, -1, inner)));
+        });
+        return model.Graph.Nodes.SelectMany(n => Nested(n, "").Prepend((n, n.Index, "")));
     }
 
     private static long Bytes(int[] shape) => (long)shape[0] * shape[1] * sizeof(float);
