@@ -49,20 +49,21 @@ def main():
             data = os.path.join(args.inputs, name if "dtln" not in path else f"dtln_{name}")
             inspect, problem = run(args.dirnet, "inspect", path)
             if inspect is None:
-                rows.append(f"| `{relative}` | inspect failed: {problem} | | | | | | |")
+                rows.append(f"| `{relative}` | inspect failed: {problem} | | | | | | | |")
                 continue
             recurrent = len(inspect["recurrent_layers"])
             scope = "recurrent" if any(w["role"].startswith("Recurrent") for w in inspect["weights"]) else "model"
             sizes = []
-            for method, extra in (("quant", ["--precision", "int4"]), ("dirnet", ["--ratio", "2" if scope == "recurrent" else "1.3"])):
-                output = os.path.join(scratch, f"{name}-{method}.onnx")
-                compressed, problem = run(args.dirnet, "compress", path, "-o", output, "--method", method, "--scope", scope, *extra)
+            for method, area, extra in (("quant", scope, ["--precision", "int4"]), ("dirnet", scope, ["--ratio", "2" if scope == "recurrent" else "1.3"]),
+                                        ("quant", "model", ["--precision", "int4"])):
+                output = os.path.join(scratch, f"{name}-{method}-{area}.onnx")
+                compressed, problem = run(args.dirnet, "compress", path, "-o", output, "--method", method, "--scope", area, *extra)
                 sizes.append(f"{compressed['output_bytes']:,} ({compressed['matrix_ratio']:.2f}x)" if compressed else f"failed: {problem}")
             bench, problem = run(args.dirnet, "bench", path, "--data", data, "--runs", str(args.runs))
             speed = (f"{bench['native_ms']:.3f} / {bench['ort_ms']:.3f} ms ({bench['speedup']:.2f}x)" if bench else f"failed: {problem}")
             lacking = ", ".join(inspect["unsupported_operators"]) or "none"
             rows.append(f"| `{relative}` | {inspect['opset']} | {lacking} | {recurrent} | {len(inspect['weights'])} ({scope}) "
-                        f"| {inspect['file_bytes']:,} | {sizes[0]} | {sizes[1]} | {speed} |")
+                        f"| {inspect['file_bytes']:,} | {sizes[0]} | {sizes[1]} | {sizes[2]} | {speed} |")
             print(rows[-1], flush=True)
     cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "unknown CPU") \
         if os.path.exists("/proc/cpuinfo") else "unknown CPU"
@@ -74,12 +75,12 @@ Per file: the operators the native engine lacks; the recurrent layers and compre
 finds (inside If branches and Constant nodes included; the scope the compressions use: the recurrent weights, or
 every matrix where the model has no recurrent node); the file after `dirnet compress --method quant --precision int4`
 and after `--method dirnet` at 2x over the recurrent weights (1.3x over the matrices otherwise), with the ratio over
-those matrices; and one streaming call (one chunk, zero state) in the native engine and in ONNX Runtime, batch 1, one
+those matrices, and after quant int4 over every matrix of the model (Conv filter banks included); and one streaming call (one chunk, zero state) in the native engine and in ONNX Runtime, batch 1, one
 thread, median of {args.runs} runs, and their ratio (above 1: the native engine is faster). Machine: {cpu},
 {os.cpu_count()} cores (times from a shared machine are noisy; the ratio is taken within one run).
 
-| file | opset | operators lacking | recurrent layers | matrices | bytes | quant int4 | DirNet 2x | one call: native / ONNX Runtime |
-|---|---:|---|---:|---|---:|---:|---:|---|
+| file | opset | operators lacking | recurrent layers | matrices | bytes | quant int4 | DirNet 2x | quant int4, every matrix | one call: native / ONNX Runtime |
+|---|---:|---|---:|---|---:|---:|---:|---:|---|
 """ + "\n".join(rows) + f"""
 
 Made by: `{command}` (DIRNET: how to call a built `dirnet`; INPUTS: the folder of `models/public/make_bench_inputs.py`).

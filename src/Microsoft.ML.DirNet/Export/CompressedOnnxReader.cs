@@ -87,7 +87,8 @@ internal static class CompressedOnnxReader
 
     /// <summary>
     /// Checks that an entry is complete and that its matrices tile its shape: one per direction of a [directions, rows,
-    /// columns] recurrent weight, or one matrix stored as is or transposed.
+    /// columns] recurrent weight, one matrix stored as is or transposed, or (flattened) one matrix over a Conv filter
+    /// bank's [M, C / group, k…] as [M × (C / group)·Πk].
     /// </summary>
     private static void CheckEntry(string source, CompressedInitializer? entry)
     {
@@ -96,7 +97,10 @@ internal static class CompressedOnnxReader
             throw new OnnxFormatException(source, $"its '{CompressionMetadata.Key}' metadata has an incomplete initializer entry.");
         }
 
-        var fits = entry.Matrices.All(m => m.Rows > 0 && m.Columns > 0) && (entry.Shape.Length switch
+        var fits = entry.Matrices.All(m => m.Rows > 0 && m.Columns > 0) && (entry.Flattened == true
+            ? entry.Shape.Length >= 3 && entry.Matrices.Count == 1 && !entry.Transposed && entry.Matrices[0].Rows == entry.Shape[0]
+                && entry.Matrices[0].Columns == entry.Shape.Skip(1).Aggregate(1L, (a, b) => a * b)
+            : entry.Shape.Length switch
         {
             3 => entry.Matrices.Count == entry.Shape[0] && entry.Matrices.All(m => m.Rows == entry.Shape[1] && m.Columns == entry.Shape[2]) && !entry.Transposed,
             2 => entry.Matrices.Count == 1 && (entry.Transposed

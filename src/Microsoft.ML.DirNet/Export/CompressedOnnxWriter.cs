@@ -32,12 +32,14 @@ internal static class CompressedOnnxWriter
         {
             var name = group.Key;
             var (_, shape) = source.Graph.GetInitializerInfo(name);
-            var directions = shape.Length == 3 ? shape[0] : 1;
+            // A Conv filter bank is one matrix over its flattened window; a rank-3 recurrent W/R has one per direction.
+            var flattened = group.First().Weight.Role == Weights.WeightRole.Conv;
+            var directions = shape.Length == 3 && !flattened ? shape[0] : 1;
             var stored = source.Graph.GetInitializer(name).As<float>().Data;
             var matrices = Enumerable.Range(0, directions).Select(d =>
                 group.FirstOrDefault(w => w.Weight.Direction == d)?.Matrix ?? DenseSlice(group.First().Weight with { Direction = d }, stored)).ToArray();
             var entry = new CompressedInitializer(name, shape, group.First().Weight.StoredTransposed, matrices.Select(m =>
-                StoredMatrix.Of(m, m is DictionaryMatrix dm ? dictionaries[dm.DictionaryArray] : null)).ToArray());
+                StoredMatrix.Of(m, m is DictionaryMatrix dm ? dictionaries[dm.DictionaryArray] : null)).ToArray(), flattened ? true : null);
             entries.Add((entry, matrices));
             for (var d = 0; d < directions; d++)
             {

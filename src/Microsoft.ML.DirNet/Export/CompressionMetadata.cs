@@ -50,7 +50,9 @@ internal sealed record CompressionMetadata(
 /// <param name="Shape">Its shape (the original initializer's).</param>
 /// <param name="Transposed">Whether it holds Wᵀ (MatMul's B; Gemm's B without transB).</param>
 /// <param name="Matrices">One entry per direction (one for non-recurrent weights), in direction order.</param>
-internal sealed record CompressedInitializer(string Name, int[] Shape, bool Transposed, IReadOnlyList<StoredMatrix> Matrices);
+/// <param name="Flattened">True for a Conv filter bank [M, C / group, k…] stored as one matrix [M × (C / group)·Πk];
+/// absent (null) otherwise, so older files read as before.</param>
+internal sealed record CompressedInitializer(string Name, int[] Shape, bool Transposed, IReadOnlyList<StoredMatrix> Matrices, bool? Flattened = null);
 
 /// <summary>One direction's matrix in a compressed file.</summary>
 /// <param name="Method">Its stored form: dense, dirnet, odl, hmd, lowrank or prune (<see cref="Compression.CompressedMatrix.Method"/>).</param>

@@ -5,7 +5,7 @@ namespace Microsoft.ML.DirNet.Onnx;
 
 /// <summary>
 /// Brings weights that exporters leave elsewhere to where compression finds them: a main-graph initializer read
-/// directly by its node. A float weight of an LSTM/GRU/RNN (W, R), MatMul or Gemm (B) or Gather (table), in the main
+/// directly by its node. A float weight of an LSTM/GRU/RNN (W, R), MatMul or Gemm (B), Conv (W) or Gather (table), in the main
 /// graph or inside an If/Loop/Scan subgraph, that comes from Constant nodes or initializers (of its graph or an
 /// enclosing one), possibly through Identity, Unsqueeze, Squeeze, Reshape, Flatten, Transpose, Cast, Slice and Concat
 /// of constants (PyTorch reorders LSTM gates so), is computed once and stored as a
@@ -36,6 +36,7 @@ internal static class WeightHoisting
     {
         "LSTM" or "GRU" or "RNN" => [(1, 3, "W"), (2, 3, "R")],
         "MatMul" or "Gemm" => [(1, 2, "B")],
+        "Conv" => [(1, -3, "W")],
         "Gather" => [(0, 2, "table")],
         _ => [],
     };
@@ -70,7 +71,8 @@ internal static class WeightHoisting
                         var key = (graph, node.Input[index]);
                         if (!_hoisted.TryGetValue(key, out var name))
                         {
-                            if (Evaluate(graph, node.Input[index]) is not Tensor<float> value || value.Rank != rank)
+                            // A negative rank is a least rank (Conv filters: 3 and up).
+                            if (Evaluate(graph, node.Input[index]) is not Tensor<float> value || (rank > 0 ? value.Rank != rank : value.Rank < -rank))
                             {
                                 continue;
                             }

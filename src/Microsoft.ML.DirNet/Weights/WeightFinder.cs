@@ -105,6 +105,14 @@ public static class WeightFinder
                 var (rows, cols) = transB ? (shape[0], shape[1]) : (shape[1], shape[0]);
                 found.Add(new CompressibleWeight(node.Inputs[1], node.Name, "Gemm", WeightRole.Gemm, 0, rows, cols, Bytes(shape), StoredTransposed: !transB, NodeIndex: nodeIndex, GraphPath: path));
             }
+            else if (node.OpType == "Conv" && node.Inputs.Count >= 2 && node.Inputs[1].Length > 0 && graph.HasInitializer(node.Inputs[1])
+                && graph.GetInitializerInfo(node.Inputs[1]) is { Type: TensorElementType.Float, Shape.Length: >= 3 } conv)
+            {
+                // Each output channel's filter is one row over the window it reads: [M × (C / group)·Πk].
+                var columns = conv.Shape.Skip(1).Aggregate(1, (a, b) => a * b);
+                found.Add(new CompressibleWeight(node.Inputs[1], node.Name, "Conv", WeightRole.Conv, 0, conv.Shape[0], columns,
+                    (long)conv.Shape[0] * columns * sizeof(float), NodeIndex: nodeIndex, GraphPath: path));
+            }
             else if (node.OpType == "Gather" && node.Inputs.Count == 2 && node.GetInt("axis", 0) == 0 && IsFloatMatrix(node.Inputs[0], 2))
             {
                 var shape = graph.GetInitializerInfo(node.Inputs[0]).Shape;

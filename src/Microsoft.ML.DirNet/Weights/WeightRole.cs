@@ -13,4 +13,6 @@ public enum WeightRole
     Gemm,
     /// <summary>The table of Gather(table, ids) (an embedding).</summary>
     Embedding,
+    /// <summary>The filters W [M, C / group, k…] of Conv, as the matrix [M × (C / group)·Πk] that multiplies each window.</summary>
+    Conv,
 }
