@@ -62,8 +62,7 @@ internal static class WeightHoisting
                 {
                     foreach (var (index, rank, suffix) in WeightInputs(node))
                     {
-                        if (index >= node.Input.Count || node.Input[index].Length == 0
-                            || (isMain && proto.Graph.Initializer.Any(t => t.Name == node.Input[index])))
+                        if (index >= node.Input.Count || node.Input[index].Length == 0 || IsMainInitializer(graph, node.Input[index]))
                         {
                             continue;
                         }
@@ -108,6 +107,26 @@ internal static class WeightHoisting
             {
                 RemoveUnread(graph);
             }
+        }
+
+        /// <summary>
+        /// True when <paramref name="name"/>, read in <paramref name="graph"/> (a graph being visited), is a main-graph
+        /// initializer itself (no subgraph in between defines it): already where compression finds it.
+        /// </summary>
+        private bool IsMainInitializer(GraphProto graph, string name)
+        {
+            static bool Defines(GraphProto g, string value) =>
+                g.Initializer.Any(t => t.Name == value) || g.Input.Any(i => i.Name == value) || g.Node.Any(n => n.Output.Contains(value));
+            for (var g = _enclosing.Count; g > 0; g--)
+            {
+                var current = g == _enclosing.Count ? graph : _enclosing[g];
+                if (current != proto.Graph && Defines(current, name))
+                {
+                    return false;
+                }
+            }
+
+            return proto.Graph.Initializer.Any(t => t.Name == name);
         }
 
         /// <summary>
