@@ -78,6 +78,7 @@ internal sealed class GraphPlan
         {
             FormalInputCount = formal.Length,
             OuterInputNames = outer,
+            OuterInputPositions = outer.Select(name => owner.Inputs.Count + owner.ImplicitInputs.ToList().IndexOf(name)).ToArray(),
             OutputInfos = graph.Outputs,
         };
     }
@@ -87,6 +88,9 @@ internal sealed class GraphPlan
 
     /// <summary>For a subgraph: the owner's implicit inputs it takes after its own, in order.</summary>
     public IReadOnlyList<string> OuterInputNames { get; private init; } = [];
+
+    /// <summary>For a subgraph: where each of <see cref="OuterInputNames"/> is among the owner kernel's inputs (its own, then its implicit ones).</summary>
+    public IReadOnlyList<int> OuterInputPositions { get; private init; } = [];
 
     /// <summary>For a subgraph: its declared outputs (element types of outputs that may be stacked from no iteration).</summary>
     public IReadOnlyList<OnnxValueInfo> OutputInfos { get; private init; } = [];

@@ -11,8 +11,6 @@ internal sealed class IfKernel(OnnxNode node, long opset) : IKernel
 {
     private readonly GraphPlan _then = GraphPlan.ForSubgraph(node, "then_branch", opset);
     private readonly GraphPlan _else = GraphPlan.ForSubgraph(node, "else_branch", opset);
-    private readonly IReadOnlyList<string> _implicit = node.ImplicitInputs;
-    private readonly int _explicitCount = node.Inputs.Count;
 
     public void Execute(ReadOnlySpan<Tensor?> inputs, Span<Tensor?> outputs)
     {
@@ -20,7 +18,7 @@ internal sealed class IfKernel(OnnxNode node, long opset) : IKernel
             ? c.Data[0]
             : throw new ArgumentException($"input 'cond' must be one bool but is {inputs[0]}.");
         var (plan, name) = condition ? (_then, "then_branch") : (_else, "else_branch");
-        var results = SubgraphRun.Run(plan, name, _implicit, inputs, _explicitCount, []);
+        var results = SubgraphRun.Run(plan, name, inputs, []);
         if (results.Length != outputs.Length)
         {
             throw new ArgumentException($"{name} has {results.Length} outputs where the node has {outputs.Length}.");

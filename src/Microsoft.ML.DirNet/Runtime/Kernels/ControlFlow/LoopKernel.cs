@@ -14,7 +14,6 @@ internal sealed class LoopKernel(OnnxNode node, long opset) : IKernel
     private const long MaxIterations = 100_000_000;
 
     private readonly GraphPlan _body = GraphPlan.ForSubgraph(node, "body", opset);
-    private readonly IReadOnlyList<string> _implicit = node.ImplicitInputs;
     private readonly int _explicitCount = node.Inputs.Count;
 
     public void Execute(ReadOnlySpan<Tensor?> inputs, Span<Tensor?> outputs)
@@ -44,7 +43,7 @@ internal sealed class LoopKernel(OnnxNode node, long opset) : IKernel
                 throw new ArgumentException($"the loop runs past {MaxIterations:N0} iterations.");
             }
 
-            var results = SubgraphRun.Run(_body, "body", _implicit, inputs, _explicitCount, [Tensor<long>.Scalar(i), Tensor<bool>.Scalar(keepGoing), .. carried]);
+            var results = SubgraphRun.Run(_body, "body", inputs, [Tensor<long>.Scalar(i), Tensor<bool>.Scalar(keepGoing), .. carried]);
             keepGoing = results[0] is Tensor<bool> { Length: 1 } next
                 ? next.Data[0]
                 : throw new ArgumentException($"the body's condition output must be one bool but is {results[0]}.");

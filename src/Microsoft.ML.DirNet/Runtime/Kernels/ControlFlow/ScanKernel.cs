@@ -13,7 +13,6 @@ namespace Microsoft.ML.DirNet.Runtime.Kernels.ControlFlow;
 internal sealed class ScanKernel : IKernel
 {
     private readonly GraphPlan _body;
-    private readonly IReadOnlyList<string> _implicit;
     private readonly int _explicitCount;
     private readonly int _scanInputs;
     private readonly bool _batched;
@@ -25,7 +24,6 @@ internal sealed class ScanKernel : IKernel
     public ScanKernel(OnnxNode node, long opset)
     {
         _body = GraphPlan.ForSubgraph(node, "body", opset);
-        _implicit = node.ImplicitInputs;
         _explicitCount = node.Inputs.Count;
         _scanInputs = (int)node.GetInt("num_scan_inputs", -1);
         _batched = opset < 9;
@@ -130,7 +128,7 @@ internal sealed class ScanKernel : IKernel
                 formal[states.Length + j] = Slice(scanned[j], scanAxes[j], directions[j] == 1 ? steps - 1 - t : t, $"scan input {j}");
             }
 
-            var results = SubgraphRun.Run(_body, "body", _implicit, nodeInputs, _explicitCount, formal);
+            var results = SubgraphRun.Run(_body, "body", nodeInputs, formal);
             results.AsSpan(0, states.Length).CopyTo(states);
             for (var k = 0; k < scanCount; k++)
             {

@@ -6,12 +6,10 @@ namespace Microsoft.ML.DirNet.Runtime.Kernels.ControlFlow;
 internal static class SubgraphRun
 {
     /// <summary>
-    /// Runs <paramref name="plan"/> on <paramref name="formal"/> and the node's implicit inputs (the tail of the node's
-    /// inputs from <paramref name="implicitStart"/>, in <see cref="Onnx.OnnxNode.ImplicitInputs"/> order, of which the plan takes
-    /// those it reads); an error inside names the subgraph.
+    /// Runs <paramref name="plan"/> on <paramref name="formal"/> and the outer-scope values it reads, taken from the
+    /// node's inputs at <see cref="GraphPlan.OuterInputPositions"/>; an error inside names the subgraph.
     /// </summary>
-    public static Tensor[] Run(GraphPlan plan, string attribute, IReadOnlyList<string> implicitNames, ReadOnlySpan<Tensor?> nodeInputs,
-        int implicitStart, ReadOnlySpan<Tensor> formal)
+    public static Tensor[] Run(GraphPlan plan, string attribute, ReadOnlySpan<Tensor?> nodeInputs, ReadOnlySpan<Tensor> formal)
     {
         if (formal.Length != plan.FormalInputCount)
         {
@@ -22,8 +20,7 @@ internal static class SubgraphRun
         formal.CopyTo(inputs);
         for (var k = 0; k < plan.OuterInputNames.Count; k++)
         {
-            var at = implicitStart + IndexOf(implicitNames, plan.OuterInputNames[k]);
-            inputs[plan.FormalInputCount + k] = nodeInputs[at] ?? throw new ArgumentException($"the outer-scope value '{plan.OuterInputNames[k]}' is missing.");
+            inputs[plan.FormalInputCount + k] = nodeInputs[plan.OuterInputPositions[k]] ?? throw new ArgumentException($"the outer-scope value '{plan.OuterInputNames[k]}' is missing.");
         }
 
         try
@@ -34,15 +31,5 @@ internal static class SubgraphRun
         {
             throw new ArgumentException($"in subgraph '{attribute}': {e.Message}", e);
         }
-    }
-
-    private static int IndexOf(IReadOnlyList<string> names, string name)
-    {
-        for (var i = 0; i < names.Count; i++)
-        {
-            if (names[i] == name) return i;
-        }
-
-        throw new InvalidOperationException($"'{name}' is not among the node's implicit inputs.");
     }
 }
