@@ -50,6 +50,40 @@ public sealed class CalibrationTests
         }
     }
 
+    /// <summary>
+    /// A matrix read inside an If branch is calibrated by what it multiplies there, each time the branch runs: a
+    /// weight in a Constant node of the else branch under the name hoisting gives it, and the main-graph initializer
+    /// the then branch and a main-graph node both read, once per reader.
+    /// </summary>
+    [Fact]
+    public void MatricesReadInsideIfBranchesAreCalibratedWhereTheyAreRead()
+    {
+        var model = BranchModel.MatMulsInsideAndOutsideAnIf(
+            new Tensor<float>([4, 3], Enumerable.Range(0, 12).Select(i => i / 10f).ToArray()),
+            new Tensor<float>([4, 3], Enumerable.Range(0, 12).Select(i => 1 - i / 7f).ToArray()));
+        var x = new Tensor<float>([2, 4], [1, -2, 3, 0.5f, -1, 0, 2, 1]);
+        var weights = WeightFinder.FindWeights(WeightHoisting.Hoist(model, NativeEngine.Instance));
+        var direct = weights.First(w => w.Initializer == "w");
+        var constant = weights.Single(w => w.Initializer == "else_matmul.B");
+
+        var elseTaken = CalibrationStatistics.Capture(model, [[x, Tensor<bool>.Scalar(false)]]);
+        Assert.Equal(2, elseTaken.VectorCount(direct));
+        Assert.Equal(2, elseTaken.VectorCount(constant));
+        var moment = elseTaken.Moment(constant)!;
+        for (var i = 0; i < 4; i++)
+        {
+            for (var j = 0; j < 4; j++)
+            {
+                Assert.Equal(((double)x.Data[i] * x.Data[j] + (double)x.Data[4 + i] * x.Data[4 + j]) / 2, moment[i * 4 + j], 1e-12);
+            }
+        }
+
+        var thenTaken = CalibrationStatistics.Capture(model, [[x, Tensor<bool>.Scalar(true)], [x, Tensor<bool>.Scalar(true)]]);
+        Assert.Equal(8, thenTaken.VectorCount(direct));
+        Assert.Equal(0, thenTaken.VectorCount(constant));
+        Assert.Null(thenTaken.Moment(constant));
+    }
+
     [Fact]
     public void FullRankAndSingleElementBlocksStayExactThroughTheChangeOfBasis()
     {

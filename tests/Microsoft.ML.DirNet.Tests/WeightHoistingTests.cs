@@ -1,6 +1,4 @@
-using Google.Protobuf;
 using Microsoft.ML.DirNet.Onnx;
-using Microsoft.ML.DirNet.Onnx.Protobuf;
 using Microsoft.ML.DirNet.Runtime;
 using Microsoft.ML.DirNet.Tensors;
 using Microsoft.ML.DirNet.Weights;
@@ -18,22 +16,7 @@ public sealed class WeightHoistingTests
     {
         var w = new Tensor<float>([4, 3], Enumerable.Range(0, 12).Select(i => i / 10f).ToArray());
         var other = new Tensor<float>([4, 3], Enumerable.Range(0, 12).Select(i => 1 - i / 7f).ToArray());
-        var thenBranch = Graph("then_branch", Node("MatMul", ["X", "w"], ["y"], "then_matmul"));
-        var elseBranch = Graph("else_branch", Constant("c", other), Node("MatMul", ["X", "c"], ["y"], "else_matmul"));
-        var main = new GraphProto { Name = "main" };
-        main.Input.Add(Value("X", TensorElementType.Float));
-        main.Input.Add(Value("cond", TensorElementType.Bool));
-        main.Initializer.Add(TensorProtoConverter.ToProto("w", w));
-        main.Node.Add(Node("MatMul", ["X", "w"], ["direct"], "main_matmul"));
-        var branch = Node("If", ["cond"], ["chosen"], "choose");
-        branch.Attribute.Add(new AttributeProto { Name = "then_branch", Type = AttributeProto.Types.AttributeType.Graph, G = thenBranch });
-        branch.Attribute.Add(new AttributeProto { Name = "else_branch", Type = AttributeProto.Types.AttributeType.Graph, G = elseBranch });
-        main.Node.Add(branch);
-        main.Output.Add(Value("direct", TensorElementType.Float));
-        main.Output.Add(Value("chosen", TensorElementType.Float));
-        var proto = new ModelProto { IrVersion = 8, Graph = main };
-        proto.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = 14 });
-        var model = OnnxModel.Parse(proto.ToByteArray(), "branches.onnx");
+        var model = BranchModel.MatMulsInsideAndOutsideAnIf(w, other);
 
         var hoisted = WeightHoisting.Hoist(model, NativeEngine.Instance);
         Assert.Equal(["w", "else_matmul.B"], hoisted.Graph.InitializerNames.Order(StringComparer.Ordinal).Reverse().ToArray());
@@ -50,30 +33,4 @@ public sealed class WeightHoistingTests
             Assert.All(before.Zip(after), p => Assert.True(TensorComparer.AreClose(p.Second, p.First)));
         }
     }
-
-    private static GraphProto Graph(string name, params NodeProto[] nodes)
-    {
-        var graph = new GraphProto { Name = name };
-        graph.Node.Add(nodes);
-        graph.Output.Add(Value("y", TensorElementType.Float));
-        return graph;
-    }
-
-    private static NodeProto Node(string op, string[] inputs, string[] outputs, string name)
-    {
-        var node = new NodeProto { OpType = op, Name = name };
-        node.Input.Add(inputs);
-        node.Output.Add(outputs);
-        return node;
-    }
-
-    private static NodeProto Constant(string output, Tensor value)
-    {
-        var node = Node("Constant", [], [output], $"const_{output}");
-        node.Attribute.Add(new AttributeProto { Name = "value", Type = AttributeProto.Types.AttributeType.Tensor, T = TensorProtoConverter.ToProto("", value) });
-        return node;
-    }
-
-    private static ValueInfoProto Value(string name, TensorElementType type) =>
-        new() { Name = name, Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)type } } };
 }

@@ -10,7 +10,9 @@ namespace Microsoft.ML.DirNet.Compression;
 /// entry points give the native one). With C, every method can fit in the data-aware norm ‖(W − Ŵ)·X‖ instead of
 /// ‖W − Ŵ‖. Captured inputs: a recurrent layer's X for its W; its output
 /// states h_t (every step of Y, per direction) for its R (R multiplies h_{t−1}: the same vectors but the last, plus
-/// the initial state); the A input of MatMul and Gemm (without transA). Embedding tables (Gather) are not calibrated.
+/// the initial state); the A input of MatMul and Gemm (without transA), wherever the reader sits: inside If branches
+/// and Loop or Scan bodies too, where each run of the subgraph adds its vectors. Embedding tables (Gather) and Conv
+/// filter banks are not calibrated.
 /// </summary>
 public sealed class CalibrationStatistics
 {
@@ -57,35 +59,11 @@ public sealed class CalibrationStatistics
     internal static CalibrationStatistics Capture(OnnxModel model, IEnumerable<Tensor[]> inputs, IOnnxEngine engine, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(engine);
-        var sources = new List<(CompressibleWeight Weight, string Value, int Direction, bool IsState)>();
-        // A weight read inside a subgraph (index −1) gets no moments: the engine cannot report values inside a
-        // subgraph, so it is fitted data-free.
-        foreach (var weight in WeightFinder.FindWeights(model).Where(w => w.NodeIndex >= 0))
-        {
-            var node = model.Graph.Nodes[weight.NodeIndex];
-            switch (weight.Role)
-            {
-                case WeightRole.RecurrentInput:
-                    sources.Add((weight, node.Inputs[0], weight.Direction, false));
-                    break;
-                case WeightRole.RecurrentHidden when node.Outputs.Count > 0 && node.Outputs[0].Length > 0:
-                    sources.Add((weight, node.Outputs[0], weight.Direction, true));
-                    break;
-                case WeightRole.MatMul:
-                case WeightRole.Gemm when node.GetInt("transA", 0) == 0:
-                    sources.Add((weight, node.Inputs[0], 0, false));
-                    break;
-            }
-        }
-
-        // The engine returns the graph's outputs, then the extra ones in the order asked.
-        var outputNames = model.Graph.Outputs.Select(o => o.Name).ToList();
-        var extra = sources.Select(s => s.Value).Distinct().Where(v => !outputNames.Contains(v)).ToArray();
-        var runner = engine.Load(model.WithExtraFloatOutputs(extra));
-        var slot = outputNames.Concat(extra).Select((name, index) => (name, index)).DistinctBy(p => p.name).ToDictionary(p => p.name, p => p.index);
-        var moments = new Dictionary<(string, int), (double[], long)>();
-        // By node index: ONNX allows empty and repeated node names.
-        var layouts = model.Graph.Nodes.Where(n => n.OpType is "LSTM" or "GRU" or "RNN").ToDictionary(n => n.Index, n => n.GetInt("layout", 0));
+        // Compression hoists weights held in Constant nodes or subgraph initializers before it looks for matrices, and
+        // names them then; so does calibration, so that its moments are found under those names.
+        model = WeightHoisting.Hoist(model, engine);
+        var observer = new MomentObserver(model);
+        var runner = engine.Load(model, observer);
         var setIndex = -1;
         var probeSets = new List<Tensor[]>();
         foreach (var set in inputs)
@@ -98,48 +76,98 @@ public sealed class CalibrationStatistics
                 probeSets.Add((Tensor[])set.Clone());
             }
 
-            var outputs = runner.Run(set);
-            foreach (var (weight, value, direction, isState) in sources)
+            observer.SetIndex = setIndex;
+            runner.Run(set);
+        }
+
+        return new CalibrationStatistics(observer.Moments(), probeSets);
+    }
+
+    /// <summary>
+    /// Accumulates, as the engine runs each matrix's reader (in the main graph or inside a subgraph, every time it runs),
+    /// the moments of the vectors it multiplies: a recurrent layer's X for its W; its output states (every step of Y, per
+    /// direction) for its R; the A input of MatMul and Gemm without transA.
+    /// </summary>
+    private sealed class MomentObserver : INodeObserver
+    {
+        private readonly OnnxModel _model;
+        private readonly Dictionary<OnnxNode, List<(CompressibleWeight Weight, bool IsState)>> _sources = new(ReferenceEqualityComparer.Instance);
+        private readonly Dictionary<(string, int), (double[] Moment, long Count)> _moments = new();
+
+        public MomentObserver(OnnxModel model)
+        {
+            _model = model;
+            foreach (var (weight, node) in WeightFinder.FindWeightsWithReaders(model))
             {
-                var tensor = outputs[slot[value]].As<float>();
-                if (Array.FindIndex(tensor.Data, v => !float.IsFinite(v)) is var bad and >= 0)
+                bool? isState = weight.Role switch
+                {
+                    WeightRole.RecurrentInput => false,
+                    WeightRole.RecurrentHidden when node.Outputs.Count > 0 && node.Outputs[0].Length > 0 => true,
+                    WeightRole.MatMul => false,
+                    WeightRole.Gemm when node.GetInt("transA", 0) == 0 => false,
+                    _ => null,
+                };
+                if (isState is { } state)
+                {
+                    (_sources.TryGetValue(node, out var list) ? list : _sources[node] = []).Add((weight, state));
+                }
+            }
+        }
+
+        /// <summary>The calibration input set being run (named in errors).</summary>
+        public int SetIndex { get; set; }
+
+        public bool Observes(OnnxNode node) => _sources.ContainsKey(node);
+
+        public void Ran(OnnxNode node, ReadOnlySpan<Tensor?> inputs, ReadOnlySpan<Tensor?> outputs)
+        {
+            foreach (var (weight, isState) in _sources[node])
+            {
+                var (value, tensor) = isState ? (node.Outputs[0], outputs[0]) : (node.Inputs[0], inputs[0]);
+                if (tensor is not Tensor<float> floats)
+                {
+                    continue; // a float16 or integer input: the matrix is not multiplied by float32 vectors here
+                }
+
+                if (Array.FindIndex(floats.Data, v => !float.IsFinite(v)) is var bad and >= 0)
                 {
                     // Finite inputs can still overflow inside the model (huge inputs or weights); a moment with NaN or ∞ in it
                     // has no change of basis, so say where the data stops being usable.
                     throw new DirNetException(
-                        $"Calibration input set {setIndex}: the model computes {tensor.Data[bad]} in '{value}' (what {weight.DisplayName} multiplies, " +
-                        $"element {bad} of {TensorShape.Format(tensor.Shape)}); " + (NonFiniteInitializer(model) is { } name
+                        $"Calibration input set {SetIndex}: the model computes {floats.Data[bad]} in '{value}' (what {weight.DisplayName} multiplies, " +
+                        $"element {bad} of {TensorShape.Format(floats.Shape)}); " + (NonFiniteInitializer(_model) is { } name
                             ? $"its initializer '{name}' holds NaN or infinite values."
                             : "the model overflows float32 on this data (or with weights this large). Calibrate with inputs in the range the model was trained on."));
                 }
 
                 var key = (weight.Initializer, weight.Direction);
-                if (!moments.TryGetValue(key, out var entry))
+                var (moment, count) = _moments.TryGetValue(key, out var entry) ? entry : (new double[weight.Columns * weight.Columns], 0);
+                foreach (var vector in Vectors(floats, weight.Columns, isState ? weight.Direction : -1, isState ? node.GetInt("layout", 0) : 0))
                 {
-                    entry = (new double[weight.Columns * weight.Columns], 0);
-                }
-
-                var count = entry.Item2;
-                foreach (var vector in Vectors(tensor, weight.Columns, isState ? direction : -1, isState ? layouts[weight.NodeIndex] : 0))
-                {
-                    Accumulate(entry.Item1, vector);
+                    Accumulate(moment, vector);
                     count++;
                 }
 
-                moments[key] = (entry.Item1, count);
+                _moments[key] = (moment, count);
             }
         }
 
-        foreach (var key in moments.Keys.ToArray())
+        /// <summary>The mean moments, C = (1/N)·Σ x·xᵀ.</summary>
+        public Dictionary<(string, int), (double[], long)> Moments()
         {
-            var (moment, count) = moments[key];
-            for (var i = 0; i < moment.Length && count > 0; i++)
+            var result = new Dictionary<(string, int), (double[], long)>();
+            foreach (var (key, (moment, count)) in _moments)
             {
-                moment[i] /= count;
-            }
-        }
+                for (var i = 0; i < moment.Length && count > 0; i++)
+                {
+                    moment[i] /= count;
+                }
 
-        return new CalibrationStatistics(moments, probeSets);
+                result[key] = (moment, count);
+            }
+
+            return result;
+        }
     }
 
     /// <summary>The first float initializer holding NaN or ∞, if any (only looked for once a run has gone non-finite).</summary>

@@ -15,6 +15,13 @@ internal interface IOnnxEngine
     ITensorModel Load(OnnxModel model);
 
     /// <summary>
+    /// A runnable model whose every run reports the nodes <paramref name="observer"/> observes, in the main graph and
+    /// inside subgraphs, as they run.
+    /// </summary>
+    /// <exception cref="DirNetException">As <see cref="Load(OnnxModel)"/>.</exception>
+    ITensorModel Load(OnnxModel model, INodeObserver observer);
+
+    /// <summary>
     /// Checks that a graph can run as the engine checks it (no cycle, every value produced, initializer data that fits its
     /// shape, valid attributes); operators the engine lacks are no failure here, since another runtime may run them.
     /// </summary>

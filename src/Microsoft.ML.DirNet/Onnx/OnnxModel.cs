@@ -147,25 +147,6 @@ public sealed class OnnxModel
         throw new OnnxGraphException($"The graph of '{SourceName}' has no initializer named '{name}' to replace.");
     }
 
-    /// <summary>
-    /// A copy whose graph also outputs the float values <paramref name="names"/> (intermediate results), so an engine
-    /// run returns them after the model's own outputs.
-    /// </summary>
-    internal OnnxModel WithExtraFloatOutputs(IEnumerable<string> names)
-    {
-        var proto = Proto.Clone();
-        foreach (var name in names)
-        {
-            proto.Graph.Output.Add(new ValueInfoProto
-            {
-                Name = name,
-                Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorElementType.Float } },
-            });
-        }
-
-        return new OnnxModel(proto, SourceName);
-    }
-
     /// <summary>Serializes the model.</summary>
     public byte[] ToBytes() => Proto.ToByteArray();
 

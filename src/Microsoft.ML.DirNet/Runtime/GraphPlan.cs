@@ -114,11 +114,12 @@ internal sealed class GraphPlan
         }
 
         long liveBytes = 0;
+        var observer = NodeObservation.Current;
         for (var n = 0; n < _nodes.Length; n++)
         {
             var node = _nodes[n];
             var start = nodeMilliseconds.IsEmpty ? 0 : System.Diagnostics.Stopwatch.GetTimestamp();
-            node.Run(values);
+            node.Run(values, observer);
             if (!nodeMilliseconds.IsEmpty)
             {
                 nodeMilliseconds[n] = System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds;
@@ -298,7 +299,7 @@ internal sealed class GraphPlan
             Tensor?[] outputs;
             try
             {
-                outputs = Compute(values);
+                outputs = Compute(values, null);
             }
             catch (DirNetException)
             {
@@ -316,7 +317,8 @@ internal sealed class GraphPlan
             return true;
         }
 
-        public void Run(Tensor?[] values) => Store(Compute(values), values);
+        /// <summary>Runs the node into <paramref name="values"/>, reporting it to <paramref name="observer"/> where it observes it.</summary>
+        public void Run(Tensor?[] values, INodeObserver? observer) => Store(Compute(values, observer), values);
 
         /// <summary>The slots this node writes (made once: every run walks them after the node).</summary>
         public int[] OutputSlots { get; } = outputSlots.Where(s => s >= 0).ToArray();
@@ -328,7 +330,7 @@ internal sealed class GraphPlan
         public int[] Releases { get; set; } = [];
 
         /// <summary>Executes the kernel on this node's inputs; the outputs, checked to be produced, in output order.</summary>
-        private Tensor?[] Compute(Tensor?[] values)
+        private Tensor?[] Compute(Tensor?[] values, INodeObserver? observer)
         {
             var inputs = new Tensor?[inputSlots.Length];
             for (var i = 0; i < inputs.Length; i++)
@@ -357,6 +359,11 @@ internal sealed class GraphPlan
                 {
                     throw new ModelExecutionException(node.Name, $"{node.Description} did not produce its output {i} ('{node.Outputs[i]}').");
                 }
+            }
+
+            if (observer is not null && observer.Observes(node))
+            {
+                observer.Ran(node, inputs.AsSpan(0, node.Inputs.Count), outputs);
             }
 
             return outputs;

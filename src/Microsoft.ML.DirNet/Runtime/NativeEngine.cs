@@ -15,6 +15,8 @@ internal sealed class NativeEngine : IOnnxEngine
 
     public ITensorModel Load(OnnxModel model) => new NativeModel(model);
 
+    public ITensorModel Load(OnnxModel model, INodeObserver observer) => new NativeModel(model) { Observer = observer };
+
     public void CheckGraph(OnnxModel model)
     {
         try

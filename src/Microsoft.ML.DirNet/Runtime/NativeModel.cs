@@ -86,6 +86,9 @@ public sealed class NativeModel : ITensorModel
             ? System.Math.Min(megabytes, long.MaxValue >> 20) << 20
             : GC.GetGCMemoryInfo().TotalAvailableMemoryBytes / 2;
 
+    /// <summary>What every run reports its nodes to, subgraphs' nodes included (calibration sets it); null for none.</summary>
+    internal INodeObserver? Observer { get; init; }
+
     /// <summary>
     /// For a compressed ONNX, the initializer name → the stored form each direction's products run on (e.g.
     /// <c>dictionary</c>, <c>hybrid</c>, <c>lowrank</c>, <c>sparse</c>; <c>rebuilt</c> where a reader of the weight
@@ -246,6 +249,7 @@ public sealed class NativeModel : ITensorModel
             Validate(Inputs[i], inputs[i]);
         }
 
+        using var observation = NodeObservation.Begin(Observer);
         return _plan.Execute(inputs, nodeMilliseconds, MemoryLimitBytes);
     }
 

@@ -66,10 +66,16 @@ public static class WeightFinder
     }
 
     /// <summary>The compressible weight matrices, in graph order (recurrent ones split per direction).</summary>
-    public static IReadOnlyList<CompressibleWeight> FindWeights(OnnxModel model)
+    public static IReadOnlyList<CompressibleWeight> FindWeights(OnnxModel model) => FindWeightsWithReaders(model).Select(w => w.Weight).ToArray();
+
+    /// <summary>
+    /// <see cref="FindWeights"/> with the node that reads each (a subgraph's node where <see cref="CompressibleWeight.NodeIndex"/>
+    /// is −1): the one object of <paramref name="model"/>'s graph, so an engine running that model can report it.
+    /// </summary>
+    internal static IReadOnlyList<(CompressibleWeight Weight, OnnxNode Reader)> FindWeightsWithReaders(OnnxModel model)
     {
         var graph = model.Graph;
-        var found = new List<CompressibleWeight>();
+        var found = new List<(CompressibleWeight, OnnxNode)>();
         bool IsFloatMatrix(string name, int rank) =>
             name.Length > 0 && graph.HasInitializer(name) && graph.GetInitializerInfo(name) is var info
             && info.Type == TensorElementType.Float && info.Shape.Length == rank;
@@ -86,8 +92,8 @@ public static class WeightFinder
                         var shape = graph.GetInitializerInfo(node.Inputs[index]).Shape;
                         for (var d = 0; d < shape[0]; d++)
                         {
-                            found.Add(new CompressibleWeight(node.Inputs[index], node.Name, node.OpType, role, d,
-                                shape[1], shape[2], (long)shape[1] * shape[2] * sizeof(float), NodeIndex: nodeIndex, GraphPath: path));
+                            found.Add((new CompressibleWeight(node.Inputs[index], node.Name, node.OpType, role, d,
+                                shape[1], shape[2], (long)shape[1] * shape[2] * sizeof(float), NodeIndex: nodeIndex, GraphPath: path), node));
                         }
                     }
                 }
@@ -96,27 +102,27 @@ public static class WeightFinder
             {
                 // MatMul(X, B) computes X·B, i.e. y = Bᵀx: B [in, out].
                 var shape = graph.GetInitializerInfo(node.Inputs[1]).Shape;
-                found.Add(new CompressibleWeight(node.Inputs[1], node.Name, "MatMul", WeightRole.MatMul, 0, shape[1], shape[0], Bytes(shape), StoredTransposed: true, NodeIndex: nodeIndex, GraphPath: path));
+                found.Add((new CompressibleWeight(node.Inputs[1], node.Name, "MatMul", WeightRole.MatMul, 0, shape[1], shape[0], Bytes(shape), StoredTransposed: true, NodeIndex: nodeIndex, GraphPath: path), node));
             }
             else if (node.OpType == "Gemm" && node.Inputs.Count >= 2 && IsFloatMatrix(node.Inputs[1], 2))
             {
                 var shape = graph.GetInitializerInfo(node.Inputs[1]).Shape;
                 var transB = node.GetInt("transB", 0) != 0;
                 var (rows, cols) = transB ? (shape[0], shape[1]) : (shape[1], shape[0]);
-                found.Add(new CompressibleWeight(node.Inputs[1], node.Name, "Gemm", WeightRole.Gemm, 0, rows, cols, Bytes(shape), StoredTransposed: !transB, NodeIndex: nodeIndex, GraphPath: path));
+                found.Add((new CompressibleWeight(node.Inputs[1], node.Name, "Gemm", WeightRole.Gemm, 0, rows, cols, Bytes(shape), StoredTransposed: !transB, NodeIndex: nodeIndex, GraphPath: path), node));
             }
             else if (node.OpType == "Conv" && node.Inputs.Count >= 2 && node.Inputs[1].Length > 0 && graph.HasInitializer(node.Inputs[1])
                 && graph.GetInitializerInfo(node.Inputs[1]) is { Type: TensorElementType.Float, Shape.Length: >= 3 } conv)
             {
                 // Each output channel's filter is one row over the window it reads: [M × (C / group)·Πk].
                 var columns = conv.Shape.Skip(1).Aggregate(1, (a, b) => a * b);
-                found.Add(new CompressibleWeight(node.Inputs[1], node.Name, "Conv", WeightRole.Conv, 0, conv.Shape[0], columns,
-                    (long)conv.Shape[0] * columns * sizeof(float), NodeIndex: nodeIndex, GraphPath: path));
+                found.Add((new CompressibleWeight(node.Inputs[1], node.Name, "Conv", WeightRole.Conv, 0, conv.Shape[0], columns,
+                    (long)conv.Shape[0] * columns * sizeof(float), NodeIndex: nodeIndex, GraphPath: path), node));
             }
             else if (node.OpType == "Gather" && node.Inputs.Count == 2 && node.GetInt("axis", 0) == 0 && IsFloatMatrix(node.Inputs[0], 2))
             {
                 var shape = graph.GetInitializerInfo(node.Inputs[0]).Shape;
-                found.Add(new CompressibleWeight(node.Inputs[0], node.Name, "Gather", WeightRole.Embedding, 0, shape[0], shape[1], Bytes(shape), NodeIndex: nodeIndex, GraphPath: path));
+                found.Add((new CompressibleWeight(node.Inputs[0], node.Name, "Gather", WeightRole.Embedding, 0, shape[0], shape[1], Bytes(shape), NodeIndex: nodeIndex, GraphPath: path), node));
             }
         }
 
