@@ -20,13 +20,16 @@ public static class CompressionEntryPoints
     {
         /// <summary>
         /// Compresses <paramref name="model"/> as <paramref name="options"/> say (see <see cref="RnnCompressor"/>);
-        /// the graph is first checked as the native engine checks it.
+        /// the graph is first checked as the native engine checks it. A matrix whose compressed form, with the graph
+        /// that rebuilds it, would take as many file bytes as it takes dense is kept dense
+        /// (<see cref="CompressionResult.KeptDenseForSize"/>), so the compressed file is always smaller than the model.
         /// </summary>
         /// <exception cref="DirNetException">The ratio is not above 1 or cannot be reached, a weight is NaN or infinite,
-        /// the model is already compressed or its graph cannot run, or it has no compressible matrix in the chosen scope.</exception>
+        /// the model is already compressed or its graph cannot run, it has no compressible matrix in the chosen scope,
+        /// or compressing would not make its file smaller.</exception>
         public static CompressionResult Compress(OnnxModel model, CompressionOptions options,
             IProgress<CompressionProgress>? progress = null, CancellationToken cancellationToken = default) =>
-            RnnCompressor.Compress(model, options, NativeEngine.Instance, progress, cancellationToken);
+            FilePayoff.KeepWhatPays(RnnCompressor.Compress(model, options, NativeEngine.Instance, progress, cancellationToken));
     }
 
     extension(CalibrationStatistics)

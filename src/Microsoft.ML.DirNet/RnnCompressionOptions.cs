@@ -50,6 +50,12 @@ public sealed class RnnCompressionOptions
     public string[] KeepDense { get; set; } = [];
 
     /// <summary>
+    /// Whether a matrix too small to pay for the graph that rebuilds it is kept dense, and compressing refused where the
+    /// file would not get smaller (see <see cref="CompressionOptions.KeepDenseWhereItDoesNotPay"/>). Default true.
+    /// </summary>
+    public bool KeepDenseWhereItDoesNotPay { get; set; } = true;
+
+    /// <summary>
     /// Rows of the data given to <c>Fit</c> used as calibration inputs: the input columns of the first this-many rows
     /// run through the model, and every matrix is fitted in the norm of the inputs it really multiplies
     /// (‖(W − Ŵ)X‖ rather than ‖W − Ŵ‖). Default 0: no calibration, the data is only checked against the schema.
@@ -91,6 +97,7 @@ public sealed class RnnCompressionOptions
         Scope = Scope,
         Allocation = Allocation,
         KeepDense = KeepDense,
+        KeepDenseWhereItDoesNotPay = KeepDenseWhereItDoesNotPay,
         Calibration = calibration,
         Precision = Precision,
         GroupSize = GroupSize,

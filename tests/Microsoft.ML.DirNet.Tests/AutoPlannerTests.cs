@@ -24,7 +24,7 @@ public sealed class AutoPlannerTests(ITestOutputHelper output)
 
     private static OnnxModel Load(string fixture) => OnnxModel.Load(Path.Combine(TestPaths.Fixtures, fixture, "model.onnx"));
 
-    private static CompressionOptions Auto(double ratio) => new() { Method = CompressionMethod.Auto, Ratio = ratio, Scope = CompressionScope.Recurrent };
+    private static CompressionOptions Auto(double ratio) => new() { Method = CompressionMethod.Auto, Ratio = ratio, Scope = CompressionScope.Recurrent, KeepDenseWhereItDoesNotPay = false };
 
     /// <summary>Σ ‖W − Ŵ‖²_F over the compressed matrices: the auto method's own measure without calibration.</summary>
     private static double SquaredError(CompressionResult result) => result.Weights.Sum(w => w.RelativeError * w.RelativeError * w.SquaredNorm);
@@ -160,7 +160,7 @@ public sealed class AutoPlannerTests(ITestOutputHelper output)
     {
         foreach (var model in new[] { Lstm, Load(Fixture) })
         {
-            var int4 = RnnCompressor.Compress(model, new CompressionOptions { Method = CompressionMethod.Quant, Precision = FactorPrecision.Int4, Scope = CompressionScope.Recurrent });
+            var int4 = RnnCompressor.Compress(model, new CompressionOptions { KeepDenseWhereItDoesNotPay = false, Method = CompressionMethod.Quant, Precision = FactorPrecision.Int4, Scope = CompressionScope.Recurrent });
             Assert.InRange(int4.RelativeError, 0, 0.2);
 
             // The budget is exactly what int4 everywhere stores.
@@ -168,9 +168,9 @@ public sealed class AutoPlannerTests(ITestOutputHelper output)
             var auto = RnnCompressor.Compress(model, Auto(ratio));
             Assert.True(auto.MatrixBytesAfter <= int4.MatrixBytesAfter);
             var singles = new[] { FactorPrecision.Int4, FactorPrecision.Int3, FactorPrecision.Int2, FactorPrecision.Ternary }
-                .Select(p => RnnCompressor.Compress(model, new CompressionOptions { Method = CompressionMethod.Quant, Precision = p, Scope = CompressionScope.Recurrent }))
-                .Append(RnnCompressor.Compress(model, new CompressionOptions { Method = CompressionMethod.LowRank, Ratio = ratio, Scope = CompressionScope.Recurrent }))
-                .Append(RnnCompressor.Compress(model, new CompressionOptions { Method = CompressionMethod.LowRank, Ratio = ratio / 4, Scope = CompressionScope.Recurrent, Precision = FactorPrecision.Int8 }))
+                .Select(p => RnnCompressor.Compress(model, new CompressionOptions { KeepDenseWhereItDoesNotPay = false, Method = CompressionMethod.Quant, Precision = p, Scope = CompressionScope.Recurrent }))
+                .Append(RnnCompressor.Compress(model, new CompressionOptions { KeepDenseWhereItDoesNotPay = false, Method = CompressionMethod.LowRank, Ratio = ratio, Scope = CompressionScope.Recurrent }))
+                .Append(RnnCompressor.Compress(model, new CompressionOptions { KeepDenseWhereItDoesNotPay = false, Method = CompressionMethod.LowRank, Ratio = ratio / 4, Scope = CompressionScope.Recurrent, Precision = FactorPrecision.Int8 }))
                 .Where(r => r.MatrixBytesAfter <= int4.MatrixBytesAfter)
                 .ToArray();
             output.WriteLine($"{model.SourceName}: auto {SquaredError(auto):G4} at {auto.MatrixBytesAfter} B ({Forms(auto)}); singles {string.Join(", ", singles.Select(s => $"{SquaredError(s):G4} at {s.MatrixBytesAfter} B"))}");
@@ -203,7 +203,7 @@ public sealed class AutoPlannerTests(ITestOutputHelper output)
         }
 
         var group = new MatrixGroup([(new CompressibleWeight("w", "node", "MatMul", WeightRole.MatMul, 0, rows, columns, rows * columns * 4L), values)]);
-        var fit = new AutoFit(group, new CompressionOptions { Method = CompressionMethod.Auto }, CancellationToken.None);
+        var fit = new AutoFit(group, new CompressionOptions { KeepDenseWhereItDoesNotPay = false, Method = CompressionMethod.Auto }, CancellationToken.None);
         Assert.Contains(fit.Candidates, c => c.Form == "lowrank" && c.Precision != FactorPrecision.Float32);
         Assert.Contains(fit.Candidates, c => c.Form == "dense" && c.Precision == FactorPrecision.Ternary);
         foreach (var candidate in fit.Candidates.Where(c => c.Bytes < group.DenseBytes))
@@ -256,7 +256,7 @@ public sealed class AutoPlannerTests(ITestOutputHelper output)
         // candidate, but a change in B moves the output a hundred times as far.
         var model = TwoBranches(rows: 32, columns: 64, gain: 100);
         var calibration = CalibrationStatistics.Capture(model, Enumerable.Range(0, 3).Select(s => RandomInputs.Create(model, batch: 8, steps: 1, seed: 70 + s)).ToArray());
-        var options = new CompressionOptions { Method = CompressionMethod.Auto, Ratio = 8, Scope = CompressionScope.Model, Calibration = calibration, Quantizer = Quantizer.Gptq };
+        var options = new CompressionOptions { KeepDenseWhereItDoesNotPay = false, Method = CompressionMethod.Auto, Ratio = 8, Scope = CompressionScope.Model, Calibration = calibration, Quantizer = Quantizer.Gptq };
         long Of(CompressionResult r, string name) => r.Weights.Single(w => w.Weight.Initializer == name).Matrix.StorageBytes;
 
         var byMatrix = RnnCompressor.Compress(model, options);
@@ -283,7 +283,7 @@ public sealed class AutoPlannerTests(ITestOutputHelper output)
         var quant = new[] { FactorPrecision.Int4, FactorPrecision.Int3, FactorPrecision.Int2, FactorPrecision.Ternary }
             .SelectMany(p => new[] { 32, 64, 128 }.Select(g => RnnCompressor.Compress(model, new CompressionOptions
             {
-                Method = CompressionMethod.Quant, Precision = p, GroupSize = g, Scope = CompressionScope.Recurrent, Calibration = calibration, Quantizer = Quantizer.Gptq,
+                KeepDenseWhereItDoesNotPay = false, Method = CompressionMethod.Quant, Precision = p, GroupSize = g, Scope = CompressionScope.Recurrent, Calibration = calibration, Quantizer = Quantizer.Gptq,
             })))
             .ToArray();
         var stages = new List<CompressionProgress>();
@@ -419,7 +419,7 @@ public sealed class AutoPlannerTests(ITestOutputHelper output)
         }
 
         var group = new MatrixGroup([(new CompressibleWeight($"w{seed}", "node", "MatMul", WeightRole.MatMul, 0, rows, columns, rows * columns * 4L), values)]);
-        return new AutoFit(group, new CompressionOptions { Method = CompressionMethod.Auto }, CancellationToken.None);
+        return new AutoFit(group, new CompressionOptions { KeepDenseWhereItDoesNotPay = false, Method = CompressionMethod.Auto }, CancellationToken.None);
     }
 
     /// <summary>X [batch, rows] → X·A + gain·(X·B), with A and B the same random matrix [rows × columns].</summary>

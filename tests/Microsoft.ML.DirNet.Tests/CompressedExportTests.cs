@@ -32,7 +32,7 @@ public sealed class CompressedExportTests
     private static (OnnxModel Source, CompressionResult Result) Compress(string fixture, string method, double ratio = 2)
     {
         var model = OnnxModel.Load(Path.Combine(TestPaths.Fixtures, fixture, "model.onnx"));
-        var options = new CompressionOptions { Method = Methods[method], Ratio = ratio, Scope = CompressionScope.Recurrent };
+        var options = new CompressionOptions { KeepDenseWhereItDoesNotPay = false, Method = Methods[method], Ratio = ratio, Scope = CompressionScope.Recurrent };
         return (model, RnnCompressor.Compress(model, options));
     }
 
@@ -81,7 +81,7 @@ public sealed class CompressedExportTests
     {
         const string fixture = "lm_embedding_lstm_linear";
         var model = OnnxModel.Load(Path.Combine(TestPaths.Fixtures, fixture, "model.onnx"));
-        var options = new CompressionOptions { Method = Methods[method], Ratio = 2, Scope = CompressionScope.Recurrent };
+        var options = new CompressionOptions { KeepDenseWhereItDoesNotPay = false, Method = Methods[method], Ratio = 2, Scope = CompressionScope.Recurrent };
         var full = RnnCompressor.Compress(model, options);
         var half = RnnCompressor.Compress(model, options with { Precision = FactorPrecision.Float16 });
 
@@ -116,7 +116,7 @@ public sealed class CompressedExportTests
     {
         const string fixture = "lm_embedding_lstm_linear";
         var model = OnnxModel.Load(Path.Combine(TestPaths.Fixtures, fixture, "model.onnx"));
-        var options = new CompressionOptions { Method = Methods[method], Ratio = 2, Scope = CompressionScope.Recurrent };
+        var options = new CompressionOptions { KeepDenseWhereItDoesNotPay = false, Method = Methods[method], Ratio = 2, Scope = CompressionScope.Recurrent };
         var full = RnnCompressor.Compress(model, options);
         var int8 = RnnCompressor.Compress(model, options with { Precision = FactorPrecision.Int8 });
 
@@ -165,7 +165,7 @@ public sealed class CompressedExportTests
     public void TheInt8BaselineKeepsEveryMatrixWholeAtAboutFourTimesSmallerAndRefusesMore(string fixture)
     {
         var model = OnnxModel.Load(Path.Combine(TestPaths.Fixtures, fixture, "model.onnx"));
-        var options = new CompressionOptions { Method = CompressionMethod.Int8, Ratio = 2, Scope = CompressionScope.Recurrent };
+        var options = new CompressionOptions { KeepDenseWhereItDoesNotPay = false, Method = CompressionMethod.Int8, Ratio = 2, Scope = CompressionScope.Recurrent };
         var result = RnnCompressor.Compress(model, options);
         Assert.All(result.Weights, w =>
         {
@@ -226,7 +226,7 @@ public sealed class CompressedExportTests
         }
 
         model = OnnxModel.Parse(model.ToBytes(), "gru-reset-before.onnx");
-        var result = RnnCompressor.Compress(model, new CompressionOptions { Method = Methods[method], Ratio = 3, Scope = CompressionScope.Recurrent });
+        var result = RnnCompressor.Compress(model, new CompressionOptions { KeepDenseWhereItDoesNotPay = false, Method = Methods[method], Ratio = 3, Scope = CompressionScope.Recurrent });
         var compressed = OnnxModel.Parse(result.ToCompressedModel().ToBytes(), "gru-reset-before.compressed.onnx");
         var inputs = RandomInputs.Create(model, batch: 2, steps: 9);
         var native = new NativeModel(compressed);
@@ -246,7 +246,7 @@ public sealed class CompressedExportTests
     {
         // Scope "model" also compresses the embedding table (Gather) and the decoder (MatMul, stored as Wᵀ).
         var model = OnnxModel.Load(Path.Combine(TestPaths.Fixtures, "lm_embedding_lstm_linear", "model.onnx"));
-        var result = RnnCompressor.Compress(model, new CompressionOptions { Method = CompressionMethod.LowRank, Ratio = 2, Scope = CompressionScope.Model });
+        var result = RnnCompressor.Compress(model, new CompressionOptions { KeepDenseWhereItDoesNotPay = false, Method = CompressionMethod.LowRank, Ratio = 2, Scope = CompressionScope.Model });
         var compressed = result.ToCompressedModel();
         var native = new NativeModel(compressed);
         Assert.Equal(["lowrank"], native.CompressedWeights["embed.weight"]);
@@ -265,7 +265,7 @@ public sealed class CompressedExportTests
     public void TheFileHoldsTheReportedBytesPlusASmallGraph()
     {
         var model = SyntheticRecurrentModel.Create(RecurrentCellType.Lstm, layers: 2, inputSize: 64, hiddenSize: 128, seed: 3);
-        var result = RnnCompressor.Compress(model, new CompressionOptions { Method = CompressionMethod.DirNet, Ratio = 4, Scope = CompressionScope.Recurrent });
+        var result = RnnCompressor.Compress(model, new CompressionOptions { KeepDenseWhereItDoesNotPay = false, Method = CompressionMethod.DirNet, Ratio = 4, Scope = CompressionScope.Recurrent });
         var bytes = result.ToCompressedModel().ToBytes().LongLength;
         Assert.True(bytes >= result.FileBytesAfter, $"{bytes} written < {result.FileBytesAfter} reported");
         Assert.True(bytes <= result.FileBytesAfter * 1.05 + 8192, $"{bytes} written vs {result.FileBytesAfter} reported");
@@ -320,7 +320,7 @@ public sealed class CompressedExportTests
     {
         var (_, result) = Compress("lstm_1layer", "lowrank");
         var compressed = result.ToCompressedModel();
-        var error = Assert.Throws<DirNetException>(() => RnnCompressor.Compress(compressed, new CompressionOptions { Ratio = 2 }));
+        var error = Assert.Throws<DirNetException>(() => RnnCompressor.Compress(compressed, new CompressionOptions { KeepDenseWhereItDoesNotPay = false, Ratio = 2 }));
         Assert.Contains("already compressed", error.Message);
     }
 

@@ -17,7 +17,7 @@ internal static class CompressedSeedlings
             (CompressionMethod.DirNet, FactorPrecision.Int3), (CompressionMethod.Quant, FactorPrecision.Ternary),
         })
         {
-            var options = new CompressionOptions { Method = method, Ratio = 3, Scope = CompressionScope.Recurrent, Precision = precision };
+            var options = new CompressionOptions { KeepDenseWhereItDoesNotPay = false, Method = method, Ratio = 3, Scope = CompressionScope.Recurrent, Precision = precision };
             yield return ($"lm_compressed_{method}_{precision}".ToLowerInvariant(), RnnCompressor.Compress(OnnxModel.Parse(model), options).ToCompressedModel().ToBytes());
         }
     }

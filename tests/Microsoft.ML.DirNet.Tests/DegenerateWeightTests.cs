@@ -172,7 +172,7 @@ public sealed class DegenerateWeightTests(ITestOutputHelper output)
                 foreach (var calibrate in new[] { false, true })
                 {
                     // The quant method at 2 bits, by GPTQ where calibrated: constant, zero and huge groups go through both quantizers.
-                    var options = new CompressionOptions { Method = method, Ratio = ratio, Scope = scope, Seed = 1 };
+                    var options = new CompressionOptions { KeepDenseWhereItDoesNotPay = false, Method = method, Ratio = ratio, Scope = scope, Seed = 1 };
                     if (method == CompressionMethod.Quant)
                     {
                         options = options with { Precision = FactorPrecision.Int2, Quantizer = calibrate ? Quantizer.Gptq : Quantizer.RoundToNearest };
@@ -223,7 +223,7 @@ public sealed class DegenerateWeightTests(ITestOutputHelper output)
                     ("hmd", () => new HybridFit(group)),
                     ("lowrank", () => new LowRankFit(group)),
                     ("prune", () => new PruningFit(group)),
-                    ("auto", () => new AutoFit(group, new CompressionOptions { Method = CompressionMethod.Auto }, CancellationToken.None)),
+                    ("auto", () => new AutoFit(group, new CompressionOptions { KeepDenseWhereItDoesNotPay = false, Method = CompressionMethod.Auto }, CancellationToken.None)),
                 };
                 foreach (var (name, create) in fits)
                 {
@@ -279,7 +279,7 @@ public sealed class DegenerateWeightTests(ITestOutputHelper output)
         {
             foreach (var precision in new[] { FactorPrecision.Float16, FactorPrecision.Int8 })
             {
-                var options = new CompressionOptions { Method = method, Ratio = 3, Scope = CompressionScope.Recurrent, Precision = precision };
+                var options = new CompressionOptions { KeepDenseWhereItDoesNotPay = false, Method = method, Ratio = 3, Scope = CompressionScope.Recurrent, Precision = precision };
                 if (Check($"{pattern} {method} {precision}", model, options, calibrate: false) is { } failure)
                 {
                     failures.Add(failure);
@@ -335,7 +335,7 @@ public sealed class DegenerateWeightTests(ITestOutputHelper output)
                 try
                 {
                     var statistics = CalibrationStatistics.Capture(model, inputs);
-                    var result = RnnCompressor.Compress(model, new CompressionOptions { Method = method, Ratio = 1.5, Scope = scope, Calibration = statistics });
+                    var result = RnnCompressor.Compress(model, new CompressionOptions { KeepDenseWhereItDoesNotPay = false, Method = method, Ratio = 1.5, Scope = scope, Calibration = statistics });
                     if (!result.Weights.All(w => w.Matrix.ToDense().All(float.IsFinite)))
                     {
                         failures.Add($"{label}: non-finite factors");
@@ -387,7 +387,7 @@ public sealed class DegenerateWeightTests(ITestOutputHelper output)
 
             foreach (var method in Methods)
             {
-                var options = new CompressionOptions { Method = method, Ratio = 1.4, Scope = CompressionScope.Recurrent, Seed = 3 };
+                var options = new CompressionOptions { KeepDenseWhereItDoesNotPay = false, Method = method, Ratio = 1.4, Scope = CompressionScope.Recurrent, Seed = 3 };
                 var failure = Check($"{cell} '{name}' {method}", renamed, options, calibrate: true);
                 Assert.True(failure is null, failure);
             }
@@ -402,7 +402,7 @@ public sealed class DegenerateWeightTests(ITestOutputHelper output)
     {
         try
         {
-            var result = RnnCompressor.Compress(model, new CompressionOptions { Ratio = 1.4, Scope = CompressionScope.Recurrent, Calibration = calibration });
+            var result = RnnCompressor.Compress(model, new CompressionOptions { KeepDenseWhereItDoesNotPay = false, Ratio = 1.4, Scope = CompressionScope.Recurrent, Calibration = calibration });
             return string.Join("; ", result.Weights.Select(w => $"{w.Weight.Initializer}[{w.Weight.Direction}] {w.Matrix.Structure} {w.Matrix.StorageBytes} {w.RelativeError:R}"));
         }
         catch (DirNetException e)
@@ -437,7 +437,7 @@ public sealed class DegenerateWeightTests(ITestOutputHelper output)
         foreach (var scope in new[] { CompressionScope.Recurrent, CompressionScope.Model })
         {
             var model = SyntheticRecurrentModel.Create(RecurrentCellType.Lstm, layers: 1, inputSize: 4, hiddenSize: 6, seed: 1);
-            var error = Assert.ThrowsAny<DirNetException>(() => RnnCompressor.Compress(model, new CompressionOptions { Method = method, Ratio = ratio, Scope = scope }));
+            var error = Assert.ThrowsAny<DirNetException>(() => RnnCompressor.Compress(model, new CompressionOptions { KeepDenseWhereItDoesNotPay = false, Method = method, Ratio = ratio, Scope = scope }));
             Assert.Contains("ratio", error.Message, StringComparison.OrdinalIgnoreCase);
         }
     }

@@ -73,7 +73,7 @@ public sealed class FrontierTests
     {
         var model = OnnxModel.Load(Fixture);
         var task = TaskEvaluation.LanguageModel(WriteCorpus(), tokens: 200);
-        var options = new CompressionOptions { Scope = CompressionScope.Recurrent, Seed = 0 };
+        var options = new CompressionOptions { KeepDenseWhereItDoesNotPay = false, Scope = CompressionScope.Recurrent, Seed = 0 };
         const double target = 8;
         var rows = FrontierComparison.Run(model, task, [CompressionMethod.LowRank, CompressionMethod.Prune], [target], options,
             precisions: [FactorPrecision.Int8, FactorPrecision.Int4]);
@@ -102,7 +102,7 @@ public sealed class FrontierTests
         var model = OnnxModel.Load(Fixture);
         var task = TaskEvaluation.LanguageModel(WriteCorpus(), tokens: 200);
         // int8 alone stores the fixture's 16-wide rows at 3.2x: at 3x the structure ratio would be under 1.05.
-        var rows = FrontierComparison.Run(model, task, [CompressionMethod.LowRank], [3], new CompressionOptions { Scope = CompressionScope.Recurrent },
+        var rows = FrontierComparison.Run(model, task, [CompressionMethod.LowRank], [3], new CompressionOptions { KeepDenseWhereItDoesNotPay = false, Scope = CompressionScope.Recurrent },
             precisions: [FactorPrecision.Int8]);
         Assert.Equal(["original"], rows.Select(r => r.Method));
     }

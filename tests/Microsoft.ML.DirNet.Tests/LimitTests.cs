@@ -26,7 +26,7 @@ public sealed class LimitTests
         var model = SyntheticRecurrentModel.Create(cell, layers: 2, inputSize: 13, hiddenSize: 17, seed: steps + batch);
         if (compressed)
         {
-            model = RnnCompressor.Compress(model, new CompressionOptions { Method = CompressionMethod.Hmd, Ratio = 2, Scope = CompressionScope.Recurrent }).ToCompressedModel();
+            model = RnnCompressor.Compress(model, new CompressionOptions { KeepDenseWhereItDoesNotPay = false, Method = CompressionMethod.Hmd, Ratio = 2, Scope = CompressionScope.Recurrent }).ToCompressedModel();
         }
 
         var inputs = RandomInputs.Create(model, batch, steps, seed: 3);

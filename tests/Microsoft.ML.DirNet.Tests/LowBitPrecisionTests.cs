@@ -42,7 +42,7 @@ public sealed class LowBitPrecisionTests
 
     private static CompressionOptions Options(string method, string precision, int group = 0) => new()
     {
-        Method = MethodRegistry.Named(method)!.Method, Ratio = method == "quant" ? 8 : 1.5, Scope = CompressionScope.Recurrent,
+        KeepDenseWhereItDoesNotPay = false, Method = MethodRegistry.Named(method)!.Method, Ratio = method == "quant" ? 8 : 1.5, Scope = CompressionScope.Recurrent,
         Precision = StoredMatrix.Precisions[precision], GroupSize = group,
     };
 
@@ -189,7 +189,7 @@ public sealed class LowBitPrecisionTests
     [InlineData(CompressionMethod.Quant, FactorPrecision.Int3, 0, Quantizer.Gptq, "needs calibration inputs")]
     public void ImpossiblePrecisionOptionsAreRefusedByName(CompressionMethod method, FactorPrecision precision, int group, Quantizer quantizer, string expected)
     {
-        var options = new CompressionOptions { Method = method, Precision = precision, GroupSize = group, Quantizer = quantizer, Ratio = 2, Scope = CompressionScope.Recurrent };
+        var options = new CompressionOptions { KeepDenseWhereItDoesNotPay = false, Method = method, Precision = precision, GroupSize = group, Quantizer = quantizer, Ratio = 2, Scope = CompressionScope.Recurrent };
         var error = Assert.Throws<DirNetException>(() => RnnCompressor.Compress(Load("lstm_1layer"), options));
         Assert.Contains(expected, error.Message);
     }
@@ -224,7 +224,7 @@ public sealed class LowBitPrecisionTests
         var folder = TestPaths.NewTemporaryFolder();
         var model = Path.Combine(TestPaths.Fixtures, "lm_embedding_lstm_linear", "model.onnx");
         var output = Path.Combine(folder, "q.onnx");
-        var (code, stdout, stderr) = CliTests.Dirnet("compress", model, "-o", output, "--method", "quant", "--precision", "int3", "--group", "32", "--scope", "recurrent", "--json");
+        var (code, stdout, stderr) = CliTests.Dirnet("compress", model, "-o", output, "--method", "quant", "--precision", "int3", "--group", "32", "--scope", "recurrent", "--compress-small", "--json");
         Assert.True(code == 0, stderr);
         using var json = JsonDocument.Parse(stdout);
         Assert.Equal("int3", json.RootElement.GetProperty("precision").GetString());
@@ -234,7 +234,7 @@ public sealed class LowBitPrecisionTests
         Assert.Equal(new FileInfo(output).Length, json.RootElement.GetProperty("output_bytes").GetInt64());
 
         var tooFar = Path.Combine(folder, "far.onnx");
-        (code, _, stderr) = CliTests.Dirnet("compress", model, "-o", tooFar, "--method", "quant", "--precision", "int4", "--ratio", "20", "--scope", "recurrent");
+        (code, _, stderr) = CliTests.Dirnet("compress", model, "-o", tooFar, "--method", "quant", "--precision", "int4", "--ratio", "20", "--scope", "recurrent", "--compress-small");
         Assert.NotEqual(0, code);
         Assert.Contains("out of reach for quant at int4", stderr);
         Assert.False(File.Exists(tooFar));

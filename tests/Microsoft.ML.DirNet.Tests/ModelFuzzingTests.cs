@@ -133,7 +133,7 @@ public sealed class ModelFuzzingTests(ITestOutputHelper output)
         new NativeModel(model).Run(inputs);
         if (!model.Metadata.ContainsKey(Export.CompressionMetadata.Key))
         {
-            var compressed = RnnCompressor.Compress(model, new CompressionOptions { Method = CompressionMethod.LowRank, Ratio = 2, Scope = CompressionScope.Recurrent });
+            var compressed = RnnCompressor.Compress(model, new CompressionOptions { KeepDenseWhereItDoesNotPay = false, Method = CompressionMethod.LowRank, Ratio = 2, Scope = CompressionScope.Recurrent });
             new NativeModel(OnnxModel.Parse(compressed.ToCompressedModel().ToBytes(), "fuzzed-compressed.onnx")).Run(inputs);
         }
     }

@@ -83,8 +83,12 @@ internal static class CompressCommand
             Description = "Per-matrix override: keep this initializer dense whatever the budget (repeat for several; names as `dirnet inspect` lists them). The ratio is then met by the other matrices.",
             AllowMultipleArgumentsPerToken = false,
         };
+        var compressSmall = new Option<bool>("--compress-small")
+        {
+            Description = "Compress every matrix as planned, even one whose compressed form, with the graph that rebuilds it and its metadata, takes as many file bytes as it takes dense (by default such matrices are kept dense, and compressing is refused where the file would not get smaller). For experiments on tiny models.",
+        };
         var dense = new Option<bool>("--dense") { Description = "Write the original graph with every compressed matrix replaced by its rebuilt dense form Ŵ instead (same size as the input; for tools that need plain weights)." };
-        var json = new Option<bool>("--json") { Description = "Print JSON: bytes_before, bytes_after, ratio (over --scope), file_ratio, matrix_ratio, seconds, output, output_bytes (the size of the file written), precision, group and quantizer (as asked), and matrices (one row per matrix: name, initializer, role, rows, columns, method, structure, precision, group (values per group, 0 unless int4 and below), params, bytes_before, bytes, ratio, relative_error)." };
+        var json = new Option<bool>("--json") { Description = "Print JSON: bytes_before, bytes_after, ratio (over --scope), file_ratio, matrix_ratio, seconds, output, output_bytes (the size of the file written), precision, group and quantizer (as asked), kept_dense_for_size (initializers kept dense because compressing them would not shrink the file), and matrices (one row per matrix: name, initializer, role, rows, columns, method, structure, precision, group (values per group, 0 unless int4 and below), params, bytes_before, bytes, ratio, relative_error)." };
         var autoScore = new Option<string>("--auto-score")
         {
             Description = "auto only, with calibration: what each candidate form's error is. matrix (default): the matrix's own error (data-aware when calibrated); output: the model's first output Σ‖y − ŷ‖² with only that matrix replaced, on the first 4 calibration input sets; kl: the KL divergence of the softmax of that output (for logits or log-probabilities). output and kl run the model a few dozen times per matrix, then score up to 40 whole plans (every matrix changed at once: the planner's, each single configuration that fits, and moves from the best) on the first 8 sets and keep the best of the best 4 on up to 40 sets.",
@@ -93,7 +97,7 @@ internal static class CompressCommand
         autoScore.AcceptOnlyFromAmong("matrix", "output", "kl");
         var command = new Command("compress", "Compress a recurrent model's weight matrices to a target ratio with one method, and print size and reconstruction error per matrix. " + ExitCodes.Help)
         {
-            model, output, method, ratio, scope, allocation, calibration, seed, precision, group, quantizer, keepDense, autoScore, dense, json,
+            model, output, method, ratio, scope, allocation, calibration, seed, precision, group, quantizer, keepDense, autoScore, compressSmall, dense, json,
         };
         command.SetAction(result => CommandAction.Run(() =>
         {
@@ -113,6 +117,7 @@ internal static class CompressCommand
                 Quantizer = MethodRegistry.Quantizers[result.GetValue(quantizer)!],
                 KeepDense = result.GetValue(keepDense) ?? [],
                 AutoScoring = AutoScorings[result.GetValue(autoScore)!],
+                KeepDenseWhereItDoesNotPay = !result.GetValue(compressSmall),
             };
             var asJson = result.GetValue(json);
             var loaded = OnnxModel.Load(input);
@@ -141,6 +146,11 @@ internal static class CompressCommand
                 var writeDense = result.GetValue(dense);
                 var written = writeDense ? compressed.ToDenseModel() : compressed.ToCompressedModel();
                 written.Save(outputPath);
+                if (compressed.KeptDenseForSize.Count > 0)
+                {
+                    Console.Error.WriteLine($"note: kept dense, because compressed (with the graph that rebuilds it) each would take as many file bytes as dense: {TerminalText.Plain(string.Join(", ", compressed.KeptDenseForSize))}.");
+                }
+
                 if (written.DefaultOpset != loaded.DefaultOpset)
                 {
                     Console.Error.WriteLine($"note: the opset import was raised from {loaded.DefaultOpset} to {written.DefaultOpset}, which the rebuild ops need; every node of the model means the same there.");
@@ -212,6 +222,7 @@ internal static class CompressCommand
                 precision = StoredMatrix.NameOf(MethodRegistry.Of(result.Options.Method).PrecisionFor(result.Options)),
                 group = result.Weights.Select(w => w.Matrix.GroupSize).FirstOrDefault(g => g > 0),
                 quantizer = MethodRegistry.NameOf(result.Options.Quantizer),
+                kept_dense_for_size = result.KeptDenseForSize,
                 matrices = rows,
             }, CommandAction.Json));
             return;

@@ -178,6 +178,14 @@ public sealed record CompressionOptions
     /// </summary>
     public IReadOnlyCollection<string> KeepDense { get; init; } = [];
 
+    /// <summary>
+    /// Whether a matrix whose compressed form takes, in the written file, at least the bytes of its dense tensor (the
+    /// graph that rebuilds it and its metadata counted: a few hundred bytes to 2 KB, so matrices of a few KB) is kept
+    /// dense, and compressing refused where the file would not get smaller. Default true; false compresses every matrix
+    /// as planned, even where the file grows (for tests and experiments on tiny models).
+    /// </summary>
+    public bool KeepDenseWhereItDoesNotPay { get; init; } = true;
+
     /// <summary>How the factors' values are stored. Default float32.</summary>
     public FactorPrecision Precision { get; init; } = FactorPrecision.Float32;
 

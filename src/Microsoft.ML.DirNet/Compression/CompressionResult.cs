@@ -14,14 +14,21 @@ public sealed class CompressionResult
     private readonly OnnxModel _source;
 
     internal CompressionResult(OnnxModel source, CompressionOptions options, long fileBytes, IReadOnlyList<CompressedWeight> weights,
-        double seconds)
+        double seconds, IReadOnlyList<string>? keptDenseForSize = null)
     {
         _source = source;
         Options = options;
         FileBytesBefore = fileBytes;
         Weights = weights;
         Seconds = seconds;
+        KeptDenseForSize = keptDenseForSize ?? [];
     }
+
+    /// <summary>
+    /// Initializers the plan compressed but the result keeps dense, because their compressed form, with the graph that
+    /// rebuilds it and its metadata, would take as many bytes of the file as the dense tensor or more (small matrices).
+    /// </summary>
+    public IReadOnlyList<string> KeptDenseForSize { get; }
 
     /// <summary>The options used.</summary>
     public CompressionOptions Options { get; }
@@ -62,6 +69,19 @@ public sealed class CompressionResult
 
     /// <summary>The ratio the options asked for, measured over their scope.</summary>
     public double AchievedRatio => Options.Scope == CompressionScope.Model ? FileRatio : MatrixRatio;
+
+    /// <summary>This result with the matrices of <paramref name="initializers"/> kept as they were (dense float32, error 0).</summary>
+    internal CompressionResult KeepingDense(IReadOnlyCollection<string> initializers)
+    {
+        var weights = Weights.Select(w => initializers.Contains(w.Weight.Initializer)
+            ? w with
+            {
+                Matrix = new DenseMatrix(WeightLayout.Read(w.Weight, _source.Graph.GetInitializer(w.Weight.Initializer).As<float>().Data), w.Weight.Rows, w.Weight.Columns),
+                RelativeError = 0,
+            }
+            : w).ToArray();
+        return new CompressionResult(_source, Options, FileBytesBefore, weights, Seconds, [.. KeptDenseForSize, .. initializers.Order(StringComparer.Ordinal)]);
+    }
 
     /// <summary>
     /// The metadata key under which a compressed ONNX records its method and options (the export writes it;

@@ -1,3 +1,4 @@
+using Google.Protobuf;
 using Microsoft.ML.DirNet.Compression;
 using Microsoft.ML.DirNet.Onnx;
 using Microsoft.ML.DirNet.Onnx.Protobuf;
@@ -13,7 +14,36 @@ namespace Microsoft.ML.DirNet.Export;
 /// </summary>
 internal static class CompressedOnnxWriter
 {
-    public static OnnxModel Write(OnnxModel source, CompressionResult result)
+    public static OnnxModel Write(OnnxModel source, CompressionResult result) => OnnxModel.FromProto(Compose(source, result).Proto, source.SourceName);
+
+    /// <summary>
+    /// For each initializer <paramref name="result"/> stores compressed, the bytes it takes in the written file (its
+    /// factors, the rebuild nodes and the constants first made for it, its metadata entry) and the bytes its dense
+    /// tensor takes in <paramref name="source"/>; and the sizes of both whole files.
+    /// </summary>
+    public static (IReadOnlyDictionary<string, (long Compressed, long Dense)> Initializers, long FileBytes, long SourceBytes) FileBytes(OnnxModel source, CompressionResult result)
+    {
+        var written = Compose(source, result);
+        static long Framed(IMessage message) => 1 + CodedOutputStream.ComputeMessageSize(message);
+        var costs = new Dictionary<string, (long, long)>(StringComparer.Ordinal);
+        foreach (var (entry, matrices) in written.Entries)
+        {
+            var prefixes = Enumerable.Range(0, matrices.Length).Select(d => CompressionMetadata.FactorPrefix(entry.Name, d)).ToArray();
+            var compressed = written.Factors.Where(f => prefixes.Any(f.Name.StartsWith)).Sum(Framed)
+                + written.Rebuild.Nodes.Where(n => written.Rebuild.NodePurposes[n.Name] == entry.Name).Sum(Framed)
+                + written.Rebuild.Constants.Where(c => written.Rebuild.ConstantPurposes[c.Name] == entry.Name).Sum(Framed)
+                + System.Text.Encoding.UTF8.GetByteCount(CompressionMetadata.ToJson(entry)) + 1;
+            var dense = source.Proto.Graph.Initializer.Where(t => t.Name == entry.Name).Sum(Framed)
+                + source.Proto.Graph.Input.Where(i => i.Name == entry.Name).Sum(Framed);
+            costs[entry.Name] = (compressed, dense);
+        }
+
+        return (costs, written.Proto.CalculateSize(), source.Proto.CalculateSize());
+    }
+
+    private sealed record Composed(ModelProto Proto, List<(CompressedInitializer Entry, CompressedMatrix[] Matrices)> Entries, List<TensorProto> Factors, GraphBuilder Rebuild);
+
+    private static Composed Compose(OnnxModel source, CompressionResult result)
     {
         var proto = source.Proto.Clone();
         OpsetRaise.RaiseTo(proto, CompressedMatrix.MinimumRebuildOpset, source.SourceName);
@@ -66,7 +96,7 @@ internal static class CompressedOnnxWriter
             Value = new CompressionMetadata(CompressionMetadata.CurrentFormat, MethodRegistry.NameOf(options.Method), options.Ratio,
                 options.Scope.ToString().ToLowerInvariant(), options.Allocation.ToString(), options.Seed, options.Calibration is not null, entries.Select(e => e.Entry).ToArray()).ToJson(),
         });
-        return OnnxModel.FromProto(proto, source.SourceName);
+        return new Composed(proto, entries, initializers, rebuild);
     }
 
     /// <summary>A direction the plan did not target, stored as it was.</summary>

@@ -28,6 +28,9 @@ internal sealed record CompressionMetadata(
     /// <summary>The JSON stored under <see cref="Key"/>.</summary>
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 
+    /// <summary>One initializer's entry as the stored JSON spells it (what it adds to the metadata).</summary>
+    public static string ToJson(CompressedInitializer entry) => JsonSerializer.Serialize(entry, Json);
+
     /// <summary>Parses the stored JSON; null when it is not valid metadata.</summary>
     public static CompressionMetadata? TryParse(string json)
     {

@@ -27,6 +27,9 @@ internal sealed class GraphBuilder(string prefix)
     /// <summary>The constants added (shape vectors, axes, scalars), in order.</summary>
     public List<TensorProto> Constants { get; } = [];
 
+    /// <summary>For each constant added, the <see cref="Purpose"/> it was first added for (later ones share it).</summary>
+    public Dictionary<string, string> ConstantPurposes { get; } = new(StringComparer.Ordinal);
+
     /// <summary>An int64 vector constant.</summary>
     public string Int64s(params long[] values) => Integers(new Tensor<long>([values.Length], values));
 
@@ -46,6 +49,7 @@ internal sealed class GraphBuilder(string prefix)
         {
             name = _integerConstants[key] = NextName();
             Constants.Add(TensorProtoConverter.ToProto(name, tensor));
+            ConstantPurposes[name] = Purpose;
         }
 
         return name;
