@@ -130,6 +130,46 @@ public sealed class CliTests
         Assert.Equal("Det", json.GetProperty("native_unsupported")[0].GetString());
     }
 
+    /// <summary>
+    /// compare on a model the native engine cannot run (the LM sample with a Shrink, an identity here, after its
+    /// output) says so and measures every row in ONNX Runtime: the original's perplexity is the one the native
+    /// engine gives without the Shrink, and a compressed row and a compressed file are measured.
+    /// </summary>
+    [Fact]
+    public void CompareFallsBackToOnnxRuntimeForAModelTheNativeEngineCannotRun()
+    {
+        var lm = Path.Combine(TestPaths.RepositoryRoot, "samples", "LanguageModel");
+        var proto = Microsoft.ML.DirNet.Onnx.OnnxModel.Load(Path.Combine(lm, "model.onnx")).Proto.Clone();
+        var output = proto.Graph.Output[0].Name;
+        var producer = proto.Graph.Node.Single(n => n.Output.Contains(output));
+        producer.Output[producer.Output.IndexOf(output)] = output + "_before_shrink";
+        var shrink = new Microsoft.ML.DirNet.Onnx.Protobuf.NodeProto { OpType = "Shrink", Name = "identity_shrink" };
+        shrink.Input.Add(output + "_before_shrink");
+        shrink.Output.Add(output);
+        shrink.Attribute.Add(new Microsoft.ML.DirNet.Onnx.Protobuf.AttributeProto { Name = "lambd", Type = Microsoft.ML.DirNet.Onnx.Protobuf.AttributeProto.Types.AttributeType.Float, F = 0 });
+        proto.Graph.Node.Add(shrink);
+        var folder = TestPaths.NewTemporaryFolder();
+        var model = Path.Combine(folder, "shrink.onnx");
+        File.WriteAllBytes(model, Google.Protobuf.MessageExtensions.ToByteArray(proto));
+        var file = Path.Combine(folder, "lowrank.onnx");
+        var compressed = Dirnet("compress", model, "-o", file, "--method", "lowrank", "--ratio", "3", "--scope", "recurrent");
+        Assert.True(compressed.Code == 0, compressed.Stderr);
+
+        string[] Compare(string path, params string[] more) => ["compare", path, "--task", "lm", "--data", Path.Combine(lm, "data"), "--tokens", "300", "--json", .. more];
+        var (code, stdout, stderr) = Dirnet(Compare(model, "--methods", "lowrank", "--ratios", "3", "--compressed", file));
+        Assert.True(code == 0, stderr);
+        Assert.Contains("the native engine lacks Shrink; every row is measured in ONNX Runtime instead", stderr);
+        var rows = JsonDocument.Parse(stdout).RootElement.GetProperty("rows").EnumerateArray().ToArray();
+        Assert.Equal(["original", "lowrank", "lowrank"], rows.Select(r => r.GetProperty("method").GetString()));
+        Assert.All(rows, r => Assert.True(double.IsFinite(r.GetProperty("metrics")[0].GetDouble())));
+        Assert.Equal(rows[1].GetProperty("metrics")[0].GetDouble(), rows[2].GetProperty("metrics")[0].GetDouble(), 1e-3);
+
+        (code, stdout, stderr) = Dirnet(Compare(Path.Combine(lm, "model.onnx"), "--methods", ""));
+        Assert.True(code == 0, stderr);
+        var native = JsonDocument.Parse(stdout).RootElement.GetProperty("rows")[0].GetProperty("metrics")[0].GetDouble();
+        Assert.Equal(native, rows[0].GetProperty("metrics")[0].GetDouble(), 1e-3);
+    }
+
     [Fact]
     public void BenchJsonHasTheContractFields()
     {

@@ -60,7 +60,7 @@ internal static class CompareCommand
             Description = $"Compare every method's best at equal stored size: for each ratio (--ratios, default {string.Join(",", FrontierComparison.DefaultRatios)}), configurations are measured whose stored ratio over --scope reaches it (at least {Frontier.Tolerance:0.##} × it), and each method's best is picked. quant: int4, int3, int2 and ternary at groups of {string.Join(", ", FrontierComparison.QuantGroupSizes)} (rtn, and gptq with --calibrate); int8: its one form; auto: at each ratio; the other methods: at each --precisions entry (default {string.Join(",", FrontierComparison.DefaultPrecisions.Select(StoredMatrix.NameOf))}), with the structure planned so that the stored ratio reaches the ratio (none where the precision alone does). Prints a frontier table (a row per ratio, a column per method, the best in bold) before the table of every row measured; JSON adds frontier (target_ratio, method, row; row null where nothing reached it); --plot draws the metric's change in % against the stored ratio.",
         };
         var command = new Command("compare",
-            "Compress a model with each method at each ratio and measure every result with the native engine on the rebuilt weights: size, reconstruction error, output error against the original on probe inputs, and the task metric. " + ExitCodes.Help)
+            "Compress a model with each method at each ratio and measure every result with the native engine (ONNX Runtime where it lacks one of the model's operators, said on stderr) on the rebuilt weights: size, reconstruction error, output error against the original on probe inputs, and the task metric. " + ExitCodes.Help)
         {
             model, task, data, split, tokens, utterances, alphabet, methods, ratios, scope, seed, precisions, calibrate, calibrationData, files, autoScore, frontier, markdown, plot, json,
         };
@@ -91,6 +91,12 @@ internal static class CompareCommand
                 AutoScoring = CompressCommand.AutoScorings[result.GetValue(autoScore)!],
             };
             var loaded = OnnxModel.Load(file);
+            var lacking = MeasuringEngine.Lacks(loaded);
+            if (lacking.Count > 0)
+            {
+                Console.Error.WriteLine($"note: the native engine lacks {TerminalText.Plain(string.Join(", ", lacking))}; every row is measured in ONNX Runtime instead.");
+            }
+
             var asJson = result.GetValue(json);
             var calibration = !result.GetValue(calibrate) ? null
                 : result.GetValue(task) == "lm"
@@ -115,7 +121,7 @@ internal static class CompareCommand
 
             var cells = atFrontier ? Frontier.Select(rows, chosen, targets, options.Scope) : null;
             rows = [.. rows, .. measured];
-            var text = Markdown(rows, evaluation, options, Environment.GetCommandLineArgs(), cells is null ? null : FrontierReport.Table(cells, rows[0], evaluation, options.Scope));
+            var text = Markdown(rows, evaluation, options, lacking.Count == 0 ? "the native engine" : "ONNX Runtime", Environment.GetCommandLineArgs(), cells is null ? null : FrontierReport.Table(cells, rows[0], evaluation, options.Scope));
             if (result.GetValue(markdown) is { } path)
             {
                 AtomicFile.Write(path.FullName, stream => stream.Write(System.Text.Encoding.UTF8.GetBytes(text)));
@@ -186,12 +192,12 @@ internal static class CompareCommand
     private static bool Given(ParseResult result, Option option) => result.GetResult(option) is { Implicit: false };
 
     /// <summary>The full table of rows, after <paramref name="frontier"/> (the frontier's table) when given, then the command that made it.</summary>
-    private static string Markdown(IReadOnlyList<ComparisonRow> rows, TaskEvaluation task, CompressionOptions options, string[] commandLine, string? frontier = null)
+    private static string Markdown(IReadOnlyList<ComparisonRow> rows, TaskEvaluation task, CompressionOptions options, string engine, string[] commandLine, string? frontier = null)
     {
         var inv = CultureInfo.InvariantCulture;
         var original = rows[0].Metrics;
         var text = new StringBuilder();
-        text.AppendLine($"Ratios over the {options.Scope.ToString().ToLowerInvariant()} weights; seed {options.Seed}; metrics by the native engine on the rebuilt weights. Change = relative to the original.");
+        text.AppendLine($"Ratios over the {options.Scope.ToString().ToLowerInvariant()} weights; seed {options.Seed}; metrics by {engine} on the rebuilt weights. Change = relative to the original.");
         text.AppendLine();
         if (frontier is not null)
         {

@@ -46,11 +46,11 @@ internal sealed class ComparisonBaseline
     {
         var calibration = calibrationInputs is null ? null : CalibrationStatistics.Capture(model, calibrationInputs, cancellationToken);
         var probes = task.ProbeInputs(model);
-        var engine = new NativeModel(model);
-        var reference = MethodComparison.FirstOutputs(engine, probes);
+        using var engine = MeasuringEngine.Open(model);
+        var reference = MethodComparison.FirstOutputs(engine.Model, probes);
         progress?.Report("original");
         var original = new ComparisonRow("original", false, 1, 1, 1, RnnCompressor.Targets(model, baseOptions.Scope).Sum(w => w.Bytes),
-            model.ToBytes().LongLength, 0, 0, task.Evaluate(engine, model), 0);
+            model.ToBytes().LongLength, 0, 0, task.Evaluate(engine.Model, model), 0);
         return new ComparisonBaseline(model, task, probes, reference, original, calibration is null ? [null] : [null, calibration]);
     }
 }

@@ -9,7 +9,8 @@ namespace Microsoft.ML.DirNet.Evaluation;
 /// <summary>
 /// Measures a compressed file made elsewhere (by <c>dirnet compress</c>, or fine-tuned in PyTorch with
 /// python/dirnet_torch and written back) as one <see cref="ComparisonRow"/> beside a comparison's own rows: its sizes
-/// and errors against the model it was compressed from, and the task metric with the native engine on its factors.
+/// and errors against the model it was compressed from, and the task metric with the native engine on its factors (in
+/// ONNX Runtime where the native engine lacks one of the model's operators).
 /// </summary>
 public static class CompressedFileMeasurement
 {
@@ -35,7 +36,12 @@ public static class CompressedFileMeasurement
 
         var fileBefore = original.ToBytes().LongLength;
         var probes = task.ProbeInputs(original);
-        var reference = MethodComparison.FirstOutputs(new NativeModel(original), probes);
+        float[][] reference;
+        using (var engine = MeasuringEngine.Open(original))
+        {
+            reference = MethodComparison.FirstOutputs(engine.Model, probes);
+        }
+
         return files.Select((file, k) => Measure(original, file, factored[k], task, fileBefore, probes, reference)).ToArray();
     }
 
@@ -79,11 +85,11 @@ public static class CompressedFileMeasurement
         var targetBytes = targets.Sum(w => w.Bytes);
         var matrixBytes = targetBytes - replacedBytes + storedBytes;
         var fileBytes = fileBefore - replacedBytes + storedBytes;
-        var engine = new NativeModel(compressed);
-        var outputError = MethodComparison.OutputError(reference, MethodComparison.FirstOutputs(engine, probes));
+        using var engine = MeasuringEngine.Open(compressed);
+        var outputError = MethodComparison.OutputError(reference, MethodComparison.FirstOutputs(engine.Model, probes));
         return new ComparisonRow(metadata.Method, metadata.Calibrated, metadata.TargetRatio, (double)targetBytes / matrixBytes,
             (double)fileBefore / fileBytes, matrixBytes, fileBytes, energy > 0 ? Math.Sqrt(error / energy) : 0, outputError,
-            task.Evaluate(engine, compressed), 0, Source: Path.GetFileName(compressed.SourceName),
+            task.Evaluate(engine.Model, compressed), 0, Source: Path.GetFileName(compressed.SourceName),
             FineTuned: compressed.Metadata.ContainsKey(FineTuningKey), Precision: string.Join(", ", factored.Initializers.SelectMany(i => i.Matrices).Select(StoredMatrix.LabelOf).Distinct()));
 
         double SumOfSquares(string name) => original.Graph.GetInitializer(name).As<float>().Data.Sum(v => (double)v * v);

@@ -26,8 +26,8 @@ public sealed record ComparisonRow(string Method, bool Calibrated, double Target
     string? Source = null, bool FineTuned = false, string Precision = "fp32");
 
 /// <summary>
-/// Compresses a model with several methods at several ratios and measures each result with the native engine on the
-/// rebuilt weights: sizes, reconstruction error, output error against the original, and the task metric.
+/// Compresses a model with several methods at several ratios and measures each result with the native engine (ONNX
+/// Runtime where it lacks one of the model's operators) on the rebuilt weights: sizes, reconstruction error, output error against the original, and the task metric.
 /// </summary>
 public static class MethodComparison
 {
@@ -153,20 +153,20 @@ public static class MethodComparison
         new(MethodRegistry.NameOf(options.Method), options.Calibration is not null, options.Ratio, double.NaN, double.NaN, 0, 0, double.NaN, double.NaN,
             task.MetricNames.Select(_ => double.NaN).ToArray(), 0, problem, Precision: PrecisionName(options));
 
-    /// <summary>Measures a compression's rebuilt weights with the native engine: output error against the original, and the task metric.</summary>
+    /// <summary>Measures a compression's rebuilt weights (<see cref="MeasuringEngine"/>): output error against the original, and the task metric.</summary>
     internal static ComparisonRow Evaluate(ComparisonBaseline baseline, CompressionResult result)
     {
         var options = result.Options;
         var rebuilt = result.ToDenseModel();
-        var engine = new NativeModel(rebuilt);
-        var outputError = OutputError(baseline.Reference, FirstOutputs(engine, baseline.Probes));
+        using var engine = MeasuringEngine.Open(rebuilt);
+        var outputError = OutputError(baseline.Reference, FirstOutputs(engine.Model, baseline.Probes));
         return new ComparisonRow(MethodRegistry.NameOf(options.Method), options.Calibration is not null, options.Ratio, result.MatrixRatio, result.FileRatio,
-            result.MatrixBytesAfter, result.FileBytesAfter, result.RelativeError, outputError, baseline.Task.Evaluate(engine, rebuilt), result.Seconds,
+            result.MatrixBytesAfter, result.FileBytesAfter, result.RelativeError, outputError, baseline.Task.Evaluate(engine.Model, rebuilt), result.Seconds,
             Precision: PrecisionName(options, result));
     }
 
     /// <summary>The first output of <paramref name="engine"/> on each probe, the values <see cref="OutputError"/> compares.</summary>
-    internal static float[][] FirstOutputs(NativeModel engine, IReadOnlyList<Tensor[]> probes) =>
+    internal static float[][] FirstOutputs(ITensorModel engine, IReadOnlyList<Tensor[]> probes) =>
         probes.Select(p => engine.Run(p)[0].As<float>().Data).ToArray();
 
     /// <summary>‖y − ŷ‖ / ‖y‖ over all probes (‖y − ŷ‖ when y is zero).</summary>
