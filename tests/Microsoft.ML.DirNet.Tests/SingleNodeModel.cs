@@ -5,10 +5,10 @@ using Microsoft.ML.DirNet.Tensors;
 
 namespace Microsoft.ML.DirNet.Tests;
 
-/// <summary>A model of one node (opset 14): its graph inputs typed as given, its outputs float.</summary>
+/// <summary>A model of one node (opset 14 unless given): its graph inputs typed as given, its outputs float.</summary>
 internal static class SingleNodeModel
 {
-    public static OnnxModel Build(NodeProto node, IEnumerable<(string Name, TensorElementType Type)> inputs, IEnumerable<string> outputs)
+    public static OnnxModel Build(NodeProto node, IEnumerable<(string Name, TensorElementType Type)> inputs, IEnumerable<string> outputs, long opset = 14)
     {
         var graph = new GraphProto { Name = "single_node" };
         graph.Node.Add(node);
@@ -23,7 +23,7 @@ internal static class SingleNodeModel
         }
 
         var model = new ModelProto { IrVersion = 8, Graph = graph };
-        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = 14 });
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = opset });
         return OnnxModel.Parse(model.ToByteArray(), "single_node.onnx");
     }
 

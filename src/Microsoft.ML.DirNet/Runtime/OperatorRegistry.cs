@@ -91,6 +91,7 @@ internal static class OperatorRegistry
         ["Slice"] = (n, opset, _) => new SliceKernel(n, opset),
         ["Split"] = (n, opset, _) => new SplitKernel(n, opset),
         ["Pad"] = (n, opset, _) => new PadKernel(n, opset),
+        ["Resize"] = (n, opset, _) => new ResizeKernel(n, opset),
         ["ScatterND"] = (n, _, _) => new ScatterNDKernel(n),
         ["Conv"] = (n, _, _) => new ConvKernel(n),
         ["ConvTranspose"] = (n, _, _) => new ConvTransposeKernel(n),
