@@ -7,6 +7,7 @@ using Microsoft.ML.DirNet.Evaluation;
 using Microsoft.ML.DirNet.Export;
 using Microsoft.ML.DirNet.Numerics;
 using Microsoft.ML.DirNet.Onnx;
+using Microsoft.ML.DirNet.Runtime;
 using Spectre.Console;
 
 namespace Microsoft.ML.DirNet.Cli.Commands;
@@ -94,6 +95,11 @@ internal static class CompareCommand
             var lacking = MeasuringEngine.Lacks(loaded);
             if (lacking.Count > 0)
             {
+                // Said only once ONNX Runtime has taken the model: where it cannot either, its error is the one line.
+                using (new OnnxRuntimeModel(loaded))
+                {
+                }
+
                 Console.Error.WriteLine($"note: the native engine lacks {TerminalText.Plain(string.Join(", ", lacking))}; every row is measured in ONNX Runtime instead.");
             }
 
