@@ -33,6 +33,42 @@ public sealed class ControlFlowTests
         }
     }
 
+    /// <summary>
+    /// What a subgraph computes from constants alone, its own or those of an enclosing graph (a main-graph initializer
+    /// read two branches down), is computed once at load, not on every run: a run executes only the nodes that depend
+    /// on its inputs, and gives ONNX Runtime's result.
+    /// </summary>
+    [Fact]
+    public void ValuesComputedFromOuterConstantsInsideSubgraphsAreFoldedAtLoad()
+    {
+        var innerThen = Graph("inner_then", [], ["inner"], Node("Neg", ["w2"], ["negated"]), Node("Add", ["x", "negated"], ["inner"]));
+        var innerElse = Graph("inner_else", [], ["inner"], Node("Identity", ["x"], ["inner"]));
+        var thenBranch = Graph("then_branch", [], ["out"], Constant("two", Tensor<float>.Scalar(2)), Node("Mul", ["w", "two"], ["w2"]),
+            IfNode("c", ["inner_out"], innerThen, innerElse), Node("Identity", ["inner_out"], ["out"]));
+        var elseBranch = Graph("else_branch", [], ["out"], Node("Identity", ["w"], ["out"]));
+        var main = Graph("main", [Value("x", TensorElementType.Float), Value("c", TensorElementType.Bool)], ["out"], IfNode("c", ["out"], thenBranch, elseBranch));
+        main.Initializer.Add(TensorProtoConverter.ToProto("w", new Tensor<float>([4, 3], Enumerable.Range(0, 12).Select(i => i / 4f).ToArray())));
+        var model = ToModel(main);
+
+        var observer = new RanNodes();
+        var engine = new NativeModel(model) { Observer = observer };
+        var x = new Tensor<float>([4, 3], Enumerable.Range(0, 12).Select(i => 1 - i / 6f).ToArray());
+        Tensor[] inputs = [x, Tensor<bool>.Scalar(true)];
+        var native = engine.Run(inputs);
+        Assert.Equal(["Add_inner", "Identity_out", "If_inner_out", "If_out"], observer.Names.Order(StringComparer.Ordinal));
+        using var ort = new OnnxRuntimeModel(model, optimize: false);
+        Assert.True(TensorComparer.AreClose(native[0], ort.Run(inputs)[0]));
+    }
+
+    private sealed class RanNodes : INodeObserver
+    {
+        public List<string> Names { get; } = [];
+
+        public bool Observes(OnnxNode node) => true;
+
+        public void Ran(OnnxNode node, ReadOnlySpan<Tensor?> inputs, ReadOnlySpan<Tensor?> outputs) => Names.Add(node.Name);
+    }
+
     [Fact]
     public void AnUnsupportedOperatorInsideABranchIsNamed()
     {

@@ -40,7 +40,8 @@ internal sealed class GraphPlan
         var available = new HashSet<string>(slots.Keys, StringComparer.Ordinal);
         available.UnionWith(boundNames);
         var order = TopologicalOrder(sourceName, nodes, available);
-        _nodes = order.Select(node => new CompiledNode(node, BuildKernel(node, opset, bound),
+        // Nodes with subgraphs get their kernels once constant folding has run (below).
+        var compiled = order.Select(node => new CompiledNode(node, node.Subgraphs.Count > 0 ? null : BuildKernel(node, opset, bound),
             node.Inputs.Select((input, index) => input.Length == 0 || bound.ContainsKey((node, index)) ? -1 : Slot(input))
                 .Concat(node.ImplicitInputs.Select(Slot)).ToArray(),
             node.Outputs.Select(o => o.Length == 0 ? -1 : Slot(o)).ToArray())).ToArray();
@@ -55,11 +56,40 @@ internal sealed class GraphPlan
             _constants[slot] = tensor;
         }
 
-        _nodes = FoldConstants(_nodes, _constants);
+        // If, Loop and Scan are compiled once this graph's constants are known, folded ones included, so that their
+        // subgraphs take those of them they read as constants too: weights that reach a nested LSTM from an enclosing
+        // graph (Silero's) are then sliced and packed once at load, not on every run.
+        compiled = FoldConstants(compiled, _constants);
+        var enclosing = t_outerConstants;
+        var known = _constants;
+        t_outerConstants = name => slots.TryGetValue(name, out var slot) ? known[slot] : enclosing?.Invoke(name);
+        try
+        {
+            foreach (var node in compiled.Where(n => n.Kernel is null))
+            {
+                node.Kernel = BuildKernel(node.Node, opset, bound);
+            }
+        }
+        finally
+        {
+            t_outerConstants = enclosing;
+        }
+
+        _nodes = FoldConstants(compiled, _constants);
         PlanReleases(_nodes, _outputSlots);
     }
 
-    /// <summary>A subgraph of <paramref name="owner"/> compiled to take its declared inputs and then the owner's implicit inputs.</summary>
+    /// <summary>
+    /// While a graph compiles its control-flow nodes: the constant value of a name in it (or an enclosing graph), or
+    /// null where the name is computed per run. <see cref="ForSubgraph"/> reads it.
+    /// </summary>
+    [ThreadStatic]
+    private static Func<string, Tensor?>? t_outerConstants;
+
+    /// <summary>
+    /// A subgraph of <paramref name="owner"/> compiled to take its declared inputs and then the owner's implicit inputs
+    /// that are computed per run (those constant in the enclosing graph are the subgraph's constants).
+    /// </summary>
     public static GraphPlan ForSubgraph(OnnxNode owner, string attribute, long opset)
     {
         var graph = owner.GetGraph(attribute);
@@ -70,9 +100,12 @@ internal sealed class GraphPlan
         }
 
         var formal = graph.DeclaredInputs.Select(i => i.Name).ToArray();
-        var outer = owner.ImplicitInputs.Where(name => !formal.Contains(name, StringComparer.Ordinal)).ToArray();
+        var fromOuter = owner.ImplicitInputs.Where(name => !formal.Contains(name, StringComparer.Ordinal))
+            .Select(name => (Name: name, Constant: t_outerConstants?.Invoke(name))).ToArray();
+        var outer = fromOuter.Where(v => v.Constant is null).Select(v => v.Name).ToArray();
         var initializers = graph.InitializerNames.Where(name => !formal.Contains(name, StringComparer.Ordinal))
-            .Select(name => (name, graph.GetInitializer(name)));
+            .Select(name => (name, graph.GetInitializer(name)))
+            .Concat(fromOuter.Where(v => v.Constant is not null).Select(v => (v.Name, v.Constant!)));
         return new GraphPlan($"subgraph '{attribute}' of {owner.Description}", graph.Nodes, initializers, [.. formal, .. outer],
             graph.Outputs.Select(o => o.Name).ToArray(), [], opset, new Dictionary<(OnnxNode, int), CompressedMatrix[]>())
         {
@@ -283,12 +316,15 @@ internal sealed class GraphPlan
         return order;
     }
 
-    private sealed class CompiledNode(OnnxNode node, IKernel kernel, int[] inputSlots, int[] outputSlots)
+    private sealed class CompiledNode(OnnxNode node, IKernel? kernel, int[] inputSlots, int[] outputSlots)
     {
         public OnnxNode Node => node;
 
-        /// <summary>True when every input this node reads already has a value in <paramref name="values"/>.</summary>
-        public bool InputsAreAvailable(Tensor?[] values) => inputSlots.All(s => s < 0 || values[s] is not null);
+        /// <summary>The kernel (null until a control-flow node is compiled, after the first constant folding).</summary>
+        public IKernel? Kernel { get; set; } = kernel;
+
+        /// <summary>True when the node is compiled and every input it reads already has a value in <paramref name="values"/>.</summary>
+        public bool InputsAreAvailable(Tensor?[] values) => Kernel is not null && inputSlots.All(s => s < 0 || values[s] is not null);
 
         /// <summary>
         /// Runs the node into <paramref name="values"/> and takes its outputs' bytes from <paramref name="budget"/>;
@@ -341,7 +377,7 @@ internal sealed class GraphPlan
             var outputs = new Tensor?[outputSlots.Length];
             try
             {
-                kernel.Execute(inputs, outputs);
+                Kernel!.Execute(inputs, outputs);
             }
             catch (Exception e) when (e is ArgumentException or NotSupportedException or InvalidOperationException or IndexOutOfRangeException or OverflowException)
             {

@@ -14,6 +14,28 @@ internal sealed class PowKernel : IKernel
     {
         var x = KernelInputs.Required(inputs, 0, "X");
         var y = KernelInputs.Required(inputs, 1, "Y");
+        if (x is Tensor<float> floats && y.Length == 1 && y.Rank <= x.Rank)
+        {
+            // The common case (x², √x of float activations) without broadcasting copies: squaring in float is the
+            // correctly rounded x², as the double path gives it.
+            var e = NumericDispatch.Invoke(y, new AsDoubles(), "input 'Y'")[0];
+            var raised = new Tensor<float>(TensorShape.Broadcast(x.Shape, y.Shape));
+            if (e == 2)
+            {
+                TensorPrimitives.Multiply(floats.Data, floats.Data, raised.Data);
+            }
+            else
+            {
+                for (var i = 0; i < floats.Data.Length; i++)
+                {
+                    raised.Data[i] = (float)System.Math.Pow(floats.Data[i], e);
+                }
+            }
+
+            outputs[0] = raised;
+            return;
+        }
+
         var shape = TensorShape.Broadcast(x.Shape, y.Shape);
         var exponents = NumericDispatch.Invoke(StridedCopy.Broadcast(y, shape), new AsDoubles(), "input 'Y'");
         outputs[0] = NumericDispatch.Invoke(StridedCopy.Broadcast(x, shape), new Raise(exponents), "input 'X'");
