@@ -59,7 +59,10 @@ internal sealed class GraphPlan
         // If, Loop and Scan are compiled once this graph's constants are known, folded ones included, so that their
         // subgraphs take those of them they read as constants too: weights that reach a nested LSTM from an enclosing
         // graph (Silero's) are then sliced and packed once at load, not on every run.
-        compiled = FoldConstants(compiled, _constants);
+        // Folded values stay in memory for the model's life, so both passes share a budget tied to the weights' size: a
+        // graph that expands small constants into huge ones computes them per run instead, under the run's memory limit.
+        var budget = 2 * _constants.Sum(c => c?.ByteCount ?? 0) + FoldingAllowanceBytes;
+        compiled = FoldConstants(compiled, _constants, ref budget);
         var enclosing = t_outerConstants;
         var known = _constants;
         t_outerConstants = name => slots.TryGetValue(name, out var slot) ? known[slot] : enclosing?.Invoke(name);
@@ -75,7 +78,7 @@ internal sealed class GraphPlan
             t_outerConstants = enclosing;
         }
 
-        _nodes = FoldConstants(compiled, _constants);
+        _nodes = FoldConstants(compiled, _constants, ref budget);
         PlanReleases(_nodes, _outputSlots);
     }
 
@@ -221,11 +224,8 @@ internal sealed class GraphPlan
     /// and from initializers), keeping its outputs as constants; only the rest runs per call. A node that fails here
     /// stays in the plan so its error surfaces at run time with the node's name.
     /// </summary>
-    private static CompiledNode[] FoldConstants(CompiledNode[] nodes, Tensor?[] constants)
+    private static CompiledNode[] FoldConstants(CompiledNode[] nodes, Tensor?[] constants, ref long budget)
     {
-        // Folded values stay in memory for the model's life, so they share a budget tied to the weights' size: a graph
-        // that expands small constants into huge ones computes them per run instead, under the run's memory limit.
-        var budget = 2 * constants.Sum(c => c?.ByteCount ?? 0) + FoldingAllowanceBytes;
         var remaining = new List<CompiledNode>(nodes.Length);
         foreach (var node in nodes)
         {
