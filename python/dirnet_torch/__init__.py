@@ -9,7 +9,8 @@
 See python/README.md.
 """
 from .distillation import distill
+from .huge_pages import restart_with_huge_pages
 from .onnx_module import OnnxModule, compression_metadata, load
 from .schedule import cosine_learning_rate
 
-__all__ = ["OnnxModule", "compression_metadata", "cosine_learning_rate", "distill", "load"]
+__all__ = ["OnnxModule", "compression_metadata", "cosine_learning_rate", "distill", "load", "restart_with_huge_pages"]

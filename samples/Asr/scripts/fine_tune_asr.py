@@ -64,6 +64,7 @@ def main():
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
+    dirnet_torch.restart_with_huge_pages()  # malloc's fresh tensors on 2 MB pages: see dirnet_torch/huge_pages.py
 
     torch.set_num_threads(args.threads)
     random.seed(args.seed)
