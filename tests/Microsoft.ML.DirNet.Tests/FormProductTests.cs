@@ -24,7 +24,15 @@ public sealed class FormProductTests
         ["hybrid-tall-blocks"], ["hybrid-many-blocks"], ["hybrid-two-slabs"],
         ["dense-int8"], ["lowrank-int8"], ["dictionary-dense-codes-int8"], ["dictionary-sparse-int8"], ["hybrid-int8"], ["prune-int8"],
         ["dense-fp16"], ["lowrank-fp16"], ["prune-fp16"], ["dictionary-sparse-fp16"], ["dictionary-dense-codes-fp16"], ["hybrid-fp16"],
+        ["dense-wide"], ["dense-int4"], ["dense-int3"], ["dense-int2"], ["dense-ternary"], ["dense-wide-int4"], ["dense-wide-int2"], ["dense-wide-ternary"],
+        ["lowrank-int4"], ["lowrank-int3"], ["prune-int4"], ["dictionary-sparse-int3"], ["hybrid-int4"],
     ];
+
+    /// <summary>The low-bit grids a form name may end with (groups of 32: the 23 columns make one partial group, dense-wide's 301 ten).</summary>
+    private static readonly Dictionary<string, LowBitGrid> LowBitSuffixes = new()
+    {
+        ["-int4"] = LowBitGrid.Integer(4, 32), ["-int3"] = LowBitGrid.Integer(3, 32), ["-int2"] = LowBitGrid.Integer(2, 32), ["-ternary"] = LowBitGrid.Ternary(32),
+    };
 
     private static CompressedMatrix Create(string form)
     {
@@ -40,11 +48,21 @@ public sealed class FormProductTests
             return Create(form[..^"-fp16".Length]).ToHalfPrecision([]);
         }
 
+        foreach (var (suffix, grid) in LowBitSuffixes)
+        {
+            if (form.EndsWith(suffix, StringComparison.Ordinal))
+            {
+                // Values on the grid, levels kept: dense matrices and low-rank factors run single inputs from the levels.
+                return Create(form[..^suffix.Length]).ToLowBitPrecision(grid, (factor, moment) => LowBitPrecision.Quantize(factor, moment, grid), null, []);
+            }
+        }
+
         var random = new Random(form.Length * 31 + 7);
         const int rows = 37, columns = 23;
         return form switch
         {
             "dense" => new DenseMatrix(Random(rows * columns, random), rows, columns),
+            "dense-wide" => new DenseMatrix(Random(45 * 301, random), 45, 301),
             "lowrank" => new LowRankMatrix(Random(rows * 5, random), Random(5 * columns, random), rows, columns, 5),
             "prune" => new SparseMatrix(RandomSparse(rows, columns, 0.2, random)),
             "dictionary-sparse" => new DictionaryMatrix("dirnet", Random(40 * columns, random), 40, RandomSparse(rows, 40, 0.05, random), true),
@@ -199,6 +217,19 @@ public sealed class FormProductTests
     {
         Assert.Equal(Numerics.PackedInt8Matrix.IsSupported, Create(form).RunsInt8);
         Assert.False(Create(form[..^"-int8".Length]).RunsInt8);
+    }
+
+    [Theory]
+    [InlineData("dense-int4")]
+    [InlineData("dense-ternary")]
+    [InlineData("lowrank-int3")]
+    public void LowBitValuesRunFromTheirLevels(string form)
+    {
+        var matrix = Create(form);
+        Assert.Equal(PackedLowBitMatrix.IsPreferred, matrix.RunsLowBit);
+        Assert.Equal(PackedLowBitMatrix.IsPreferred, matrix.RowRange(10, 13).RunsLowBit); // a range reads its rows of the whole array's levels
+        Assert.False(Create(form[..form.LastIndexOf('-')]).RunsLowBit);
+        Assert.False(Create("hybrid-int4").RunsLowBit); // forms without a low-bit kernel run on the dequantized values
     }
 
     [Fact]

@@ -66,4 +66,49 @@ public sealed class MatrixKernelTests
             }
         }
     }
+    public static IEnumerable<object[]> LowBitShapes() =>
+        from grid in new[] { "int4 g32", "int3 g64", "int2 g32", "ternary g128", "int4 g256" }
+        from rows in new[] { 1, 15, 16, 17, 37 }
+        from columns in new[] { 1, 7, 8, 33, 300 }
+        select new object[] { grid, rows, columns };
+
+    /// <summary>
+    /// The low-bit kernel on every rung of the SIMD ladder (each runs here, a wider one than the processor's emulated)
+    /// against the dequantized matrix: partial panels, groups padded to whole words, a partial last group, one and
+    /// several inputs, written and accumulated, on a range of rows of a larger array.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(LowBitShapes))]
+    public void LowBitProductMatchesTheDequantizedMatrixOnEveryRung(string gridName, int rows, int columns)
+    {
+        var (bits, group) = (gridName.Split(' ')[0], int.Parse(gridName.Split(' ')[1][1..]));
+        var grid = bits == "ternary" ? LowBitGrid.Ternary(group) : LowBitGrid.Integer(bits[3] - '0', group);
+        var random = new Random(rows * 1000 + columns);
+        const int above = 3; // the matrix is rows [3, 3 + rows) of the stored array
+        var stored = RoundToNearest.Quantize(Random((above + rows + 2) * columns, random), above + rows + 2, columns, grid);
+        var w = stored.Dequantize().AsSpan(above * columns, rows * columns).ToArray();
+        var packed = PackedLowBitMatrix.For(stored, above, rows);
+        foreach (var m in new[] { 1, 3 })
+        {
+            var a = Random(m * columns, random);
+            var start = Random(m * rows, random);
+            foreach (var rung in Enum.GetValues<Numerics.Simd.LaneWidth>())
+            {
+                foreach (var accumulate in new[] { false, true })
+                {
+                    var c = (float[])start.Clone();
+                    packed.Multiply(a, m, c, accumulate, rung);
+                    for (var i = 0; i < m; i++)
+                    {
+                        for (var r = 0; r < rows; r++)
+                        {
+                            var expected = (accumulate ? start[i * rows + r] : 0.0) + Enumerable.Range(0, columns).Sum(k => (double)w[r * columns + k] * a[i * columns + k]);
+                            Assert.True(System.Math.Abs(c[i * rows + r] - expected) <= 1e-4 * (1 + System.Math.Abs(expected)),
+                                $"{grid} [{rows} x {columns}] m={m} {rung} accumulate={accumulate} [{i},{r}]: {c[i * rows + r]} vs {expected}");
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

@@ -47,6 +47,9 @@ public abstract partial class CompressedMatrix
     /// <summary>Whether single inputs run through int8 kernels (values stored as int8, on a machine that has them).</summary>
     internal virtual bool RunsInt8 => false;
 
+    /// <summary>Whether single inputs run from low-bit levels (<see cref="PackedLowBitMatrix"/>) rather than from the dequantized values.</summary>
+    internal virtual bool RunsLowBit => false;
+
     /// <summary>C[m×Rows] = A[m×Columns]·Wᵀ, or C += when <paramref name="accumulate"/>: the form's fast product.</summary>
     internal abstract void Multiply(ReadOnlySpan<float> a, int m, Span<float> c, bool accumulate);
 

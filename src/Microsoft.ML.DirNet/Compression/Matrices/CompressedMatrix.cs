@@ -106,6 +106,12 @@ public abstract partial class CompressedMatrix
     internal float[]? Int8ScalesOf(float[] values) =>
         _int8Scales is { } scales && scales.TryGetValue(values, out var rowScales) ? rowScales : null;
 
+    /// <summary>
+    /// The levels of one of this matrix's value arrays (a factor's float32 values, by reference) when the matrix is
+    /// stored on a low-bit grid, else null: the native operators run such arrays from their levels.
+    /// </summary>
+    internal GroupQuantizedValues? LowBitOf(float[] values) => _lowBit is { } stored && stored.TryGetValue(values, out var levels) ? levels : null;
+
     /// <summary>The factors in <see cref="Factors"/>' order with values as float32.</summary>
     protected abstract IReadOnlyList<MatrixFactor> FloatFactors { get; }
 

@@ -13,12 +13,16 @@ public sealed partial class LowRankMatrix
     /// <inheritdoc/>
     internal override bool RunsInt8 => Product.Left.RunsInt8 && Product.Right.RunsInt8;
 
+    /// <inheritdoc/>
+    internal override bool RunsLowBit => Product.Left.RunsLowBit && Product.Right.RunsLowBit;
+
     /// <summary>
-    /// U and V as dense products over the stored arrays, with their int8 row scales (set with the precision, before
+    /// U and V as dense products over the stored arrays, with their int8 row scales or low-bit levels (set with the precision, before
     /// any product runs); made on first use, and idempotent, so threads racing here build equal factors.
     /// </summary>
     private ThinProducts Product => _factors ?? Interlocked.CompareExchange(ref _factors,
-        new ThinProducts(new DenseMatrix(_left, 0, Rows, Rank, Int8ScalesOf(_left)), new DenseMatrix(_right, 0, Rank, Columns, Int8ScalesOf(_right))), null) ?? _factors;
+        new ThinProducts(new DenseMatrix(_left, 0, Rows, Rank, Int8ScalesOf(_left), LowBitOf(_left)),
+            new DenseMatrix(_right, 0, Rank, Columns, Int8ScalesOf(_right), LowBitOf(_right))), null) ?? _factors;
 
     /// <inheritdoc/>
     internal override void Multiply(ReadOnlySpan<float> a, int m, Span<float> c, bool accumulate)

@@ -1,0 +1,195 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using Microsoft.ML.DirNet.Numerics.Simd;
+
+namespace Microsoft.ML.DirNet.Numerics;
+
+/// <summary>
+/// A low-bit matrix (<see cref="GroupQuantizedValues"/>: int4, int3, int2 or ternary levels with a scale and zero point
+/// per group of a row) rearranged for y = W·x without expanding it to floats: rows in panels of 16, and within a panel
+/// each 32-bit word holds one row's levels for 8 consecutive columns, a nibble each, so one vector load brings 8 columns
+/// of as many rows as the vector has lanes, and each column costs a shift, a mask, a conversion and a multiply-add in
+/// registers. The matrix takes an eighth of its float32 bytes (int2 and ternary are widened to nibbles: a quarter), so
+/// a recurrent matrix that float32 streams from L3 or memory at every step stays in L2.
+/// </summary>
+/// <remarks>
+/// Per group, y += s·Σ q·x − s·z·Σ x (levels q, scale s, zero z): the sums over the group's inputs are formed once per
+/// product, so the zero point costs one multiply-add per group and row rather than a subtraction per value. Groups are
+/// padded to whole words with level 0, which adds nothing. The kernel is written once over <see cref="ILanes{TFloat, TUInt}"/>.
+/// </remarks>
+internal sealed class PackedLowBitMatrix
+{
+    /// <summary>Rows per panel: one Vector512 of lanes, two Vector256, four Vector128.</summary>
+    public const int PanelRows = 16;
+
+    private const int ColumnsPerWord = 8;
+
+    private static readonly ConditionalWeakTable<GroupQuantizedValues, System.Collections.Concurrent.ConcurrentDictionary<(int Start, int Rows), PackedLowBitMatrix>> Cache = new();
+
+    private readonly uint[] _words;          // [panel][word][lane]
+    private readonly float[] _scales;        // [panel][group][lane]
+    private readonly float[] _scaledZeros;   // s·z, [panel][group][lane]
+    private readonly int[] _groupWords;      // first word of each group, and the total at the end
+    private readonly int _groupSize;
+
+    private PackedLowBitMatrix(GroupQuantizedValues values, int start, int rows)
+    {
+        Rows = rows;
+        Columns = values.Columns;
+        _groupSize = values.Grid.GroupSize;
+        var groups = values.Grid.GroupsPerRow(Columns);
+        _groupWords = new int[groups + 1];
+        for (var g = 0; g < groups; g++)
+        {
+            var width = Math.Min(_groupSize, Columns - g * _groupSize);
+            _groupWords[g + 1] = _groupWords[g] + (width + ColumnsPerWord - 1) / ColumnsPerWord;
+        }
+
+        var words = _groupWords[groups];
+        var panels = (rows + PanelRows - 1) / PanelRows;
+        _words = new uint[(long)panels * words * PanelRows];
+        _scales = new float[(long)panels * groups * PanelRows];
+        _scaledZeros = new float[_scales.Length];
+        for (var r = 0; r < rows; r++)
+        {
+            var (panel, lane) = (r / PanelRows, r % PanelRows);
+            var row = start + r;
+            for (var g = 0; g < groups; g++)
+            {
+                var group = row * groups + g;
+                var at = (panel * groups + g) * PanelRows + lane;
+                _scales[at] = (float)values.Scales[group];
+                _scaledZeros[at] = _scales[at] * values.Zero(group);
+                var first = g * _groupSize;
+                var width = Math.Min(_groupSize, Columns - first);
+                for (var k = 0; k < width; k++)
+                {
+                    var word = ((long)panel * words + _groupWords[g] + k / ColumnsPerWord) * PanelRows + lane;
+                    _words[word] |= (uint)values.Levels[(long)row * Columns + first + k] << (4 * (k % ColumnsPerWord));
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Whether products should run here rather than on the dequantized floats: where the widest rung has 256 bits or
+    /// more. With 128-bit vectors only (SSE, no FMA) it measured level with the float32 row kernel on a 2048 × 512 int4
+    /// matrix, so there the floats are kept (MatrixVectorBenchmarks).
+    /// </summary>
+    public static bool IsPreferred => LaneLadder.Widest >= LaneWidth.Vector256;
+
+    /// <summary>Outputs.</summary>
+    public int Rows { get; }
+
+    /// <summary>Inputs.</summary>
+    public int Columns { get; }
+
+    /// <summary>
+    /// The packed form of rows [<paramref name="start"/>, start + <paramref name="rows"/>) of <paramref name="values"/>,
+    /// made once per array and range and reused by every later run and thread.
+    /// </summary>
+    public static PackedLowBitMatrix For(GroupQuantizedValues values, int start, int rows) =>
+        Cache.GetValue(values, static _ => new()).GetOrAdd((start, rows), static (key, source) => new PackedLowBitMatrix(source, key.Start, key.Rows), values);
+
+    /// <summary>C[m×Rows] = A[m×Columns]·Wᵀ (or C += when <paramref name="accumulate"/>), one input row at a time, on the widest rung.</summary>
+    public void Multiply(ReadOnlySpan<float> a, int m, Span<float> c, bool accumulate) => Multiply(a, m, c, accumulate, LaneLadder.Widest);
+
+    /// <summary>As <see cref="Multiply(ReadOnlySpan{float}, int, Span{float}, bool)"/> on a given rung (the tests run each).</summary>
+    internal void Multiply(ReadOnlySpan<float> a, int m, Span<float> c, bool accumulate, LaneWidth rung)
+    {
+        if (a.Length < (long)m * Columns || c.Length < (long)m * Rows)
+        {
+            throw new ArgumentException("Matrix spans are smaller than their dimensions.");
+        }
+
+        var groups = _groupWords.Length - 1;
+        using var inputs = new ScratchBuffer((long)_groupWords[groups] * ColumnsPerWord + groups);
+        var padded = inputs.Span[..(_groupWords[groups] * ColumnsPerWord)];
+        var sums = inputs.Span[padded.Length..];
+        Span<float> tail = stackalloc float[PanelRows];
+        for (var i = 0; i < m; i++)
+        {
+            var x = a.Slice(i * Columns, Columns);
+            padded.Clear();
+            for (var g = 0; g < groups; g++)
+            {
+                var group = x.Slice(g * _groupSize, Math.Min(_groupSize, Columns - g * _groupSize));
+                group.CopyTo(padded[(_groupWords[g] * ColumnsPerWord)..]);
+                sums[g] = TensorPrimitives.Sum(group);
+            }
+
+            var y = c.Slice(i * Rows, Rows);
+            switch (rung)
+            {
+                case LaneWidth.Vector512: Product<Lanes512, Vector512<float>, Vector512<uint>>(padded, sums, y, accumulate, tail); break;
+                case LaneWidth.Vector256: Product<Lanes256, Vector256<float>, Vector256<uint>>(padded, sums, y, accumulate, tail); break;
+                case LaneWidth.Vector128: Product<Lanes128, Vector128<float>, Vector128<uint>>(padded, sums, y, accumulate, tail); break;
+                default: Product<LanesScalar, float, uint>(padded, sums, y, accumulate, tail); break;
+            }
+        }
+    }
+
+    /// <summary>y = W·x (or y +=) for one input, <paramref name="x"/> padded per group to whole words, <paramref name="sums"/> its sum per group.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void Product<TLanes, TFloat, TUInt>(ReadOnlySpan<float> x, ReadOnlySpan<float> sums, Span<float> y, bool accumulate, Span<float> tail)
+        where TLanes : struct, ILanes<TFloat, TUInt>
+    {
+        var groups = _groupWords.Length - 1;
+        var words = _groupWords[groups];
+        ref var word0 = ref MemoryMarshal.GetArrayDataReference(_words);
+        ref var scale0 = ref MemoryMarshal.GetArrayDataReference(_scales);
+        ref var zero0 = ref MemoryMarshal.GetArrayDataReference(_scaledZeros);
+        ref var x0 = ref MemoryMarshal.GetReference(x);
+        var panels = (Rows + PanelRows - 1) / PanelRows;
+        for (var panel = 0; panel < panels; panel++)
+        {
+            var full = (panel + 1) * PanelRows <= Rows;
+            ref var output = ref full ? ref y[panel * PanelRows] : ref tail[0];
+            for (var lane = 0; lane < PanelRows; lane += TLanes.Count)
+            {
+                var total = TLanes.Zero;
+                for (var g = 0; g < groups; g++)
+                {
+                    // A sum per column of the word, so that its multiply-adds do not wait on one another.
+                    var (sum0, sum1, sum2, sum3) = (TLanes.Zero, TLanes.Zero, TLanes.Zero, TLanes.Zero);
+                    var (sum4, sum5, sum6, sum7) = (TLanes.Zero, TLanes.Zero, TLanes.Zero, TLanes.Zero);
+                    for (var w = _groupWords[g]; w < _groupWords[g + 1]; w++)
+                    {
+                        var levels = TLanes.LoadUInt(ref Unsafe.Add(ref word0, ((nint)panel * words + w) * PanelRows + lane));
+                        ref var xw = ref Unsafe.Add(ref x0, w * ColumnsPerWord);
+                        sum0 = TLanes.MultiplyAdd(TLanes.Nibble(levels, 0), TLanes.Broadcast(xw), sum0);
+                        sum1 = TLanes.MultiplyAdd(TLanes.Nibble(levels, 4), TLanes.Broadcast(Unsafe.Add(ref xw, 1)), sum1);
+                        sum2 = TLanes.MultiplyAdd(TLanes.Nibble(levels, 8), TLanes.Broadcast(Unsafe.Add(ref xw, 2)), sum2);
+                        sum3 = TLanes.MultiplyAdd(TLanes.Nibble(levels, 12), TLanes.Broadcast(Unsafe.Add(ref xw, 3)), sum3);
+                        sum4 = TLanes.MultiplyAdd(TLanes.Nibble(levels, 16), TLanes.Broadcast(Unsafe.Add(ref xw, 4)), sum4);
+                        sum5 = TLanes.MultiplyAdd(TLanes.Nibble(levels, 20), TLanes.Broadcast(Unsafe.Add(ref xw, 5)), sum5);
+                        sum6 = TLanes.MultiplyAdd(TLanes.Nibble(levels, 24), TLanes.Broadcast(Unsafe.Add(ref xw, 6)), sum6);
+                        sum7 = TLanes.MultiplyAdd(TLanes.Nibble(levels, 28), TLanes.Broadcast(Unsafe.Add(ref xw, 7)), sum7);
+                    }
+
+                    var sum = TLanes.Add(TLanes.Add(TLanes.Add(sum0, sum1), TLanes.Add(sum2, sum3)), TLanes.Add(TLanes.Add(sum4, sum5), TLanes.Add(sum6, sum7)));
+                    var at = ((nint)panel * groups + g) * PanelRows + lane;
+                    total = TLanes.MultiplyAdd(TLanes.Load(ref Unsafe.Add(ref scale0, at)), sum, total);
+                    total = TLanes.MultiplyAdd(TLanes.Load(ref Unsafe.Add(ref zero0, at)), TLanes.Broadcast(-sums[g]), total);
+                }
+
+                ref var target = ref Unsafe.Add(ref output, lane);
+                TLanes.Store(accumulate && full ? TLanes.Add(TLanes.Load(ref target), total) : total, ref target);
+            }
+
+            if (!full)
+            {
+                var rows = y[(panel * PanelRows)..];
+                if (accumulate)
+                {
+                    TensorPrimitives.Add(rows, tail[..rows.Length], rows);
+                }
+                else
+                {
+                    tail[..rows.Length].CopyTo(rows);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,60 @@
+using BenchmarkDotNet.Attributes;
+using Microsoft.ML.DirNet.Numerics;
+using Microsoft.ML.DirNet.Numerics.Simd;
+
+namespace Microsoft.ML.DirNet.Benchmarks;
+
+/// <summary>
+/// One recurrent step's product y = R·h on the recurrent matrix of a 512-unit LSTM (2048 × 512), per stored precision:
+/// float32 panels (the baseline) and rows (where panels are not supported), int8 rows, and the low-bit kernel from int4 levels (groups of 128) on every rung of
+/// the SIMD ladder. Random values, seeded.
+/// </summary>
+[MinColumn, MaxColumn, MedianColumn]
+public class MatrixVectorBenchmarks
+{
+    private const int Rows = 2048, Columns = 512;
+    private readonly float[] _x = new float[Columns];
+    private readonly float[] _y = new float[Rows];
+    private float[] _w = null!;
+    private PackedMatrix _float = null!;
+    private PackedInt8Matrix? _int8;
+    private PackedLowBitMatrix _int4 = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var random = new Random(5);
+        var w = Enumerable.Range(0, Rows * Columns).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+        for (var i = 0; i < Columns; i++)
+        {
+            _x[i] = (float)(random.NextDouble() * 2 - 1);
+        }
+
+        _w = w;
+        _float = PackedMatrix.For(w, 0, Rows, Columns);
+        var int4 = RoundToNearest.Quantize(w, Rows, Columns, LowBitGrid.Integer(4, 128));
+        _int4 = PackedLowBitMatrix.For(int4, 0, Rows);
+        if (PackedInt8Matrix.IsSupported)
+        {
+            var scales = Enumerable.Range(0, Rows).Select(r => w.AsSpan(r * Columns, Columns).ToArray().Max(MathF.Abs) / 127).ToArray();
+            var levels = w.Select((v, i) => MathF.Round(v / scales[i / Columns]) * scales[i / Columns]).ToArray();
+            _int8 = PackedInt8Matrix.For(levels, scales, 0, Rows, Columns);
+        }
+    }
+
+    [Benchmark(Baseline = true)]
+    public void Float32() => _float.Multiply(_x, 1, _y, accumulate: false);
+
+    /// <summary>The float32 product where the packed kernels are not supported (no 256-bit SIMD: AVX off, ARM64).</summary>
+    [Benchmark]
+    public void Float32RowMajor() => MatrixMultiply.MultiplyByTransposed(_x, 1, Columns, _w, Rows, _y, accumulate: false);
+
+    [Benchmark]
+    public void Int8() => _int8?.Multiply(_x, 1, _y, accumulate: false);
+
+    [Benchmark]
+    [Arguments(16)]
+    [Arguments(8)]
+    [Arguments(4)]
+    public void Int4(int lanes) => _int4.Multiply(_x, 1, _y, accumulate: false, (LaneWidth)lanes); // the rung's float lanes
+}
