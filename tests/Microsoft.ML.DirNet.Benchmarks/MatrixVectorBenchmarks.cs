@@ -6,8 +6,8 @@ namespace Microsoft.ML.DirNet.Benchmarks;
 
 /// <summary>
 /// One recurrent step's product y = R·h on the recurrent matrix of a 512-unit LSTM (2048 × 512), per stored precision:
-/// float32 panels (the baseline) and rows (where panels are not supported), int8 rows, and the low-bit kernel from int4 levels (groups of 128) on every rung of
-/// the SIMD ladder. Random values, seeded.
+/// float32 panels (the baseline) and rows (where panels are not supported), int8 levels with row scales, and int4 levels (groups of 128), the last two on every
+/// rung of the SIMD ladder. Random values, seeded.
 /// </summary>
 [MinColumn, MaxColumn, MedianColumn]
 public class MatrixVectorBenchmarks
@@ -17,7 +17,7 @@ public class MatrixVectorBenchmarks
     private readonly float[] _y = new float[Rows];
     private float[] _w = null!;
     private PackedMatrix _float = null!;
-    private PackedInt8Matrix? _int8;
+    private PackedInt8Matrix _int8 = null!;
     private PackedLowBitMatrix _int4 = null!;
 
     [GlobalSetup]
@@ -34,12 +34,9 @@ public class MatrixVectorBenchmarks
         _float = PackedMatrix.For(w, 0, Rows, Columns);
         var int4 = RoundToNearest.Quantize(w, Rows, Columns, LowBitGrid.Integer(4, 128));
         _int4 = PackedLowBitMatrix.For(int4, 0, Rows);
-        if (PackedInt8Matrix.IsSupported)
-        {
-            var scales = Enumerable.Range(0, Rows).Select(r => w.AsSpan(r * Columns, Columns).ToArray().Max(MathF.Abs) / 127).ToArray();
-            var levels = w.Select((v, i) => MathF.Round(v / scales[i / Columns]) * scales[i / Columns]).ToArray();
-            _int8 = PackedInt8Matrix.For(levels, scales, 0, Rows, Columns);
-        }
+        var scales = Enumerable.Range(0, Rows).Select(r => w.AsSpan(r * Columns, Columns).ToArray().Max(MathF.Abs) / 127).ToArray();
+        var levels = w.Select((v, i) => MathF.Round(v / scales[i / Columns]) * scales[i / Columns]).ToArray();
+        _int8 = PackedInt8Matrix.For(levels, scales, 0, Rows, Columns);
     }
 
     [Benchmark(Baseline = true)]
@@ -50,7 +47,10 @@ public class MatrixVectorBenchmarks
     public void Float32RowMajor() => MatrixMultiply.MultiplyByTransposed(_x, 1, Columns, _w, Rows, _y, accumulate: false);
 
     [Benchmark]
-    public void Int8() => _int8?.Multiply(_x, 1, _y, accumulate: false);
+    [Arguments(16)]
+    [Arguments(8)]
+    [Arguments(4)]
+    public void Int8(int lanes) => _int8.Multiply(_x, 1, _y, accumulate: false, (LaneWidth)lanes); // the rung's float lanes
 
     [Benchmark]
     [Arguments(16)]

@@ -111,4 +111,34 @@ public sealed class MatrixKernelTests
             }
         }
     }
+    /// <summary>The int8 kernel on every rung against the int8 matrix: partial panels, columns padded to whole steps, a range of rows.</summary>
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void Int8ProductMatchesTheDefinitionOnEveryRung(int m, int k, int n)
+    {
+        var random = new Random(m * 1000 + k * 10 + n + 2);
+        var (rows, columns, above) = (4 * n, 3 * k, 2); // rows [2, 2 + rows) of the stored array
+        var scales = Random(above + rows, random).Select(v => MathF.Abs(v) / 127).ToArray();
+        scales[above] = 0; // a row of zeros
+        var values = Enumerable.Range(0, (above + rows) * columns).Select(i => random.Next(-127, 128) * scales[i / columns]).ToArray();
+        var packed = PackedInt8Matrix.For(values, scales, above * columns, rows, columns);
+        var a = Random(m * columns, random);
+        var start = Random(m * rows, random);
+        foreach (var rung in Enum.GetValues<Numerics.Simd.LaneWidth>())
+        {
+            foreach (var accumulate in new[] { false, true })
+            {
+                var c = (float[])start.Clone();
+                packed.Multiply(a, m, c, accumulate, rung);
+                for (var i = 0; i < m; i++)
+                {
+                    for (var r = 0; r < rows; r++)
+                    {
+                        var expected = (accumulate ? start[i * rows + r] : 0.0) + Enumerable.Range(0, columns).Sum(p => (double)values[(above + r) * columns + p] * a[i * columns + p]);
+                        Assert.True(System.Math.Abs(c[i * rows + r] - expected) <= 1e-4 * (1 + System.Math.Abs(expected)), $"[{rows} x {columns}] m={m} {rung} accumulate={accumulate} [{i},{r}]: {c[i * rows + r]} vs {expected}");
+                    }
+                }
+            }
+        }
+    }
 }

@@ -1,39 +1,41 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
+using Microsoft.ML.DirNet.Numerics.Simd;
 
 namespace Microsoft.ML.DirNet.Numerics;
 
 /// <summary>
 /// A weight matrix stored as int8 levels with one float32 scale per row (W[r, k] = q[r, k]·s[r], see
-/// <c>Int8Rows</c>), packed like <see cref="PackedMatrix"/> in panels of eight rows, each panel column by column:
-/// eight bytes per column. A product sign-extends and converts eight levels per column, multiply-adds them in float32
-/// and scales each panel's sums once at the end, so y[r] = s[r]·Σ q[r, k]·x[k]. For single inputs (recurrent steps)
-/// it reads a quarter of the float32 matrix's bytes, which is what bounds a matrix-vector product; on a Zen 3 core it
-/// ran 1.5-2.3x faster than the float32 kernel on the samples' shapes, from the 768 × 39 codes of a speech GRU (L2)
-/// to a 2048 × 512 recurrent matrix (L3). Needs AVX2 and FMA (<see cref="IsSupported"/>).
+/// <c>Int8Rows</c>), rearranged for y = W·x as <see cref="PackedLowBitMatrix"/> is: rows in panels of 16, each 32-bit
+/// word one row's levels for 4 consecutive columns, so one vector load brings 4 columns of as many rows as the vector
+/// has lanes, each sign-extended by two shifts and converted in registers; each row's sum is scaled once at the end,
+/// y[r] = s[r]·Σ q[r, k]·x[k]. For single inputs (recurrent steps) it reads a quarter of the float32 matrix's bytes,
+/// which is what bounds a matrix-vector product. Written once over <see cref="ILanes{TFloat, TUInt}"/>.
 /// </summary>
 internal sealed class PackedInt8Matrix
 {
-    private const int Width = 8;
-    private const int PanelsPerGroup = 4;
+    private const int PanelRows = PackedLowBitMatrix.PanelRows;
+
+    private const int ColumnsPerWord = 4;
+
+    /// <summary>Columns per step of the kernel: two words, so that eight sums run side by side.</summary>
+    private const int ColumnsPerStep = 2 * ColumnsPerWord;
 
     private static readonly ConditionalWeakTable<float[], System.Collections.Concurrent.ConcurrentDictionary<(int Offset, int Rows, int Columns), PackedInt8Matrix>> Cache = new();
 
-    /// <summary>Levels, panel by panel, column by column, eight rows per column (a partial last panel zero-padded); pinned so products can read them through pointers.</summary>
-    private readonly sbyte[] _panels;
-
-    /// <summary>Row scales, zero-padded to whole panels.</summary>
-    private readonly float[] _scales;
+    private readonly uint[] _words;   // [panel][word][lane], columns zero-padded to whole steps
+    private readonly float[] _scales; // row scales, zero-padded to whole panels
+    private readonly int _wordsPerPanel;
 
     private PackedInt8Matrix(ReadOnlySpan<float> values, ReadOnlySpan<float> scales, int rows, int columns)
     {
         Rows = rows;
         Columns = columns;
-        var panelCount = (rows + Width - 1) / Width;
-        _panels = GC.AllocateArray<sbyte>(panelCount * columns * Width, pinned: true);
-        _scales = new float[panelCount * Width];
+        _wordsPerPanel = (columns + ColumnsPerStep - 1) / ColumnsPerStep * 2;
+        var panels = (rows + PanelRows - 1) / PanelRows;
+        _words = new uint[(long)panels * _wordsPerPanel * PanelRows];
+        _scales = new float[panels * PanelRows];
         for (var r = 0; r < rows; r++)
         {
             var scale = scales[r];
@@ -42,13 +44,17 @@ internal sealed class PackedInt8Matrix
             for (var k = 0; k < columns; k++)
             {
                 // The values are on the int8 grid (q·s), so dividing by the scale and rounding recovers q exactly.
-                _panels[(r / Width * columns + k) * Width + r % Width] = scale == 0f ? (sbyte)0 : (sbyte)MathF.Round(source[k] / scale);
+                var level = scale == 0f ? (sbyte)0 : (sbyte)MathF.Round(source[k] / scale);
+                _words[((long)(r / PanelRows) * _wordsPerPanel + k / ColumnsPerWord) * PanelRows + r % PanelRows] |= (uint)(byte)level << (8 * (k % ColumnsPerWord));
             }
         }
     }
 
-    /// <summary>Whether this machine has the instructions the kernels use.</summary>
-    public static bool IsSupported => Avx2.IsSupported && Fma.IsSupported;
+    /// <summary>
+    /// Whether products should run here rather than on the float32 values: where 256-bit vectors are accelerated. With
+    /// 128-bit ones only (SSE without FMA) this kernel measured slower than the float32 row kernel (MatrixVectorBenchmarks).
+    /// </summary>
+    public static bool IsPreferred => LaneLadder.ForPanels == LaneWidth.Vector512;
 
     /// <summary>Outputs.</summary>
     public int Rows { get; }
@@ -65,122 +71,79 @@ internal sealed class PackedInt8Matrix
             state.Values.AsSpan(key.Offset, key.Rows * key.Columns), state.Scales.AsSpan(key.Offset / System.Math.Max(key.Columns, 1), key.Rows), key.Rows, key.Columns),
             (Values: values, Scales: scales));
 
-    /// <summary>C[m×Rows] = A[m×Columns]·Wᵀ, or C += when <paramref name="accumulate"/>; one input row at a time.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public unsafe void Multiply(ReadOnlySpan<float> a, int m, Span<float> c, bool accumulate)
+    /// <summary>C[m×Rows] = A[m×Columns]·Wᵀ, or C += when <paramref name="accumulate"/>; one input row at a time, on the ladder's rung for panels.</summary>
+    public void Multiply(ReadOnlySpan<float> a, int m, Span<float> c, bool accumulate) => Multiply(a, m, c, accumulate, LaneLadder.ForPanels);
+
+    /// <summary>As <see cref="Multiply(ReadOnlySpan{float}, int, Span{float}, bool)"/> on a given rung (the tests run each).</summary>
+    internal void Multiply(ReadOnlySpan<float> a, int m, Span<float> c, bool accumulate, LaneWidth rung)
     {
         if (a.Length < (long)m * Columns || c.Length < (long)m * Rows)
         {
             throw new ArgumentException("Matrix spans are smaller than their dimensions.");
         }
 
-        var panelCount = (Rows + Width - 1) / Width;
-        Span<float> partial = stackalloc float[Width];
-        fixed (float* input = a)
-        fixed (float* scales = _scales)
+        using var input = new ScratchBuffer((long)_wordsPerPanel * ColumnsPerWord);
+        var padded = input.Span;
+        Span<float> tail = stackalloc float[PanelRows];
+        for (var i = 0; i < m; i++)
         {
-            // _panels is pinned at allocation.
-            var panels = (sbyte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(_panels));
-            for (var i = 0; i < m; i++)
+            a.Slice(i * Columns, Columns).CopyTo(padded);
+            padded[Columns..].Clear();
+            var y = c.Slice(i * Rows, Rows);
+            switch (rung)
             {
-                var x = input + (long)i * Columns;
-                var y = c.Slice(i * Rows, Rows);
-                var panel = 0;
-                for (; panel + PanelsPerGroup <= Rows / Width; panel += PanelsPerGroup)
-                {
-                    Group(panels + (long)panel * Columns * Width, scales + panel * Width, x, y.Slice(panel * Width), accumulate);
-                }
-
-                for (; panel < panelCount; panel++)
-                {
-                    var sum = Single(panels + (long)panel * Columns * Width, x) * Vector256.Load(scales + panel * Width);
-                    var first = panel * Width;
-                    if (first + Width <= Rows)
-                    {
-                        ref var target = ref MemoryMarshal.GetReference(y.Slice(first));
-                        (accumulate ? sum + Vector256.LoadUnsafe(ref target) : sum).StoreUnsafe(ref target);
-                        continue;
-                    }
-
-                    sum.CopyTo(partial);
-                    for (var r = first; r < Rows; r++)
-                    {
-                        y[r] = accumulate ? y[r] + partial[r - first] : partial[r - first];
-                    }
-                }
+                case LaneWidth.Vector512: Product<Lanes512, Vector512<float>, Vector512<uint>>(padded, y, accumulate, tail); break;
+                case LaneWidth.Vector256: Product<Lanes256, Vector256<float>, Vector256<uint>>(padded, y, accumulate, tail); break;
+                case LaneWidth.Vector128: Product<Lanes128, Vector128<float>, Vector128<uint>>(padded, y, accumulate, tail); break;
+                default: Product<LanesScalar, float, uint>(padded, y, accumulate, tail); break;
             }
         }
     }
 
-    /// <summary>
-    /// Four full panels against one input: two sums per panel (even and odd columns), so eight independent FMA chains
-    /// hide the FMA latency as in the float32 kernel.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private unsafe void Group(sbyte* w, float* scales, float* x, Span<float> y, bool accumulate)
+    /// <summary>y = W·x (or y +=) for one input, <paramref name="x"/> zero-padded to whole steps.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void Product<TLanes, TFloat, TUInt>(ReadOnlySpan<float> x, Span<float> y, bool accumulate, Span<float> tail)
+        where TLanes : struct, ILanes<TFloat, TUInt>
     {
-        var stride = Columns * Width;
-        sbyte* w0 = w, w1 = w + stride, w2 = w1 + stride, w3 = w2 + stride;
-        Vector256<float> e0 = default, e1 = default, e2 = default, e3 = default;
-        Vector256<float> o0 = default, o1 = default, o2 = default, o3 = default;
-        var k = 0;
-        for (; k + 2 <= Columns; k += 2)
+        ref var word0 = ref MemoryMarshal.GetArrayDataReference(_words);
+        ref var scale0 = ref MemoryMarshal.GetArrayDataReference(_scales);
+        ref var x0 = ref MemoryMarshal.GetReference(x);
+        var panels = (Rows + PanelRows - 1) / PanelRows;
+        for (var panel = 0; panel < panels; panel++)
         {
-            var even = Vector256.Create(x[k]);
-            var odd = Vector256.Create(x[k + 1]);
-            var at = k * Width;
-            e0 = Fma.MultiplyAdd(Levels(w0 + at), even, e0);
-            o0 = Fma.MultiplyAdd(Levels(w0 + at + Width), odd, o0);
-            e1 = Fma.MultiplyAdd(Levels(w1 + at), even, e1);
-            o1 = Fma.MultiplyAdd(Levels(w1 + at + Width), odd, o1);
-            e2 = Fma.MultiplyAdd(Levels(w2 + at), even, e2);
-            o2 = Fma.MultiplyAdd(Levels(w2 + at + Width), odd, o2);
-            e3 = Fma.MultiplyAdd(Levels(w3 + at), even, e3);
-            o3 = Fma.MultiplyAdd(Levels(w3 + at + Width), odd, o3);
-        }
+            var full = (panel + 1) * PanelRows <= Rows;
+            ref var output = ref full ? ref y[panel * PanelRows] : ref tail[0];
+            for (var lane = 0; lane < PanelRows; lane += TLanes.Count)
+            {
+                // A sum per column of the step, so that its multiply-adds do not wait on one another.
+                var (sum0, sum1, sum2, sum3) = (TLanes.Zero, TLanes.Zero, TLanes.Zero, TLanes.Zero);
+                var (sum4, sum5, sum6, sum7) = (TLanes.Zero, TLanes.Zero, TLanes.Zero, TLanes.Zero);
+                ref var words = ref Unsafe.Add(ref word0, (nint)panel * _wordsPerPanel * PanelRows + lane);
+                for (var w = 0; w < _wordsPerPanel; w += 2)
+                {
+                    var low = TLanes.LoadUInt(ref Unsafe.Add(ref words, w * PanelRows));
+                    var high = TLanes.LoadUInt(ref Unsafe.Add(ref words, (w + 1) * PanelRows));
+                    ref var xw = ref Unsafe.Add(ref x0, w * ColumnsPerWord);
+                    sum0 = TLanes.MultiplyAdd(TLanes.SignedByte(low, 0), TLanes.Broadcast(xw), sum0);
+                    sum1 = TLanes.MultiplyAdd(TLanes.SignedByte(low, 8), TLanes.Broadcast(Unsafe.Add(ref xw, 1)), sum1);
+                    sum2 = TLanes.MultiplyAdd(TLanes.SignedByte(low, 16), TLanes.Broadcast(Unsafe.Add(ref xw, 2)), sum2);
+                    sum3 = TLanes.MultiplyAdd(TLanes.SignedByte(low, 24), TLanes.Broadcast(Unsafe.Add(ref xw, 3)), sum3);
+                    sum4 = TLanes.MultiplyAdd(TLanes.SignedByte(high, 0), TLanes.Broadcast(Unsafe.Add(ref xw, 4)), sum4);
+                    sum5 = TLanes.MultiplyAdd(TLanes.SignedByte(high, 8), TLanes.Broadcast(Unsafe.Add(ref xw, 5)), sum5);
+                    sum6 = TLanes.MultiplyAdd(TLanes.SignedByte(high, 16), TLanes.Broadcast(Unsafe.Add(ref xw, 6)), sum6);
+                    sum7 = TLanes.MultiplyAdd(TLanes.SignedByte(high, 24), TLanes.Broadcast(Unsafe.Add(ref xw, 7)), sum7);
+                }
 
-        if (k < Columns)
-        {
-            var last = Vector256.Create(x[k]);
-            var at = k * Width;
-            e0 = Fma.MultiplyAdd(Levels(w0 + at), last, e0);
-            e1 = Fma.MultiplyAdd(Levels(w1 + at), last, e1);
-            e2 = Fma.MultiplyAdd(Levels(w2 + at), last, e2);
-            e3 = Fma.MultiplyAdd(Levels(w3 + at), last, e3);
-        }
+                var sum = TLanes.Add(TLanes.Add(TLanes.Add(sum0, sum1), TLanes.Add(sum2, sum3)), TLanes.Add(TLanes.Add(sum4, sum5), TLanes.Add(sum6, sum7)));
+                var total = TLanes.Multiply(TLanes.Load(ref Unsafe.Add(ref scale0, panel * PanelRows + lane)), sum);
+                ref var target = ref Unsafe.Add(ref output, lane);
+                TLanes.Store(accumulate && full ? TLanes.Add(TLanes.Load(ref target), total) : total, ref target);
+            }
 
-        ref var target = ref MemoryMarshal.GetReference(y);
-        Store(ref target, (e0 + o0) * Vector256.Load(scales), accumulate);
-        Store(ref Unsafe.Add(ref target, Width), (e1 + o1) * Vector256.Load(scales + Width), accumulate);
-        Store(ref Unsafe.Add(ref target, 2 * Width), (e2 + o2) * Vector256.Load(scales + 2 * Width), accumulate);
-        Store(ref Unsafe.Add(ref target, 3 * Width), (e3 + o3) * Vector256.Load(scales + 3 * Width), accumulate);
+            if (!full)
+            {
+                PackedLowBitMatrix.WritePartialPanel(tail, y[(panel * PanelRows)..], accumulate);
+            }
+        }
     }
-
-    /// <summary>One panel against one input (even and odd columns summed apart), unscaled.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private unsafe Vector256<float> Single(sbyte* w, float* x)
-    {
-        Vector256<float> even = default, odd = default;
-        var k = 0;
-        for (; k + 2 <= Columns; k += 2)
-        {
-            even = Fma.MultiplyAdd(Levels(w + k * Width), Vector256.Create(x[k]), even);
-            odd = Fma.MultiplyAdd(Levels(w + (k + 1) * Width), Vector256.Create(x[k + 1]), odd);
-        }
-
-        if (k < Columns)
-        {
-            even = Fma.MultiplyAdd(Levels(w + k * Width), Vector256.Create(x[k]), even);
-        }
-
-        return even + odd;
-    }
-
-    /// <summary>Eight levels as floats: one sign-extending load and one conversion.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe Vector256<float> Levels(sbyte* column) => Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(column));
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store(ref float target, Vector256<float> value, bool accumulate) =>
-        (accumulate ? value + Vector256.LoadUnsafe(ref target) : value).StoreUnsafe(ref target);
 }

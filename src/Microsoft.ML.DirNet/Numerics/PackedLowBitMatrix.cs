@@ -73,11 +73,11 @@ internal sealed class PackedLowBitMatrix
     }
 
     /// <summary>
-    /// Whether products should run here rather than on the dequantized floats: where the widest rung has 256 bits or
-    /// more. With 128-bit vectors only (SSE, no FMA) it measured level with the float32 row kernel on a 2048 × 512 int4
+    /// Whether products should run here rather than on the dequantized floats: where 256-bit vectors are accelerated.
+    /// With 128-bit vectors only (SSE, no FMA) it measured level with the float32 row kernel on a 2048 × 512 int4
     /// matrix, so there the floats are kept (MatrixVectorBenchmarks).
     /// </summary>
-    public static bool IsPreferred => LaneLadder.Widest >= LaneWidth.Vector256;
+    public static bool IsPreferred => LaneLadder.ForPanels == LaneWidth.Vector512;
 
     /// <summary>Outputs.</summary>
     public int Rows { get; }
@@ -92,8 +92,8 @@ internal sealed class PackedLowBitMatrix
     public static PackedLowBitMatrix For(GroupQuantizedValues values, int start, int rows) =>
         Cache.GetValue(values, static _ => new()).GetOrAdd((start, rows), static (key, source) => new PackedLowBitMatrix(source, key.Start, key.Rows), values);
 
-    /// <summary>C[m×Rows] = A[m×Columns]·Wᵀ (or C += when <paramref name="accumulate"/>), one input row at a time, on the widest rung.</summary>
-    public void Multiply(ReadOnlySpan<float> a, int m, Span<float> c, bool accumulate) => Multiply(a, m, c, accumulate, LaneLadder.Widest);
+    /// <summary>C[m×Rows] = A[m×Columns]·Wᵀ (or C += when <paramref name="accumulate"/>), one input row at a time, on the ladder's rung for panels.</summary>
+    public void Multiply(ReadOnlySpan<float> a, int m, Span<float> c, bool accumulate) => Multiply(a, m, c, accumulate, LaneLadder.ForPanels);
 
     /// <summary>As <see cref="Multiply(ReadOnlySpan{float}, int, Span{float}, bool)"/> on a given rung (the tests run each).</summary>
     internal void Multiply(ReadOnlySpan<float> a, int m, Span<float> c, bool accumulate, LaneWidth rung)
@@ -180,16 +180,21 @@ internal sealed class PackedLowBitMatrix
 
             if (!full)
             {
-                var rows = y[(panel * PanelRows)..];
-                if (accumulate)
-                {
-                    TensorPrimitives.Add(rows, tail[..rows.Length], rows);
-                }
-                else
-                {
-                    tail[..rows.Length].CopyTo(rows);
-                }
+                WritePartialPanel(tail, y[(panel * PanelRows)..], accumulate);
             }
+        }
+    }
+
+    /// <summary>The rows of a partial last panel, computed into <paramref name="panel"/>, written (or added) to <paramref name="rows"/>.</summary>
+    internal static void WritePartialPanel(ReadOnlySpan<float> panel, Span<float> rows, bool accumulate)
+    {
+        if (accumulate)
+        {
+            TensorPrimitives.Add(rows, panel[..rows.Length], rows);
+        }
+        else
+        {
+            panel[..rows.Length].CopyTo(rows);
         }
     }
 }

@@ -4,8 +4,8 @@ namespace Microsoft.ML.DirNet.Compression;
 
 // The dense product C = A·Wᵀ through the panel-packed form (PackedMatrix), or through the row-major
 // kernel where the machine lacks the SIMD width the packed kernels need. Values stored as int8 (row scales known: the
-// array holds the levels times these per-row scales) run single inputs through PackedInt8Matrix, which
-// reads a quarter of the bytes; batches stay on the float32 blocks, which reuse each loaded weight across four inputs.
+// array holds the levels times these per-row scales) run single inputs through PackedInt8Matrix, which reads a
+// quarter of the bytes; batches stay on the float32 blocks, which reuse each loaded weight across four inputs.
 // Values stored on a low-bit grid (int4 and below) run single inputs through PackedLowBitMatrix, from their levels,
 // where it is the faster (256-bit SIMD and wider).
 public sealed partial class DenseMatrix
@@ -44,7 +44,7 @@ public sealed partial class DenseMatrix
     internal override string Form => "dense";
 
     /// <inheritdoc/>
-    internal override bool RunsInt8 => Packed.RowScales is not null && PackedInt8Matrix.IsSupported;
+    internal override bool RunsInt8 => Packed.RowScales is not null && PackedInt8Matrix.IsPreferred;
 
     /// <inheritdoc/>
     internal override bool RunsLowBit => Packed.LowBit is not null && PackedLowBitMatrix.IsPreferred;
@@ -70,7 +70,7 @@ public sealed partial class DenseMatrix
             packed.LowBitPanels ??= PackedLowBitMatrix.For(lowBit, _offset / Columns, Rows);
             packed.LowBitPanels.Multiply(a, m, c, accumulate);
         }
-        else if (packed.RowScales is { } rowScales && m < PackedMatrix.BlockRows && PackedInt8Matrix.IsSupported)
+        else if (packed.RowScales is { } rowScales && m < PackedMatrix.BlockRows && PackedInt8Matrix.IsPreferred)
         {
             packed.Int8 ??= PackedInt8Matrix.For(_data, rowScales, _offset, Rows, Columns);
             packed.Int8.Multiply(a, m, c, accumulate);
