@@ -76,7 +76,7 @@ finds (inside If branches and Constant nodes included; the scope the compression
 every matrix where the model has no recurrent node); the file after `dirnet compress --method quant --precision int4`
 and after `--method dirnet` at 2x over the recurrent weights (1.3x over the matrices otherwise), with the ratio over
 those matrices, and after quant int4 over every matrix of the model (Conv filter banks included); and one streaming call (one chunk, zero state) in the native engine and in ONNX Runtime, batch 1, one
-thread, median of {args.runs} runs, and their ratio (above 1: the native engine is faster). Machine: {cpu},
+thread, median of {args.runs} runs after at least 1 s of warm-up, and their ratio (above 1: the native engine is faster). Machine: {cpu},
 {os.cpu_count()} cores (times from a shared machine are noisy; the ratio is taken within one run).
 
 | file | opset | operators lacking | recurrent layers | matrices | bytes | quant int4 | DirNet 2x | quant int4, every matrix | one call: native / ONNX Runtime |

@@ -398,7 +398,22 @@ public sealed class CliTests
         Assert.True(png.Length > 10_000, $"plot of {png.Length} bytes");
     }
 
+    /// <summary>
+    /// Held while a command runs: Console's writers are process-wide, and classes outside the CLI collection (public
+    /// models, file payoff, low-bit precision, the bad-input corpus) run commands in parallel with it, so two commands
+    /// at once would swap each other's output (an inspect's JSON was once captured empty).
+    /// </summary>
+    private static readonly object ConsoleLock = new();
+
     internal static (int Code, string Stdout, string Stderr) Dirnet(params string[] args)
+    {
+        lock (ConsoleLock)
+        {
+            return RunInProcess(args);
+        }
+    }
+
+    private static (int Code, string Stdout, string Stderr) RunInProcess(string[] args)
     {
         var originalOut = Console.Out;
         var originalError = Console.Error;

@@ -24,7 +24,7 @@ internal static class BenchCommand
         var steps = new Option<int>("--steps") { Description = "Sequence length of random inputs.", DefaultValueFactory = _ => 32 };
         var profile = new Option<bool>("--profile") { Description = "Also time every node in both engines (the native engine around each node, ONNX Runtime through its own profiler; medians of --runs runs) and print where the time goes; JSON gains profile (and compressed_profile): node, op, native_ms, ort_ms." };
         var command = new Command("bench",
-            "Time one model run in the native engine and in ONNX Runtime, side by side in this process: one thread each, warm-up first, median of --runs alternating runs. " + ExitCodes.Help)
+            "Time one model run in the native engine and in ONNX Runtime, side by side in this process: one thread each, warm-up first (at least 5 rounds and 1 s, so that the JIT has optimised the hot code), median of --runs alternating runs. " + ExitCodes.Help)
         {
             model, compressed, data, json, runs, batch, steps, profile,
         };

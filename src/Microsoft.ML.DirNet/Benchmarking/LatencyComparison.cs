@@ -32,13 +32,19 @@ public sealed record CompressedLatencyResult(LatencyResult Original, LatencyResu
 /// the native engine is single-threaded), warm-up runs first, then rounds that run every engine in turn so drift in
 /// machine load hits all alike, reporting medians.
 /// </summary>
+/// <remarks>
+/// The warm-up lasts at least <see cref="WarmupTime"/> as well as its count of rounds: .NET compiles a method first
+/// without optimisation and recompiles it only after it has been called for a while (tiered compilation), so a small
+/// model's first hundreds of calls run slower code. Five rounds of Silero VAD (0.1 ms a call) left its native times
+/// 2-3x too slow: 0.29x of ONNX Runtime timed over 31 runs, 0.63x over 101, 0.96x over 51 after a profiling pass.
+/// </remarks>
 public static class LatencyComparison
 {
     /// <summary>Measures <paramref name="model"/> on <paramref name="inputs"/>.</summary>
     /// <param name="model">The model.</param>
     /// <param name="inputs">Inputs in the model's order.</param>
     /// <param name="runs">Timed runs per engine (median reported).</param>
-    /// <param name="warmup">Untimed runs per engine first (JIT, caches, ONNX Runtime's allocator).</param>
+    /// <param name="warmup">Untimed runs per engine first, at least (JIT, caches, ONNX Runtime's allocator; the warm-up also lasts <see cref="WarmupTime"/>).</param>
     public static LatencyResult Measure(OnnxModel model, Tensor[] inputs, int runs = 21, int warmup = 5)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(runs, 1);
@@ -102,9 +108,13 @@ public static class LatencyComparison
         return held;
     }
 
+    /// <summary>The least time the warm-up rounds take together.</summary>
+    public static readonly TimeSpan WarmupTime = TimeSpan.FromSeconds(1);
+
     private static double[] TimeRounds(Action[] engines, int runs, int warmup)
     {
-        for (var i = 0; i < warmup; i++)
+        var began = Stopwatch.GetTimestamp();
+        for (var i = 0; i < warmup || Stopwatch.GetElapsedTime(began) < WarmupTime; i++)
         {
             foreach (var run in engines)
             {

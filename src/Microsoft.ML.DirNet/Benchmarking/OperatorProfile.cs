@@ -24,7 +24,7 @@ public static class OperatorProfile
     /// <param name="model">The model.</param>
     /// <param name="inputs">Inputs in the model's order.</param>
     /// <param name="runs">Timed runs per engine (median per node).</param>
-    /// <param name="warmup">Untimed runs per engine first.</param>
+    /// <param name="warmup">Untimed runs per engine first, at least (the native engine's also last <see cref="LatencyComparison.WarmupTime"/>).</param>
     public static IReadOnlyList<OperatorTime> Measure(OnnxModel model, Tensor[] inputs, int runs = 21, int warmup = 5)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(runs, 1);
@@ -43,17 +43,18 @@ public static class OperatorProfile
         var nodes = engine.ExecutedNodes;
         var times = new double[runs, nodes.Count];
         var run = new double[nodes.Count];
-        for (var i = 0; i < warmup + runs; i++)
+        var began = System.Diagnostics.Stopwatch.GetTimestamp();
+        for (var i = 0; i < warmup || System.Diagnostics.Stopwatch.GetElapsedTime(began) < LatencyComparison.WarmupTime; i++)
+        {
+            engine.RunTimed(inputs, run); // as long as LatencyComparison warms up, so the JIT has optimised the kernels
+        }
+
+        for (var i = 0; i < runs; i++)
         {
             engine.RunTimed(inputs, run);
-            if (i < warmup)
-            {
-                continue;
-            }
-
             for (var n = 0; n < nodes.Count; n++)
             {
-                times[i - warmup, n] = run[n];
+                times[i, n] = run[n];
             }
         }
 
