@@ -16,6 +16,10 @@ gradient-norm clipping 0.25, dropout 0.4 on the recurrent layers' inputs and the
 learning rate decayed along a half cosine (--schedule constant keeps it fixed, as train_lm.py). After each epoch (and
 at the time limit) the validation perplexity is measured with the reference procedure on the first --valid-tokens of
 valid.txt; the best model is written.
+
+With --teacher (an uncompressed model in the same layout, e.g. the original fine-tuned by this recipe as the control),
+the loss is (1 - w)·cross-entropy + w·KL(teacher ‖ student) over the next-word distributions, w = --distill-weight: the
+teacher runs alongside on the same batches with its own carried state, without dropout or gradients.
 """
 import argparse
 import math
@@ -72,6 +76,8 @@ def main():
     ap.add_argument("--dropout", type=float, default=0.4)
     ap.add_argument("--valid-tokens", type=int, default=10000, help="validation tokens per check (0: all)")
     ap.add_argument("--time-limit", type=float, default=55, help="minutes; stops, validates and writes at the limit")
+    ap.add_argument("--teacher", help="an uncompressed model whose next-word distributions the loss also matches")
+    ap.add_argument("--distill-weight", type=float, default=0.5, help="w in (1 - w)·CE + w·KL(teacher ‖ student)")
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (OpenBLAS threads come from OPENBLAS_NUM_THREADS)")
     args = ap.parse_args()
@@ -94,12 +100,23 @@ def main():
 
     model = dirnet_torch.load(args.model, train=args.train, dropout=args.dropout)
     parameters = list(model.parameters())
+    teacher = None
+    if args.teacher:
+        if not 0 <= args.distill_weight <= 1:
+            sys.exit(f"error: --distill-weight {args.distill_weight} is outside [0, 1]")
+        teacher = dirnet_torch.load(args.teacher)
+        for p in teacher.parameters():
+            p.requires_grad_(False)
+        teacher.eval()
+        print(f"teacher {args.teacher}: valid ppl {perplexity(teacher, valid):.2f}; distillation weight {args.distill_weight}", flush=True)
     print(f"{args.model}: {len(model.parameter_names())} trainable initializers, {sum(p.numel() for p in parameters):,} values", flush=True)
     best = perplexity(model, valid)
     print(f"before fine-tuning: valid ppl {best:.2f} ({valid.numel() - 1} predictions)", flush=True)
     note = {"recipe": "samples/LanguageModel/scripts/fine_tune_lm.py", "train": args.train, "lr": args.lr,
             "schedule": args.schedule, "batch": args.batch, "bptt": args.bptt,
             "dropout": args.dropout, "valid_ppl_before": round(best, 3)}
+    if teacher is not None:
+        note.update(teacher=os.path.basename(args.teacher), distill_weight=args.distill_weight)
     model.save(args.output, note=dict(note, epochs=0, valid_ppl=round(best, 3)))
 
     optimizer = torch.optim.Adam(parameters, lr=args.lr)
@@ -108,6 +125,7 @@ def main():
     for epoch in range(1, args.epochs + 1):
         model.train()
         h, c = zero_state(model, args.batch)
+        th, tc = zero_state(model, args.batch)
         total, count, began = 0.0, 0, time.time()
         for b in range(batches):
             i = b * args.bptt
@@ -117,12 +135,19 @@ def main():
                 for group in optimizer.param_groups:
                     group["lr"] = dirnet_torch.cosine_learning_rate(args.lr, (epoch - 1) * batches + b, args.epochs * batches)
             logp, h, c = model(x, h.detach(), c.detach())
-            loss = F.nll_loss(logp.reshape(-1, logp.shape[-1]), y.reshape(-1))
+            logp = logp.reshape(-1, logp.shape[-1])
+            cross_entropy = F.nll_loss(logp, y.reshape(-1))
+            loss = cross_entropy
+            if teacher is not None:
+                with torch.no_grad():
+                    teacher_logp, th, tc = teacher(x, th, tc)
+                divergence = F.kl_div(logp, teacher_logp.reshape(-1, logp.shape[-1]), reduction="batchmean", log_target=True)
+                loss = (1 - args.distill_weight) * cross_entropy + args.distill_weight * divergence
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(parameters, args.clip)
             optimizer.step()
-            total += loss.item() * y.numel()
+            total += cross_entropy.item() * y.numel()
             count += y.numel()
             if (b + 1) % 100 == 0:
                 print(f"  epoch {epoch} batch {b + 1}/{batches} train ppl {math.exp(total / count):.2f} "
