@@ -12,95 +12,195 @@ using Spectre.Console;
 
 namespace DirNetSamples;
 
-/// <summary>One row of a sample's table: a model, its size, its speed in both engines, and its task metrics.</summary>
+/// <summary>
+/// One row of a sample's table: a model, its size, its speed in both engines (zero where not timed), and its task metrics.
+/// <paramref name="OriginalOnnxRuntimeMs"/> is ONNX Runtime on the original model, timed in the same rounds.
+/// </summary>
 internal sealed record ShowcaseRow(string Label, long RecurrentBytes, long FileBytes, double NativeMs, double OnnxRuntimeMs,
-    double SpeedupOverOriginal, double[] Metrics, double FitSeconds);
+    double OriginalOnnxRuntimeMs, double[] Metrics, double FitSeconds)
+{
+    /// <summary>ONNX Runtime on the original model over the native engine on this one.</summary>
+    public double SpeedupOverOriginal => OriginalOnnxRuntimeMs / NativeMs;
+}
 
 /// <summary>
 /// What both samples do with their model: fit an ML.NET pipeline ending in <c>CompressRnn</c> for each method and
 /// ratio, save the compressed ONNX, and measure size, latency (native engine and ONNX Runtime side by side, batch 1,
-/// one thread, median of runs) and the task metric; then print one table and draw the plot.
+/// one thread, median of runs) and the task metric; then print one table (and its markdown, for the README) and draw
+/// the plot.
 /// </summary>
 internal sealed class CompressionShowcase(MLContext mlContext, string modelPath, TaskEvaluation task, Tensor[] latencyInputs,
     int steps, string stepName, string outputFolder)
 {
+    private const int TimedRuns = 11;
     private readonly OnnxModel _original = OnnxModel.Load(modelPath);
     private readonly List<ShowcaseRow> _rows = [];
 
-    /// <summary>Runs the original and every case, printing progress; returns the fitted transformers by label.</summary>
-    public Dictionary<string, RnnCompressionTransformer> Run(IDataView fitData, IEnumerable<(string Label, RnnCompressionOptions Options)> cases)
+    /// <summary>The rows measured by <see cref="Run"/>, the original first.</summary>
+    public IReadOnlyList<ShowcaseRow> Rows => _rows;
+
+    /// <summary>Where output is redirected (a log has no width), lines and the table are not wrapped at 80 columns.</summary>
+    public static void WidenRedirectedOutput()
     {
-        Directory.CreateDirectory(outputFolder);
-        var fitted = new Dictionary<string, RnnCompressionTransformer>();
-        AnsiConsole.Status().Start("original model: task metric and latency", context =>
+        if (Console.IsOutputRedirected)
         {
-            var metrics = task.Evaluate(new NativeModel(_original), _original);
-            var latency = LatencyComparison.Measure(_original, latencyInputs, runs: 11);
-            _rows.Add(new ShowcaseRow("original", 0, new FileInfo(modelPath).Length, latency.NativeMilliseconds, latency.OnnxRuntimeMilliseconds,
-                latency.OnnxRuntimeMilliseconds / latency.NativeMilliseconds, metrics, 0));
+            AnsiConsole.Profile.Width = Math.Max(AnsiConsole.Profile.Width, 200);
+        }
+    }
+
+    /// <summary>
+    /// Runs the original and every case, printing progress: fits and measures the task metric of each, then times them
+    /// all from their saved files. Returns the fitted transformers named in <paramref name="keep"/>; the others are
+    /// released before the timing, since every run allocates its outputs and a heap holding a dozen compressed models
+    /// makes each collection, and so each timed run, slower in both engines.
+    /// </summary>
+    public Dictionary<string, RnnCompressionTransformer> Run(IDataView fitData, IEnumerable<(string Label, RnnCompressionOptions Options)> cases,
+        params string[] keep)
+    {
+        var kept = new Dictionary<string, RnnCompressionTransformer>();
+        AnsiConsole.Status().Start("original model: task metric", context =>
+        {
+            _rows.Add(MeasureOriginal());
             foreach (var (label, options) in cases)
             {
-                context.Status($"{label}: fitting the pipeline (compressing)");
-                options.ModelFile = modelPath;
-                var clock = Stopwatch.StartNew();
-                var transformer = mlContext.Transforms.CompressRnn(options).Fit(fitData);
-                var seconds = clock.Elapsed.TotalSeconds;
-                var path = Path.Combine(outputFolder, $"{label.Replace(' ', '-')}.onnx");
-                transformer.SaveCompressedModel(path);
-                fitted[label] = transformer;
-
-                context.Status($"{label}: task metric and latency of {Path.GetFileName(path)}");
-                var compressed = OnnxModel.Load(path);
-                var scores = task.Evaluate(new NativeModel(compressed), compressed);
-                var speed = LatencyComparison.MeasureCompressed(_original, compressed, latencyInputs, runs: 11);
-                _rows.Add(new ShowcaseRow(label, transformer.Report.BytesAfter, new FileInfo(path).Length, speed.Compressed.NativeMilliseconds,
-                    speed.Compressed.OnnxRuntimeMilliseconds, speed.CompressedSpeedup, scores, seconds));
+                context.Status($"{label}: fitting the pipeline (compressing), then the task metric");
+                _rows.Add(Measure(label, options, fitData, out var transformer));
+                _rows[0] = _rows[0] with { RecurrentBytes = transformer.Report.BytesBefore };
+                if (keep.Contains(label))
+                {
+                    kept[label] = transformer;
+                }
             }
         });
 
-        // Every case compresses the same recurrent weights: their size before is the original's.
-        _rows[0] = _rows[0] with { RecurrentBytes = fitted.Values.First().Report.BytesBefore };
-        return fitted;
+        // Timing happens after the progress display has stopped, so that its rendering does not share the cores.
+        AnsiConsole.WriteLine($"Timing {_rows.Count} models, each beside the original in ONNX Runtime and the native engine ...");
+        for (var i = 0; i < _rows.Count; i++)
+        {
+            _rows[i] = WithLatency(_rows[i]);
+        }
+
+        return kept;
     }
+
+    /// <summary>
+    /// The original model's row, without latency; its recurrent bytes are those every case compresses
+    /// (<paramref name="recurrentBytes"/>: a fitted case's <c>Report.BytesBefore</c>).
+    /// </summary>
+    public ShowcaseRow MeasureOriginal(long recurrentBytes = 0) =>
+        new("original", recurrentBytes, new FileInfo(modelPath).Length, 0, 0, 0, task.Evaluate(new NativeModel(_original), _original), 0);
+
+    /// <summary>
+    /// Fits <paramref name="options"/> on <paramref name="fitData"/>, saves the compressed ONNX in the output folder and
+    /// measures its task metric natively on the saved file (without latency: see <see cref="WithLatency"/>).
+    /// </summary>
+    public ShowcaseRow Measure(string label, RnnCompressionOptions options, IDataView fitData, out RnnCompressionTransformer transformer)
+    {
+        Directory.CreateDirectory(outputFolder);
+        options.ModelFile = modelPath;
+        var clock = Stopwatch.StartNew();
+        transformer = mlContext.Transforms.CompressRnn(options).Fit(fitData);
+        var seconds = clock.Elapsed.TotalSeconds;
+        var path = PathOf(label);
+        transformer.SaveCompressedModel(path);
+
+        var compressed = OnnxModel.Load(path);
+        return new ShowcaseRow(label, transformer.Report.BytesAfter, new FileInfo(path).Length, 0, 0, 0, task.Evaluate(new NativeModel(compressed), compressed), seconds);
+    }
+
+    /// <summary>The row with its latency: the model saved for it timed beside the original, in both engines.</summary>
+    public ShowcaseRow WithLatency(ShowcaseRow row)
+    {
+        GC.Collect(); // the previous models' garbage is not collected inside the timed rounds
+        if (row.Label == "original")
+        {
+            var latency = LatencyComparison.Measure(_original, latencyInputs, runs: TimedRuns);
+            return row with { NativeMs = latency.NativeMilliseconds, OnnxRuntimeMs = latency.OnnxRuntimeMilliseconds, OriginalOnnxRuntimeMs = latency.OnnxRuntimeMilliseconds };
+        }
+
+        var speed = LatencyComparison.MeasureCompressed(_original, OnnxModel.Load(PathOf(row.Label)), latencyInputs, runs: TimedRuns);
+        return row with
+        {
+            NativeMs = speed.Compressed.NativeMilliseconds, OnnxRuntimeMs = speed.Compressed.OnnxRuntimeMilliseconds,
+            OriginalOnnxRuntimeMs = speed.Original.OnnxRuntimeMilliseconds,
+        };
+    }
+
+    /// <summary>The table's column headers; <c>Timed</c> marks those that vary from run to run (latency, fit time).</summary>
+    public IReadOnlyList<(string Name, bool Timed)> Columns()
+    {
+        var weights = task.Task == "lm" ? "LSTM" : "GRU";
+        var columns = new List<(string, bool)>
+        {
+            ("model", false), ($"{weights} MB", false), ("file MB", false), ($"native ms/{stepName}", true),
+            ($"ORT ms/{stepName}", true), ($"ORT original ms/{stepName}", true), ("speedup", true),
+        };
+        foreach (var name in task.MetricNames)
+        {
+            columns.Add((name, false));
+            columns.Add(($"{name} change", false));
+        }
+
+        columns.Add(("fit s", true));
+        return columns;
+    }
+
+    /// <summary>A row's cells, in the order of <see cref="Columns"/>; changes are against <paramref name="original"/>.</summary>
+    public IReadOnlyList<string> Cells(ShowcaseRow row, ShowcaseRow original)
+    {
+        var isOriginal = row.Label == original.Label;
+        var cells = new List<string>
+        {
+            row.Label, $"{row.RecurrentBytes / 1e6:0.00}", $"{row.FileBytes / 1e6:0.00}", $"{row.NativeMs / steps:0.000}",
+            $"{row.OnnxRuntimeMs / steps:0.000}", $"{row.OriginalOnnxRuntimeMs / steps:0.000}", $"{row.SpeedupOverOriginal:0.00}x",
+        };
+        for (var m = 0; m < row.Metrics.Length; m++)
+        {
+            cells.Add(FormatMetric(row.Metrics[m]));
+            cells.Add(isOriginal ? "" : $"{(row.Metrics[m] / original.Metrics[m] - 1) * 100:+0.0;-0.0} %");
+        }
+
+        cells.Add(isOriginal ? "" : $"{row.FitSeconds:0.0}");
+        return cells;
+    }
+
+    /// <summary>A task metric as the table prints it: perplexity to 2 decimals, error rates to 4.</summary>
+    public string FormatMetric(double value) => task.Task == "lm" ? $"{value:0.00}" : $"{value:0.0000}";
 
     /// <summary>Prints the table: size, latency per step in both engines, and the metrics with their change.</summary>
     public void PrintTable()
     {
-        if (Console.IsOutputRedirected)
-        {
-            AnsiConsole.Profile.Width = Math.Max(AnsiConsole.Profile.Width, 140); // a log file has no width; do not wrap the table
-        }
-
         var table = new Table().Border(TableBorder.Rounded).Title("[bold]size, speed and accuracy before and after[/]");
-        table.AddColumns("model", "LSTM/GRU MB", "file MB", $"native ms/{stepName}", $"ORT ms/{stepName}", "speedup");
-        foreach (var name in task.MetricNames)
-        {
-            table.AddColumn(name);
-            table.AddColumn("change");
-        }
-
-        table.AddColumn("fit s");
-        var original = _rows[0];
+        table.AddColumns(Columns().Select(c => Markup.Escape(c.Name)).ToArray());
         foreach (var row in _rows)
         {
-            var cells = new List<string>
-            {
-                row.Label, $"{row.RecurrentBytes / 1e6:0.00}", $"{row.FileBytes / 1e6:0.00}", $"{row.NativeMs / steps:0.000}",
-                $"{row.OnnxRuntimeMs / steps:0.000}", $"{row.SpeedupOverOriginal:0.00}x",
-            };
-            for (var m = 0; m < row.Metrics.Length; m++)
-            {
-                cells.Add(task.Task == "lm" ? $"{row.Metrics[m]:0.00}" : $"{row.Metrics[m]:0.0000}");
-                cells.Add(row == original ? "" : $"{(row.Metrics[m] / original.Metrics[m] - 1) * 100:+0.0;-0.0} %");
-            }
-
-            cells.Add(row == original ? "" : $"{row.FitSeconds:0.0}");
-            table.AddRow(cells.Select(Markup.Escape).ToArray());
+            table.AddRow(Cells(row, _rows[0]).Select(Markup.Escape).ToArray());
         }
 
         AnsiConsole.Write(table);
-        AnsiConsole.MarkupLine($"[grey]speedup = ONNX Runtime on the original model / native engine on this one, measured side by side ({steps} {stepName}s, batch 1, one thread, median of 11 runs). Compressed models are in {Markup.Escape(outputFolder)}.[/]");
+        AnsiConsole.MarkupLine($"[grey]{Markup.Escape(SpeedupNote)} Compressed models are in {Markup.Escape(outputFolder)}.[/]");
     }
+
+    /// <summary>The table as markdown, for the README's results block.</summary>
+    public string MarkdownTable()
+    {
+        var columns = Columns();
+        var text = new System.Text.StringBuilder();
+        text.Append("| ").Append(string.Join(" | ", columns.Select(c => c.Name))).Append(" |\n");
+        text.Append('|').Append(string.Join('|', columns.Select((c, i) => i == 0 ? "---" : "---:"))).Append("|\n");
+        foreach (var row in _rows)
+        {
+            text.Append("| ").Append(string.Join(" | ", Cells(row, _rows[0]))).Append(" |\n");
+        }
+
+        return text.ToString();
+    }
+
+    private string PathOf(string label) => Path.Combine(outputFolder, $"{label.Replace(' ', '-')}.onnx");
+
+    /// <summary>What the speedup column means and how the times were taken.</summary>
+    public string SpeedupNote =>
+        $"speedup = ORT original / native: ONNX Runtime on the original model over the native engine on the row's model, timed side by side in the same rounds ({steps} {stepName}s, batch 1, one thread, median of {TimedRuns} runs).";
 
     /// <summary>Draws the first metric against the recurrent weights' size, one line per method.</summary>
     public string DrawPlot(string title)
