@@ -36,9 +36,6 @@ internal sealed class CompressionShowcase(MLContext mlContext, string modelPath,
     private readonly OnnxModel _original = OnnxModel.Load(modelPath);
     private readonly List<ShowcaseRow> _rows = [];
 
-    /// <summary>The rows measured by <see cref="Run"/>, the original first.</summary>
-    public IReadOnlyList<ShowcaseRow> Rows => _rows;
-
     /// <summary>Where output is redirected (a log has no width), lines and the table are not wrapped at 80 columns.</summary>
     public static void WidenRedirectedOutput()
     {
@@ -92,7 +89,7 @@ internal sealed class CompressionShowcase(MLContext mlContext, string modelPath,
 
     /// <summary>
     /// Fits <paramref name="options"/> on <paramref name="fitData"/>, saves the compressed ONNX in the output folder and
-    /// measures its task metric natively on the saved file (without latency: see <see cref="WithLatency"/>).
+    /// measures its task metric natively on the saved file (without latency, which <see cref="Run"/> adds).
     /// </summary>
     public ShowcaseRow Measure(string label, RnnCompressionOptions options, IDataView fitData, out RnnCompressionTransformer transformer)
     {
@@ -109,7 +106,7 @@ internal sealed class CompressionShowcase(MLContext mlContext, string modelPath,
     }
 
     /// <summary>The row with its latency: the model saved for it timed beside the original, in both engines.</summary>
-    public ShowcaseRow WithLatency(ShowcaseRow row)
+    private ShowcaseRow WithLatency(ShowcaseRow row)
     {
         GC.Collect(); // the previous models' garbage is not collected inside the timed rounds
         if (row.Label == "original")
