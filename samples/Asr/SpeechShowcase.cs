@@ -47,8 +47,10 @@ internal static class SpeechShowcase
             .Concat(CompressionShowcase.Quantized(shapes, FactorPrecision.Int4, FactorPrecision.Int3));
     }
 
-    /// <summary>The sample's showcase: CER/WER on the first <see cref="TestUtterances"/> test utterances, latency on random frames; the
-    /// compressed models go to <paramref name="outputFolder"/> (default artifacts/samples/Asr).</summary>
+    /// <summary>
+    /// The sample's showcase: CER/WER on the first <see cref="TestUtterances"/> test utterances, latency on random frames; the compressed models go to
+    /// <paramref name="outputFolder"/> (default artifacts/samples/Asr).
+    /// </summary>
     public static CompressionShowcase Showcase(MLContext mlContext, string? outputFolder = null) =>
         new(mlContext, ModelPath, TaskEvaluation.SpeechRecognition(TestFolder, AlphabetPath, TestUtterances),
             RandomInputs.Create(OnnxModel.Load(ModelPath), batch: 1, steps: FramesTimed), FramesTimed, "frame", outputFolder ?? SampleFolders.Output("Asr"));

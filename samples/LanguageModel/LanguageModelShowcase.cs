@@ -52,8 +52,10 @@ internal static class LanguageModelShowcase
             .Concat(CompressionShowcase.Quantized(shapes, FactorPrecision.Int4, FactorPrecision.Int3));
     }
 
-    /// <summary>The sample's showcase: perplexity on the first <see cref="TestTokens"/> test tokens, latency on random tokens; the
-    /// compressed models go to <paramref name="outputFolder"/> (default artifacts/samples/LanguageModel).</summary>
+    /// <summary>
+    /// The sample's showcase: perplexity on the first <see cref="TestTokens"/> test tokens, latency on random tokens; the compressed models go to
+    /// <paramref name="outputFolder"/> (default artifacts/samples/LanguageModel).
+    /// </summary>
     public static CompressionShowcase Showcase(MLContext mlContext, string? outputFolder = null) =>
         new(mlContext, ModelPath, TaskEvaluation.LanguageModel(DataFolder, "test.txt", TestTokens),
             RandomInputs.Create(OnnxModel.Load(ModelPath), batch: 1, steps: StepsTimed), StepsTimed, "token", outputFolder ?? SampleFolders.Output("LanguageModel"));
