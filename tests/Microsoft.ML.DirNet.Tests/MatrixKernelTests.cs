@@ -90,25 +90,8 @@ public sealed class MatrixKernelTests
         var packed = PackedLowBitMatrix.For(stored, above, rows);
         foreach (var m in new[] { 1, 3 })
         {
-            var a = Random(m * columns, random);
-            var start = Random(m * rows, random);
-            foreach (var rung in Enum.GetValues<Numerics.Simd.LaneWidth>())
-            {
-                foreach (var accumulate in new[] { false, true })
-                {
-                    var c = (float[])start.Clone();
-                    packed.Multiply(a, m, c, accumulate, rung);
-                    for (var i = 0; i < m; i++)
-                    {
-                        for (var r = 0; r < rows; r++)
-                        {
-                            var expected = (accumulate ? start[i * rows + r] : 0.0) + Enumerable.Range(0, columns).Sum(k => (double)w[r * columns + k] * a[i * columns + k]);
-                            Assert.True(System.Math.Abs(c[i * rows + r] - expected) <= 1e-4 * (1 + System.Math.Abs(expected)),
-                                $"{grid} [{rows} x {columns}] m={m} {rung} accumulate={accumulate} [{i},{r}]: {c[i * rows + r]} vs {expected}");
-                        }
-                    }
-                }
-            }
+            AssertProductOnEveryRung(packed.Multiply, Random(m * columns, random), m, Random(m * rows, random), rows, columns,
+                (r, k) => w[r * columns + k], $"{grid} [{rows} x {columns}]");
         }
     }
     /// <summary>The int8 kernel on every rung against the int8 matrix: partial panels, columns padded to whole steps, a range of rows.</summary>
@@ -122,20 +105,27 @@ public sealed class MatrixKernelTests
         scales[above] = 0; // a row of zeros
         var values = Enumerable.Range(0, (above + rows) * columns).Select(i => random.Next(-127, 128) * scales[i / columns]).ToArray();
         var packed = PackedInt8Matrix.For(values, scales, above * columns, rows, columns);
-        var a = Random(m * columns, random);
-        var start = Random(m * rows, random);
+        AssertProductOnEveryRung(packed.Multiply, Random(m * columns, random), m, Random(m * rows, random), rows, columns,
+            (r, p) => values[(above + r) * columns + p], $"[{rows} x {columns}]");
+    }
+
+    /// <summary>A packed kernel's multiply on every rung, written and accumulated, is C = A·Wᵀ (+ start) within 1e-4 relative.</summary>
+    private static void AssertProductOnEveryRung(Action<ReadOnlySpan<float>, int, Span<float>, bool, Numerics.Simd.LaneWidth> multiply,
+        float[] a, int m, float[] start, int rows, int columns, Func<int, int, float> weight, string label)
+    {
         foreach (var rung in Enum.GetValues<Numerics.Simd.LaneWidth>())
         {
             foreach (var accumulate in new[] { false, true })
             {
                 var c = (float[])start.Clone();
-                packed.Multiply(a, m, c, accumulate, rung);
+                multiply(a, m, c, accumulate, rung);
                 for (var i = 0; i < m; i++)
                 {
                     for (var r = 0; r < rows; r++)
                     {
-                        var expected = (accumulate ? start[i * rows + r] : 0.0) + Enumerable.Range(0, columns).Sum(p => (double)values[(above + r) * columns + p] * a[i * columns + p]);
-                        Assert.True(System.Math.Abs(c[i * rows + r] - expected) <= 1e-4 * (1 + System.Math.Abs(expected)), $"[{rows} x {columns}] m={m} {rung} accumulate={accumulate} [{i},{r}]: {c[i * rows + r]} vs {expected}");
+                        var expected = (accumulate ? start[i * rows + r] : 0.0) + Enumerable.Range(0, columns).Sum(k => (double)weight(r, k) * a[i * columns + k]);
+                        Assert.True(System.Math.Abs(c[i * rows + r] - expected) <= 1e-4 * (1 + System.Math.Abs(expected)),
+                            $"{label} m={m} {rung} accumulate={accumulate} [{i},{r}]: {c[i * rows + r]} vs {expected}");
                     }
                 }
             }
