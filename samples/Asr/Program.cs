@@ -21,10 +21,4 @@ showcase.DrawPlot("Speech recogniser: CER against the size of the GRU weights");
 // Consume a compressed model: transcribe the first test utterance.
 var demo = $"{SpeechShowcase.DemoCase} on {SpeechShowcase.Transcription(mlContext, fitted[SpeechShowcase.DemoCase])}";
 AnsiConsole.WriteLine(demo);
-
-if (args.Contains("--update-readme"))
-{
-    ReadmeResults.Rewrite(SpeechShowcase.ReadmePath,
-        $"One run ({ReadmeResults.MachineDescription()}); {showcase.SpeedupNote}\n\n{showcase.MarkdownTable()}\n{demo}\n");
-    AnsiConsole.WriteLine($"Wrote the results block of {SpeechShowcase.ReadmePath}.");
-}
+showcase.UpdateReadmeIfAsked(args, SpeechShowcase.ReadmePath, demo);

@@ -42,15 +42,8 @@ internal static class LanguageModelShowcase
         return mlContext.Data.LoadFromEnumerable(Enumerable.Range(0, 8).Select(i => new TokenWindow { Tokens = validation[(i * 35)..((i + 1) * 35)] }).ToArray());
     }
 
-    /// <summary>DirNet, HMD, low-rank and pruning at 4x and 8x, DirNet 8x with int8 factors, int8, and int4/int3 per group.</summary>
-    public static IEnumerable<(string Label, RnnCompressionOptions Options)> Cases()
-    {
-        var shapes = Shapes();
-        return CompressionShowcase.Cases(shapes, [4, 8], CompressionMethod.DirNet, CompressionMethod.Hmd, CompressionMethod.LowRank, CompressionMethod.Prune)
-            .Concat(CompressionShowcase.WithInt8Factors(CompressionShowcase.Cases(shapes, [8], CompressionMethod.DirNet)))
-            .Append(CompressionShowcase.Int8Baseline(shapes))
-            .Concat(CompressionShowcase.Quantized(shapes, FactorPrecision.Int4, FactorPrecision.Int3));
-    }
+    /// <summary>The cases the sample compresses (<see cref="CompressionShowcase.SampleCases"/>) for its model's shapes.</summary>
+    public static IEnumerable<(string Label, RnnCompressionOptions Options)> Cases() => CompressionShowcase.SampleCases(Shapes());
 
     /// <summary>
     /// The sample's showcase: perplexity on the first <see cref="TestTokens"/> test tokens, latency on random tokens; the compressed models go to

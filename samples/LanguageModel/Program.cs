@@ -22,10 +22,4 @@ showcase.DrawPlot("Language model: perplexity against the size of the LSTM weigh
 var words = LanguageModelShowcase.NextWords(mlContext, fitted[LanguageModelShowcase.DemoCase]);
 var demo = $"{LanguageModelShowcase.DemoCase}, next word after \"{LanguageModelShowcase.Prompt}\": {words}";
 AnsiConsole.WriteLine(demo);
-
-if (args.Contains("--update-readme"))
-{
-    ReadmeResults.Rewrite(LanguageModelShowcase.ReadmePath,
-        $"One run ({ReadmeResults.MachineDescription()}); {showcase.SpeedupNote}\n\n{showcase.MarkdownTable()}\n{demo}\n");
-    AnsiConsole.WriteLine($"Wrote the results block of {LanguageModelShowcase.ReadmePath}.");
-}
+showcase.UpdateReadmeIfAsked(args, LanguageModelShowcase.ReadmePath, demo);

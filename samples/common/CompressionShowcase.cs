@@ -195,6 +195,19 @@ internal sealed class CompressionShowcase(MLContext mlContext, string modelPath,
 
     private string PathOf(string label) => Path.Combine(outputFolder, $"{label.Replace(' ', '-')}.onnx");
 
+    /// <summary>
+    /// With <c>--update-readme</c> among <paramref name="args"/>, writes the machine, the table and <paramref name="demo"/>
+    /// into the results block of <paramref name="readmePath"/> (see <see cref="ReadmeResults"/>).
+    /// </summary>
+    public void UpdateReadmeIfAsked(string[] args, string readmePath, string demo)
+    {
+        if (args.Contains("--update-readme"))
+        {
+            ReadmeResults.Rewrite(readmePath, $"One run ({ReadmeResults.MachineDescription()}); {SpeedupNote}\n\n{MarkdownTable()}\n{demo}\n");
+            AnsiConsole.WriteLine($"Wrote the results block of {readmePath}.");
+        }
+    }
+
     /// <summary>What the speedup column means and how the times were taken.</summary>
     public string SpeedupNote =>
         $"speedup = ORT original / native: ONNX Runtime on the original model over the native engine on the row's model, timed side by side in the same rounds ({steps} {stepName}s, batch 1, one thread, median of {TimedRuns} runs).";
@@ -235,6 +248,16 @@ internal sealed class CompressionShowcase(MLContext mlContext, string modelPath,
             Method = c.Options.Method, TargetRatio = c.Options.TargetRatio, Scope = c.Options.Scope, ShapeDictionary = c.Options.ShapeDictionary,
             Precision = FactorPrecision.Int8,
         }));
+
+    /// <summary>
+    /// What both samples compress: DirNet, HMD, low-rank and pruning at 4x and 8x, DirNet 8x with int8 factors, the int8
+    /// baseline, and int4 and int3 per group, all over the recurrent weights.
+    /// </summary>
+    public static IEnumerable<(string Label, RnnCompressionOptions Options)> SampleCases(IDictionary<string, int[]> shapes) =>
+        Cases(shapes, [4, 8], CompressionMethod.DirNet, CompressionMethod.Hmd, CompressionMethod.LowRank, CompressionMethod.Prune)
+            .Concat(WithInt8Factors(Cases(shapes, [8], CompressionMethod.DirNet)))
+            .Append(Int8Baseline(shapes))
+            .Concat(Quantized(shapes, FactorPrecision.Int4, FactorPrecision.Int3));
 
     /// <summary>Each method at each ratio over the recurrent weights, labelled "method Nx".</summary>
     public static IEnumerable<(string Label, RnnCompressionOptions Options)> Cases(IDictionary<string, int[]> shapes, int[] ratios, params CompressionMethod[] methods) =>

@@ -29,9 +29,10 @@ public sealed class SampleReadmeTests
         IEnumerable<(string Label, RnnCompressionOptions Options)> cases, string demoCase, Func<MLContext, ITransformer, string> demoOf)
     {
         var block = ReadmeResults.Block(readme);
-        var table = ReadmeResults.Table(block).ToDictionary(row => row["model"]);
+        var rowsInReadme = ReadmeResults.Table(block);
         var caseList = cases.ToArray();
-        Assert.Equal(["original", .. caseList.Select(c => c.Label)], ReadmeResults.Table(block).Select(row => row["model"]));
+        Assert.Equal(["original", .. caseList.Select(c => c.Label)], rowsInReadme.Select(row => row["model"]));
+        var table = rowsInReadme.ToDictionary(row => row["model"]);
 
         var output = Directory.CreateTempSubdirectory("dirnet-readme-");
         try
