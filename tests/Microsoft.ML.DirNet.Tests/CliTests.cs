@@ -183,6 +183,46 @@ public sealed class CliTests
         Assert.Equal(JsonValueKind.Null, json.GetProperty("profile").ValueKind);
     }
 
+    /// <summary>
+    /// <c>--peer ort-int8</c> times ONNX Runtime's own int8 form of the model in the same rounds: its time, the native
+    /// engine's ratio to it and its error against the float model are in the JSON (plain and with --compressed) and
+    /// the text; without it the fields are null; an unknown peer is a parser error.
+    /// </summary>
+    [Fact]
+    public void BenchPeerTimesOnnxRuntimesInt8FormInTheSameRounds()
+    {
+        var model = Path.Combine(Fixture, "model.onnx");
+        var (code, stdout, stderr) = Dirnet("bench", model, "--json", "--runs", "3", "--steps", "4", "--peer", "ort-int8");
+        Assert.True(code == 0, stderr);
+        var json = JsonDocument.Parse(stdout).RootElement;
+        Assert.Equal("ort-int8", json.GetProperty("peer").GetString());
+        var peer = json.GetProperty("peer_ort_ms").GetDouble();
+        Assert.True(peer > 0);
+        Assert.Equal(peer / json.GetProperty("native_ms").GetDouble(), json.GetProperty("peer_speedup").GetDouble(), 6);
+        Assert.InRange(json.GetProperty("peer_max_abs_diff").GetDouble(), 1e-6, 0.1);
+
+        var compressed = Path.Combine(TestPaths.NewTemporaryFolder(), "int8.onnx");
+        (code, _, stderr) = Dirnet("compress", model, "-o", compressed, "--method", "quant", "--precision", "int8", "--ratio", "2", "--scope", "recurrent", "--no-progress");
+        Assert.True(code == 0, stderr);
+        (code, stdout, stderr) = Dirnet("bench", model, "--compressed", compressed, "--json", "--runs", "3", "--steps", "4", "--peer", "ort-int8");
+        Assert.True(code == 0, stderr);
+        json = JsonDocument.Parse(stdout).RootElement;
+        Assert.Equal(json.GetProperty("peer_ort_ms").GetDouble() / json.GetProperty("compressed_native_ms").GetDouble(), json.GetProperty("peer_speedup").GetDouble(), 6);
+
+        (code, stdout, stderr) = Dirnet("bench", model, "--runs", "3", "--steps", "4", "--peer", "ort-int8");
+        Assert.True(code == 0, stderr);
+        Assert.Contains("peer ort-int8:", stdout);
+        Assert.Contains("2 LSTM and 1 MatMul", stderr);
+
+        (code, stdout, _) = Dirnet("bench", model, "--json", "--runs", "1", "--steps", "2");
+        Assert.Equal(0, code);
+        Assert.Equal(JsonValueKind.Null, JsonDocument.Parse(stdout).RootElement.GetProperty("peer_ort_ms").ValueKind);
+
+        (code, _, stderr) = Dirnet("bench", model, "--peer", "pytorch");
+        Assert.Equal(2, code);
+        Assert.Contains("pytorch", stderr);
+    }
+
     [Fact]
     public void BenchProfileShowsEveryNodeInBothEngines()
     {

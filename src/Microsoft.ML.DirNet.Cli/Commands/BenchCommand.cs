@@ -23,17 +23,19 @@ internal static class BenchCommand
         var batch = new Option<int>("--batch") { Description = "Batch size of random inputs.", DefaultValueFactory = _ => 1 };
         var steps = new Option<int>("--steps") { Description = "Sequence length of random inputs.", DefaultValueFactory = _ => 32 };
         var profile = new Option<bool>("--profile") { Description = "Also time every node in both engines (the native engine around each node, ONNX Runtime through its own profiler; medians of --runs runs) and print where the time goes; JSON gains profile (and compressed_profile): node, op, native_ms, ort_ms." };
+        var peer = new Option<string?>("--peer") { Description = $"Also time, in the same rounds, the model as ONNX Runtime's own int8 form of it ({OnnxRuntimeInt8Peer.Name}: each LSTM as com.microsoft DynamicQuantizeLSTM, each MatMul with weights as DynamicQuantizeMatMul, int8 weights with a scale per output row, activations quantized per call), written from MODEL in memory. JSON gains peer, peer_ort_ms, peer_speedup (= peer_ort_ms / native_ms, or / compressed_native_ms with --compressed) and peer_max_abs_diff (its outputs against MODEL's in ONNX Runtime)." };
+        peer.AcceptOnlyFromAmong(OnnxRuntimeInt8Peer.Name);
         var command = new Command("bench",
             "Time one model run in the native engine and in ONNX Runtime, side by side in this process: one thread each, warm-up first (at least 5 rounds and 1 s, so that the JIT has optimised the hot code), median of --runs alternating runs. " + ExitCodes.Help)
         {
-            model, compressed, data, json, runs, batch, steps, profile,
+            model, compressed, data, json, runs, batch, steps, profile, peer,
         };
         command.SetAction(result => CommandAction.Run(() => Execute(result.GetValue(model)!, result.GetValue(compressed), result.GetValue(data), result.GetValue(json),
-            result.GetValue(runs), result.GetValue(batch), result.GetValue(steps), result.GetValue(profile))));
+            result.GetValue(runs), result.GetValue(batch), result.GetValue(steps), result.GetValue(profile), result.GetValue(peer) is not null)));
         return command;
     }
 
-    private static int Execute(FileInfo file, FileInfo? compressedFile, DirectoryInfo? data, bool json, int runs, int batch, int steps, bool profile)
+    private static int Execute(FileInfo file, FileInfo? compressedFile, DirectoryInfo? data, bool json, int runs, int batch, int steps, bool profile, bool withPeer)
     {
         InRange("--runs", runs, MaxRuns);
         InRange("--batch", batch, int.MaxValue);
@@ -70,18 +72,24 @@ internal static class BenchCommand
             return ExitCodes.Success;
         }
 
+        var peer = withPeer ? OnnxRuntimeInt8Peer.Write(model) : default;
+        if (withPeer && !json)
+        {
+            Console.Error.WriteLine($"peer {OnnxRuntimeInt8Peer.Name}: {peer.Lstms} LSTM and {peer.MatMuls} MatMul node(s) as ONNX Runtime's int8 operators, the rest as in the model.");
+        }
+
         var profiled = profile ? OperatorProfile.Measure(model, inputs, runs) : null;
         if (compressedFile is not null)
         {
             var compressedPath = CommandAction.ExistingFile(compressedFile);
             var compressedModel = OnnxModel.Load(compressedPath);
-            var result = LatencyComparison.MeasureCompressed(model, compressedModel, inputs, runs);
+            var result = LatencyComparison.MeasureCompressed(model, compressedModel, inputs, runs, peer: peer.Model);
             var compressedProfile = profile ? OperatorProfile.Measure(compressedModel, inputs, runs) : null;
             ReportCompressed(path, compressedPath, inputs, result, profiled, compressedProfile, json);
             return ExitCodes.Success;
         }
 
-        Report(path, inputs, LatencyComparison.Measure(model, inputs, runs), profiled, json);
+        Report(path, inputs, LatencyComparison.Measure(model, inputs, runs, peer: peer.Model), profiled, json);
         return ExitCodes.Success;
     }
 
@@ -144,6 +152,10 @@ internal static class BenchCommand
                 max_abs_diff = result.MaxAbsoluteDifference,
                 threads = 1,
                 profile = ProfileJson(profile),
+                peer = PeerName(result),
+                peer_ort_ms = result.PeerMilliseconds,
+                peer_speedup = result.PeerMilliseconds / result.NativeMilliseconds,
+                peer_max_abs_diff = result.PeerMaxAbsoluteDifference,
             }, CommandAction.Json));
             return;
         }
@@ -152,6 +164,7 @@ internal static class BenchCommand
         Console.WriteLine($"native engine : {result.NativeMilliseconds,9:F3} ms");
         Console.WriteLine($"ONNX Runtime  : {result.OnnxRuntimeMilliseconds,9:F3} ms");
         Console.WriteLine($"speedup       : {result.Speedup,9:F2}x (ONNX Runtime time / native time); outputs agree to {result.MaxAbsoluteDifference:G3}");
+        PrintPeer(result, result.NativeMilliseconds, "native");
         PrintProfile("model", profile);
     }
 
@@ -180,6 +193,10 @@ internal static class BenchCommand
                 threads = 1,
                 profile = ProfileJson(profile),
                 compressed_profile = ProfileJson(compressedProfile),
+                peer = PeerName(original),
+                peer_ort_ms = original.PeerMilliseconds,
+                peer_speedup = original.PeerMilliseconds / compressed.NativeMilliseconds,
+                peer_max_abs_diff = original.PeerMaxAbsoluteDifference,
             }, CommandAction.Json));
             return;
         }
@@ -189,8 +206,21 @@ internal static class BenchCommand
         Console.WriteLine($"original   : {original.NativeMilliseconds,15:F3} ms {original.OnnxRuntimeMilliseconds,11:F3} ms {result.OriginalNativeBytes / 1e6,10:F1} MB");
         Console.WriteLine($"compressed : {compressed.NativeMilliseconds,15:F3} ms {compressed.OnnxRuntimeMilliseconds,11:F3} ms {result.CompressedNativeBytes / 1e6,10:F1} MB");
         Console.WriteLine($"speedup    : {result.CompressedSpeedup:F2}x (ONNX Runtime on the original / native engine on the compressed model); engines agree to {original.MaxAbsoluteDifference:G3} and {compressed.MaxAbsoluteDifference:G3}");
+        PrintPeer(original, compressed.NativeMilliseconds, "native on the compressed model");
         PrintProfile("original", profile);
         PrintProfile("compressed", compressedProfile);
+    }
+
+    /// <summary>The peer's name when one was timed (null, and so absent from JSON, otherwise).</summary>
+    private static string? PeerName(LatencyResult result) => result.PeerMilliseconds is null ? null : OnnxRuntimeInt8Peer.Name;
+
+    /// <summary>The peer's time and how the native engine (<paramref name="nativeMilliseconds"/>, <paramref name="what"/>) compares with it.</summary>
+    private static void PrintPeer(LatencyResult result, double nativeMilliseconds, string what)
+    {
+        if (result.PeerMilliseconds is { } peer)
+        {
+            Console.WriteLine($"peer {OnnxRuntimeInt8Peer.Name}: {peer,9:F3} ms in ONNX Runtime (outputs within {result.PeerMaxAbsoluteDifference:G3} of the float model's); {what} / peer: {peer / nativeMilliseconds:F2}x");
+        }
     }
 
     /// <summary>The profile as JSON rows (null, and so absent, without --profile).</summary>

@@ -14,6 +14,12 @@ public sealed record LatencyResult(double NativeMilliseconds, double OnnxRuntime
 {
     /// <summary>ONNX Runtime time over native time: above 1 means the native engine is faster.</summary>
     public double Speedup => OnnxRuntimeMilliseconds / NativeMilliseconds;
+
+    /// <summary>Median ONNX Runtime latency of the peer model timed in the same rounds, when one was given.</summary>
+    public double? PeerMilliseconds { get; init; }
+
+    /// <summary>Largest difference between the peer's outputs and the model's in ONNX Runtime (the peer's own error), when a peer was given.</summary>
+    public double? PeerMaxAbsoluteDifference { get; init; }
 }
 
 /// <summary>An original model and its compressed ONNX, each timed in both engines in the same rounds.</summary>
@@ -45,13 +51,25 @@ public static class LatencyComparison
     /// <param name="inputs">Inputs in the model's order.</param>
     /// <param name="runs">Timed runs per engine (median reported).</param>
     /// <param name="warmup">Untimed runs per engine first, at least (JIT, caches, ONNX Runtime's allocator; the warm-up also lasts <see cref="WarmupTime"/>).</param>
-    public static LatencyResult Measure(OnnxModel model, Tensor[] inputs, int runs = 21, int warmup = 5)
+    /// <param name="peer">
+    /// Another form of the model to time in ONNX Runtime in the same rounds (e.g. ONNX Runtime's own int8 form of it), or
+    /// null.
+    /// </param>
+    public static LatencyResult Measure(OnnxModel model, Tensor[] inputs, int runs = 21, int warmup = 5, OnnxModel? peer = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(runs, 1);
         using var pair = new EnginePair(model, inputs);
-        var times = TimeRounds([pair.RunNative, pair.RunOnnxRuntime], runs, warmup);
-        return new LatencyResult(times[0], times[1], runs, pair.MaxAbsoluteDifference());
+        using var peerPair = peer is null ? null : new EnginePair(peer, inputs, native: false);
+        var times = TimeRounds(peerPair is null ? [pair.RunNative, pair.RunOnnxRuntime] : [pair.RunNative, pair.RunOnnxRuntime, peerPair.RunOnnxRuntime], runs, warmup);
+        return WithPeer(new LatencyResult(times[0], times[1], runs, pair.MaxAbsoluteDifference()), pair, peerPair, times);
     }
+
+    /// <summary><paramref name="result"/> with the peer's median (the last of <paramref name="times"/>) and error, when there is a peer.</summary>
+    private static LatencyResult WithPeer(LatencyResult result, EnginePair pair, EnginePair? peer, double[] times) => peer is null ? result : result with
+    {
+        PeerMilliseconds = times[^1],
+        PeerMaxAbsoluteDifference = pair.OnnxRuntimeOutputs().Zip(peer.OnnxRuntimeOutputs()).Max(p => TensorComparer.MaxAbsoluteDifference(p.First, p.Second)),
+    };
 
     /// <summary>
     /// The median latency in milliseconds of ONNX Runtime alone (one thread, as in <see cref="Measure"/>): for a model
@@ -79,16 +97,19 @@ public static class LatencyComparison
     /// Measures the original and the compressed model on the same inputs, all four runs in every round, and the
     /// managed memory the native engine holds for each.
     /// </summary>
-    public static CompressedLatencyResult MeasureCompressed(OnnxModel original, OnnxModel compressed, Tensor[] inputs, int runs = 21, int warmup = 5)
+    /// <remarks>A <paramref name="peer"/> is timed in ONNX Runtime in the same rounds; its time is reported with the original's.</remarks>
+    public static CompressedLatencyResult MeasureCompressed(OnnxModel original, OnnxModel compressed, Tensor[] inputs, int runs = 21, int warmup = 5, OnnxModel? peer = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(runs, 1);
         var originalBytes = NativeFootprint(original, inputs);
         var compressedBytes = NativeFootprint(compressed, inputs);
         using var before = new EnginePair(original, inputs);
         using var after = new EnginePair(compressed, inputs);
-        var times = TimeRounds([before.RunNative, before.RunOnnxRuntime, after.RunNative, after.RunOnnxRuntime], runs, warmup);
+        using var peerPair = peer is null ? null : new EnginePair(peer, inputs, native: false);
+        Action[] engines = [before.RunNative, before.RunOnnxRuntime, after.RunNative, after.RunOnnxRuntime];
+        var times = TimeRounds(peerPair is null ? engines : [.. engines, peerPair.RunOnnxRuntime], runs, warmup);
         return new CompressedLatencyResult(
-            new LatencyResult(times[0], times[1], runs, before.MaxAbsoluteDifference()),
+            WithPeer(new LatencyResult(times[0], times[1], runs, before.MaxAbsoluteDifference()), before, peerPair, times),
             new LatencyResult(times[2], times[3], runs, after.MaxAbsoluteDifference()),
             originalBytes, compressedBytes);
     }
@@ -143,28 +164,30 @@ public static class LatencyComparison
         return sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
     }
 
-    /// <summary>One model loaded in both engines, with its inputs bound once for ONNX Runtime.</summary>
+    /// <summary>One model loaded in both engines (or in ONNX Runtime alone), with its inputs bound once for ONNX Runtime.</summary>
     private sealed class EnginePair : IDisposable
     {
-        private readonly NativeModel _native;
+        private readonly NativeModel? _native;
         private readonly OnnxRuntimeModel _ort;
         private readonly Tensor[] _inputs;
         private readonly Microsoft.ML.OnnxRuntime.OrtValue[] _bound;
 
-        public EnginePair(OnnxModel model, Tensor[] inputs)
+        public EnginePair(OnnxModel model, Tensor[] inputs, bool native = true)
         {
-            _native = new NativeModel(model);
+            _native = native ? new NativeModel(model) : null;
             _ort = new OnnxRuntimeModel(model);
             _inputs = inputs;
             _bound = _ort.Bind(inputs);
         }
 
-        public void RunNative() => _native.Run(_inputs);
+        public void RunNative() => _native!.Run(_inputs);
 
         public void RunOnnxRuntime() => _ort.Run(_bound);
 
+        public Tensor[] OnnxRuntimeOutputs() => _ort.Run(_bound);
+
         public double MaxAbsoluteDifference() =>
-            _native.Run(_inputs).Zip(_ort.Run(_bound)).Max(p => TensorComparer.MaxAbsoluteDifference(p.First, p.Second));
+            _native!.Run(_inputs).Zip(_ort.Run(_bound)).Max(p => TensorComparer.MaxAbsoluteDifference(p.First, p.Second));
 
         public void Dispose()
         {
