@@ -13,13 +13,14 @@ internal sealed class EngineChoice : IDisposable
 {
     private readonly OnnxRuntimeModel? _session;
 
-    public EngineChoice(OnnxModel model, bool useOnnxRuntime)
+    public EngineChoice(OnnxModel model, bool useOnnxRuntime, bool quantizeInt8Activations = false)
     {
         if (!useOnnxRuntime)
         {
             try
             {
-                Model = new NativeModel(model);
+                Model = new NativeModel(model) { QuantizeInt8Activations = quantizeInt8Activations };
+                QuantizesInt8Activations = quantizeInt8Activations;
                 return;
             }
             catch (UnsupportedOperatorException e)
@@ -42,6 +43,9 @@ internal sealed class EngineChoice : IDisposable
 
     /// <summary>Why ONNX Runtime runs the model although <c>--ort</c> was not given; null otherwise.</summary>
     public string? Fallback { get; }
+
+    /// <summary>Whether the native engine runs the model with <see cref="NativeModel.QuantizeInt8Activations"/>.</summary>
+    public bool QuantizesInt8Activations { get; }
 
     /// <summary>The engine's name for people.</summary>
     public string DisplayName => _session is null ? "native engine" : "ONNX Runtime";

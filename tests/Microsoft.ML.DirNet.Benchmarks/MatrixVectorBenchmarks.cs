@@ -52,6 +52,10 @@ public class MatrixVectorBenchmarks
     [Arguments(4)]
     public void Int8(int lanes) => _int8.Multiply(_x, 1, _y, accumulate: false, (LaneWidth)lanes); // the rung's float lanes
 
+    /// <summary>int8 levels by integer dot products (AVX-VNNI), the input quantized to int8 first.</summary>
+    [Benchmark]
+    public void Int8QuantizedInput() => _int8.MultiplyQuantized(_x, 1, _y, accumulate: false);
+
     [Benchmark]
     [Arguments(16)]
     [Arguments(8)]

@@ -5,6 +5,7 @@ using Microsoft.ML.DirNet.Benchmarks;
 // `--ratio [RUNS] [--markdown FILE]` prints the quick side-by-side medians (the same measurement as `dirnet bench`) for
 // every benchmark model, and with --markdown also writes them as a markdown table (the README's speed figures);
 // `--compressed` does the same for the compressed sample models (and the native engine's managed heap);
+// `--low-bit [RUNS] [--markdown FILE]` times each weight precision against ONNX Runtime's float32 and its own int8;
 // anything else goes to BenchmarkDotNet (e.g. `--filter *`).
 if (args.Length > 0 && args[0] == "--ratio")
 {
@@ -44,6 +45,20 @@ if (args.Length > 0 && args[0] == "--compressed")
         var inputs = RandomInputs.Create(original, batch: 1, steps: CompressedModels.Steps(name));
         var result = LatencyComparison.MeasureCompressed(original, CompressedModels.Compress(original, name), inputs, runs);
         Console.WriteLine($"{name,-24} {result.Original.OnnxRuntimeMilliseconds,11:F3} {result.Compressed.NativeMilliseconds,10:F3} {result.Compressed.OnnxRuntimeMilliseconds,11:F3} {result.CompressedSpeedup,7:F2}x {result.CompressedNativeBytes / 1e6,8:F1}  (native original {result.Original.NativeMilliseconds:F3} ms, {result.OriginalNativeBytes / 1e6:F1} MB)");
+    }
+
+    return;
+}
+
+if (args.Length > 0 && args[0] == "--low-bit")
+{
+    var runs = args.Length > 1 && int.TryParse(args[1], out var given) ? given : 31;
+    var markdown = Array.IndexOf(args, "--markdown") is var at and >= 0 && at + 1 < args.Length ? args[at + 1] : null;
+    var table = LowBitSpeed.Measure(runs, Console.WriteLine);
+    if (markdown is not null)
+    {
+        File.WriteAllText(markdown, LowBitSpeed.Document(table, runs, markdown));
+        Console.WriteLine($"Wrote {markdown}.");
     }
 
     return;

@@ -109,6 +109,56 @@ public sealed class MatrixKernelTests
             (r, p) => values[(above + r) * columns + p], $"[{rows} x {columns}]");
     }
 
+    /// <summary>
+    /// The int8 kernel with its inputs quantized (integer dot products, AVX-VNNI): each output is, to float rounding,
+    /// the int8 matrix times the input as quantized (symmetric int8, one scale per row: its largest magnitude over
+    /// 127), written and accumulated, over partial panels, padded columns, a range of rows and batches of 1 to 13 (four
+    /// rows at a time and the rest one by one); and within the rounding bound Σ|w|·sₓ/2 of the float product. Where
+    /// the processor has no integer dot products, the call is refused.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void QuantizedInputInt8ProductMatchesTheDefinitionOnQuantizedInputs(int m, int k, int n)
+    {
+        var random = new Random(m * 1000 + k * 10 + n + 3);
+        var (rows, columns, above) = (4 * n, 3 * k, 2);
+        var scales = Random(above + rows, random).Select(v => MathF.Abs(v) / 127).ToArray();
+        scales[above] = 0;
+        var values = Enumerable.Range(0, (above + rows) * columns).Select(i => random.Next(-127, 128) * scales[i / columns]).ToArray();
+        var packed = PackedInt8Matrix.For(values, scales, above * columns, rows, columns);
+        var (a, start) = (Random(m * columns, random), Random(m * rows, random));
+        a[0] = -1.5f; // the largest magnitude negative, and a row (the first) whose scale it sets
+        if (!PackedInt8Matrix.HasIntegerDotProducts)
+        {
+            Assert.Throws<InvalidOperationException>(() => packed.MultiplyQuantized(a, m, new float[m * rows], accumulate: false));
+            return;
+        }
+
+        foreach (var accumulate in new[] { false, true })
+        {
+            var c = (float[])start.Clone();
+            packed.MultiplyQuantized(a, m, c, accumulate);
+            for (var i = 0; i < m; i++)
+            {
+                var x = a.AsSpan(i * columns, columns).ToArray();
+                var step = x.Max(MathF.Abs) / 127;
+                var quantized = x.Select(v => step == 0 ? 0 : System.Math.Clamp(MathF.Round(v / step), -127, 127) * step).ToArray();
+                for (var r = 0; r < rows; r++)
+                {
+                    var w = Enumerable.Range(0, columns).Select(p => (double)values[(above + r) * columns + p]).ToArray();
+                    var offset = accumulate ? start[i * rows + r] : 0.0;
+                    var expected = offset + w.Select((v, p) => v * quantized[p]).Sum();
+                    var exact = offset + w.Select((v, p) => v * x[p]).Sum();
+                    var bound = w.Sum(System.Math.Abs) * step / 2;
+                    Assert.True(System.Math.Abs(c[i * rows + r] - expected) <= 1e-5 * (1 + System.Math.Abs(expected) + w.Sum(System.Math.Abs)),
+                        $"[{rows} x {columns}] m={m} accumulate={accumulate} [{i},{r}]: {c[i * rows + r]} vs {expected} on the quantized input");
+                    Assert.True(System.Math.Abs(c[i * rows + r] - exact) <= bound + 1e-5 * (1 + System.Math.Abs(exact)),
+                        $"[{rows} x {columns}] m={m} [{i},{r}]: {c[i * rows + r]} is {System.Math.Abs(c[i * rows + r] - exact):G3} from the float product, over the rounding bound {bound:G3}");
+                }
+            }
+        }
+    }
+
     /// <summary>A packed kernel's multiply on every rung, written and accumulated, is C = A·Wᵀ (+ start) within 1e-4 relative.</summary>
     private static void AssertProductOnEveryRung(Action<ReadOnlySpan<float>, int, Span<float>, bool, Numerics.Simd.LaneWidth> multiply,
         float[] a, int m, float[] start, int rows, int columns, Func<int, int, float> weight, string label)

@@ -25,17 +25,18 @@ internal static class BenchCommand
         var profile = new Option<bool>("--profile") { Description = "Also time every node in both engines (the native engine around each node, ONNX Runtime through its own profiler; medians of --runs runs) and print where the time goes; JSON gains profile (and compressed_profile): node, op, native_ms, ort_ms." };
         var peer = new Option<string?>("--peer") { Description = $"Also time, in the same rounds, the model as ONNX Runtime's own int8 form of it ({OnnxRuntimeInt8Peer.Name}: each LSTM as com.microsoft DynamicQuantizeLSTM, each MatMul with weights as DynamicQuantizeMatMul, int8 weights with a scale per output row, activations quantized per call), written from MODEL in memory. JSON gains peer, peer_ort_ms, peer_speedup (= peer_ort_ms / native_ms, or / compressed_native_ms with --compressed) and peer_max_abs_diff (its outputs against MODEL's in ONNX Runtime)." };
         peer.AcceptOnlyFromAmong(OnnxRuntimeInt8Peer.Name);
+        var int8Activations = new Option<bool>("--int8-activations") { Description = "Run the native engine's int8 recurrent steps on integer dot products, each step's input quantized to int8 (as ONNX Runtime's DynamicQuantizeLSTM does; AVX-VNNI, else no effect): for a model compressed with --precision int8. JSON gains int8_activations." };
         var command = new Command("bench",
             "Time one model run in the native engine and in ONNX Runtime, side by side in this process: one thread each, warm-up first (at least 5 rounds and 1 s, so that the JIT has optimised the hot code), median of --runs alternating runs. " + ExitCodes.Help)
         {
-            model, compressed, data, json, runs, batch, steps, profile, peer,
+            model, compressed, data, json, runs, batch, steps, profile, peer, int8Activations,
         };
         command.SetAction(result => CommandAction.Run(() => Execute(result.GetValue(model)!, result.GetValue(compressed), result.GetValue(data), result.GetValue(json),
-            result.GetValue(runs), result.GetValue(batch), result.GetValue(steps), result.GetValue(profile), result.GetValue(peer) is not null)));
+            result.GetValue(runs), result.GetValue(batch), result.GetValue(steps), result.GetValue(profile), result.GetValue(peer) is not null, result.GetValue(int8Activations))));
         return command;
     }
 
-    private static int Execute(FileInfo file, FileInfo? compressedFile, DirectoryInfo? data, bool json, int runs, int batch, int steps, bool profile, bool withPeer)
+    private static int Execute(FileInfo file, FileInfo? compressedFile, DirectoryInfo? data, bool json, int runs, int batch, int steps, bool profile, bool withPeer, bool quantizeInt8Activations)
     {
         InRange("--runs", runs, MaxRuns);
         InRange("--batch", batch, int.MaxValue);
@@ -83,13 +84,13 @@ internal static class BenchCommand
         {
             var compressedPath = CommandAction.ExistingFile(compressedFile);
             var compressedModel = OnnxModel.Load(compressedPath);
-            var result = LatencyComparison.MeasureCompressed(model, compressedModel, inputs, runs, peer: peer.Model);
+            var result = LatencyComparison.MeasureCompressed(model, compressedModel, inputs, runs, peer: peer.Model, quantizeInt8Activations: quantizeInt8Activations);
             var compressedProfile = profile ? OperatorProfile.Measure(compressedModel, inputs, runs) : null;
-            ReportCompressed(path, compressedPath, inputs, result, profiled, compressedProfile, json);
+            ReportCompressed(path, compressedPath, inputs, result, profiled, compressedProfile, json, quantizeInt8Activations);
             return ExitCodes.Success;
         }
 
-        Report(path, inputs, LatencyComparison.Measure(model, inputs, runs, peer: peer.Model), profiled, json);
+        Report(path, inputs, LatencyComparison.Measure(model, inputs, runs, peer: peer.Model, quantizeInt8Activations: quantizeInt8Activations), profiled, json, quantizeInt8Activations);
         return ExitCodes.Success;
     }
 
@@ -137,7 +138,7 @@ internal static class BenchCommand
         }
     }
 
-    private static void Report(string path, Tensor[] inputs, LatencyResult result, IReadOnlyList<OperatorTime>? profile, bool json)
+    private static void Report(string path, Tensor[] inputs, LatencyResult result, IReadOnlyList<OperatorTime>? profile, bool json, bool quantizeInt8Activations)
     {
         if (json)
         {
@@ -156,6 +157,7 @@ internal static class BenchCommand
                 peer_ort_ms = result.PeerMilliseconds,
                 peer_speedup = result.PeerMilliseconds / result.NativeMilliseconds,
                 peer_max_abs_diff = result.PeerMaxAbsoluteDifference,
+                int8_activations = quantizeInt8Activations,
             }, CommandAction.Json));
             return;
         }
@@ -169,7 +171,7 @@ internal static class BenchCommand
     }
 
     private static void ReportCompressed(string path, string compressedPath, Tensor[] inputs, CompressedLatencyResult result,
-        IReadOnlyList<OperatorTime>? profile, IReadOnlyList<OperatorTime>? compressedProfile, bool json)
+        IReadOnlyList<OperatorTime>? profile, IReadOnlyList<OperatorTime>? compressedProfile, bool json, bool quantizeInt8Activations)
     {
         var (original, compressed) = (result.Original, result.Compressed);
         if (json)
@@ -197,6 +199,7 @@ internal static class BenchCommand
                 peer_ort_ms = original.PeerMilliseconds,
                 peer_speedup = original.PeerMilliseconds / compressed.NativeMilliseconds,
                 peer_max_abs_diff = original.PeerMaxAbsoluteDifference,
+                int8_activations = quantizeInt8Activations,
             }, CommandAction.Json));
             return;
         }

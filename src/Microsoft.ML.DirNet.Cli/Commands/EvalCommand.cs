@@ -33,11 +33,12 @@ internal static class EvalCommand
         var utterances = new Option<int?>("--utterances") { Description = "asr: evaluate only the first N utterances (default: all)." };
         var alphabet = new Option<FileInfo?>("--alphabet") { Description = "asr: the CTC alphabet file (default: alphabet.txt in --data or its parent folder)." };
         var ort = new Option<bool>("--ort") { Description = "Run through ONNX Runtime instead of the native engine." };
+        var int8Activations = new Option<bool>("--int8-activations") { Description = "Native engine: run the recurrent steps of int8 weights on integer dot products, each step's input quantized to int8 (as ONNX Runtime's DynamicQuantizeLSTM does; AVX-VNNI, else no effect). JSON gains int8_activations." };
         var json = new Option<bool>("--json") { Description = "Print JSON: lm gives perplexity (plus predictions, nll); asr gives cer and wer (plus error and reference counts); both give seconds." };
         var command = new Command("eval",
             "Evaluate a model's task metric on a test set. lm: perplexity with batch 1, consecutive 35-step chunks, the recurrent state carried across chunks from zeros, exp(mean NLL) over every predicted token. asr: per utterance log-mel features, one run at batch 1, greedy CTC decoding; CER and WER are edit distances summed over the set divided by the reference length. " + ExitCodes.Help)
         {
-            model, task, data, split, tokens, utterances, alphabet, ort, json,
+            model, task, data, split, tokens, utterances, alphabet, ort, json, int8Activations,
         };
         command.SetAction(result => CommandAction.Run(() =>
         {
@@ -45,19 +46,20 @@ internal static class EvalCommand
             var folder = result.GetValue(data)!;
             var useOrt = result.GetValue(ort);
             var asJson = result.GetValue(json);
+            var quantize = result.GetValue(int8Activations);
             return result.GetValue(task) == "lm"
-                ? EvaluateLanguageModel(file, folder, result.GetValue(split)!, result.GetValue(tokens), useOrt, asJson)
-                : EvaluateSpeech(file, folder, result.GetValue(alphabet), result.GetValue(utterances), useOrt, asJson);
+                ? EvaluateLanguageModel(file, folder, result.GetValue(split)!, result.GetValue(tokens), useOrt, quantize, asJson)
+                : EvaluateSpeech(file, folder, result.GetValue(alphabet), result.GetValue(utterances), useOrt, quantize, asJson);
         }));
         return command;
     }
 
-    private static int EvaluateSpeech(FileInfo file, DirectoryInfo data, FileInfo? alphabet, int? limit, bool useOrt, bool json)
+    private static int EvaluateSpeech(FileInfo file, DirectoryInfo data, FileInfo? alphabet, int? limit, bool useOrt, bool quantizeInt8Activations, bool json)
     {
         var loaded = OnnxModel.Load(CommandAction.ExistingFile(file));
         var folder = CommandAction.ExistingDirectory(data);
         var decoder = CtcGreedyDecoder.FromFile(CommandAction.AlphabetPath(folder, alphabet));
-        using var engine = new EngineChoice(loaded, useOrt);
+        using var engine = new EngineChoice(loaded, useOrt, quantizeInt8Activations);
         var watch = Stopwatch.StartNew();
         var result = WithProgress(json, "transcribing", progress => SpeechRecognitionEvaluator.Evaluate(engine.Model, folder, decoder, limit, progress));
         var seconds = watch.Elapsed.TotalSeconds;
@@ -66,7 +68,7 @@ internal static class EvalCommand
         {
             Console.WriteLine(JsonSerializer.Serialize(new
             {
-                task = "asr", model = file.FullName, engine = engine.JsonName,
+                task = "asr", model = file.FullName, engine = engine.JsonName, int8_activations = engine.QuantizesInt8Activations,
                 cer = rates.Cer, wer = rates.Wer, utterances = result.Utterances.Count,
                 char_errors = rates.CharacterErrors, chars = rates.Characters, word_errors = rates.WordErrors, words = rates.Words, seconds,
             }, CommandAction.Json));
@@ -100,7 +102,7 @@ internal static class EvalCommand
         return result;
     }
 
-    private static int EvaluateLanguageModel(FileInfo file, DirectoryInfo data, string split, int? tokens, bool useOrt, bool json)
+    private static int EvaluateLanguageModel(FileInfo file, DirectoryInfo data, string split, int? tokens, bool useOrt, bool quantizeInt8Activations, bool json)
     {
         var loaded = OnnxModel.Load(CommandAction.ExistingFile(file));
         var ids = LanguageModelCorpus.ReadIds(CommandAction.ExistingDirectory(data), split);
@@ -109,7 +111,7 @@ internal static class EvalCommand
             ids = limit >= 2 ? ids[..Math.Min(limit, ids.Length)] : throw new DirNetException("--tokens must be at least 2.");
         }
 
-        using var engine = new EngineChoice(loaded, useOrt);
+        using var engine = new EngineChoice(loaded, useOrt, quantizeInt8Activations);
         var watch = Stopwatch.StartNew();
         var result = WithProgress(json, $"perplexity over {ids.Length:N0} tokens", progress => PerplexityEvaluator.Evaluate(engine.Model, loaded, ids, progress: progress));
 
@@ -118,7 +120,7 @@ internal static class EvalCommand
         {
             Console.WriteLine(JsonSerializer.Serialize(new
             {
-                task = "lm", model = file.FullName, engine = engine.JsonName,
+                task = "lm", model = file.FullName, engine = engine.JsonName, int8_activations = engine.QuantizesInt8Activations,
                 perplexity = result.Perplexity, predictions = result.Predictions, nll = result.TotalNegativeLogLikelihood, seconds,
             }, CommandAction.Json));
         }

@@ -55,10 +55,11 @@ public static class LatencyComparison
     /// Another form of the model to time in ONNX Runtime in the same rounds (e.g. ONNX Runtime's own int8 form of it), or
     /// null.
     /// </param>
-    public static LatencyResult Measure(OnnxModel model, Tensor[] inputs, int runs = 21, int warmup = 5, OnnxModel? peer = null)
+    /// <param name="quantizeInt8Activations">Run the native engine with <see cref="NativeModel.QuantizeInt8Activations"/>.</param>
+    public static LatencyResult Measure(OnnxModel model, Tensor[] inputs, int runs = 21, int warmup = 5, OnnxModel? peer = null, bool quantizeInt8Activations = false)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(runs, 1);
-        using var pair = new EnginePair(model, inputs);
+        using var pair = new EnginePair(model, inputs, quantizeInt8Activations: quantizeInt8Activations);
         using var peerPair = peer is null ? null : new EnginePair(peer, inputs, native: false);
         var times = TimeRounds(peerPair is null ? [pair.RunNative, pair.RunOnnxRuntime] : [pair.RunNative, pair.RunOnnxRuntime, peerPair.RunOnnxRuntime], runs, warmup);
         return WithPeer(new LatencyResult(times[0], times[1], runs, pair.MaxAbsoluteDifference()), pair, peerPair, times);
@@ -97,14 +98,18 @@ public static class LatencyComparison
     /// Measures the original and the compressed model on the same inputs, all four runs in every round, and the
     /// managed memory the native engine holds for each.
     /// </summary>
-    /// <remarks>A <paramref name="peer"/> is timed in ONNX Runtime in the same rounds; its time is reported with the original's.</remarks>
-    public static CompressedLatencyResult MeasureCompressed(OnnxModel original, OnnxModel compressed, Tensor[] inputs, int runs = 21, int warmup = 5, OnnxModel? peer = null)
+    /// <remarks>
+    /// A <paramref name="peer"/> is timed in ONNX Runtime in the same rounds; its time is reported with the original's.
+    /// <paramref name="quantizeInt8Activations"/> runs the compressed model with <see cref="NativeModel.QuantizeInt8Activations"/>.
+    /// </remarks>
+    public static CompressedLatencyResult MeasureCompressed(OnnxModel original, OnnxModel compressed, Tensor[] inputs, int runs = 21, int warmup = 5,
+        OnnxModel? peer = null, bool quantizeInt8Activations = false)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(runs, 1);
         var originalBytes = NativeFootprint(original, inputs);
         var compressedBytes = NativeFootprint(compressed, inputs);
         using var before = new EnginePair(original, inputs);
-        using var after = new EnginePair(compressed, inputs);
+        using var after = new EnginePair(compressed, inputs, quantizeInt8Activations: quantizeInt8Activations);
         using var peerPair = peer is null ? null : new EnginePair(peer, inputs, native: false);
         Action[] engines = [before.RunNative, before.RunOnnxRuntime, after.RunNative, after.RunOnnxRuntime];
         var times = TimeRounds(peerPair is null ? engines : [.. engines, peerPair.RunOnnxRuntime], runs, warmup);
@@ -172,9 +177,9 @@ public static class LatencyComparison
         private readonly Tensor[] _inputs;
         private readonly Microsoft.ML.OnnxRuntime.OrtValue[] _bound;
 
-        public EnginePair(OnnxModel model, Tensor[] inputs, bool native = true)
+        public EnginePair(OnnxModel model, Tensor[] inputs, bool native = true, bool quantizeInt8Activations = false)
         {
-            _native = native ? new NativeModel(model) : null;
+            _native = native ? new NativeModel(model) { QuantizeInt8Activations = quantizeInt8Activations } : null;
             _ort = new OnnxRuntimeModel(model);
             _inputs = inputs;
             _bound = _ort.Bind(inputs);

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Microsoft.ML.DirNet.Numerics.Simd;
 
 namespace Microsoft.ML.DirNet.Numerics;
@@ -26,6 +27,7 @@ internal sealed class PackedInt8Matrix
 
     private readonly uint[] _words;   // [panel][word][lane], columns zero-padded to whole steps
     private readonly float[] _scales; // row scales, zero-padded to whole panels
+    private readonly int[] _levelSums; // Σ_k q[r, k] per row, zero-padded to whole panels (for unsigned activations)
     private readonly int _wordsPerPanel;
 
     private PackedInt8Matrix(ReadOnlySpan<float> values, ReadOnlySpan<float> scales, int rows, int columns)
@@ -36,6 +38,7 @@ internal sealed class PackedInt8Matrix
         var panels = (rows + PanelRows - 1) / PanelRows;
         _words = new uint[(long)panels * _wordsPerPanel * PanelRows];
         _scales = new float[panels * PanelRows];
+        _levelSums = new int[panels * PanelRows];
         for (var r = 0; r < rows; r++)
         {
             var scale = scales[r];
@@ -45,6 +48,7 @@ internal sealed class PackedInt8Matrix
             {
                 // The values are on the int8 grid (q·s), so dividing by the scale and rounding recovers q exactly.
                 var level = scale == 0f ? (sbyte)0 : (sbyte)MathF.Round(source[k] / scale);
+                _levelSums[r] += level;
                 _words[((long)(r / PanelRows) * _wordsPerPanel + k / ColumnsPerWord) * PanelRows + r % PanelRows] |= (uint)(byte)level << (8 * (k % ColumnsPerWord));
             }
         }
@@ -143,6 +147,143 @@ internal sealed class PackedInt8Matrix
             if (!full)
             {
                 PackedLowBitMatrix.WritePartialPanel(tail, y[(panel * PanelRows)..], accumulate);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Whether <see cref="MultiplyQuantized"/> runs on integer dot products (AVX-VNNI: four int8 products summed into
+    /// each 32-bit lane per instruction), and so can be used.
+    /// </summary>
+    public static bool HasIntegerDotProducts => AvxVnni.IsSupported;
+
+    /// <summary>The most columns whose int32 sums cannot overflow: each step adds at most 4·255·128.</summary>
+    public const int MaxQuantizedColumns = 1 << 16;
+
+    /// <summary>
+    /// C[m×Rows] = A[m×Columns]·Wᵀ (or C +=) with each input row itself quantized for the product, as ONNX Runtime's
+    /// DynamicQuantizeLSTM does: symmetric int8 with one scale per row (its largest magnitude over 127), shifted by 128
+    /// to the unsigned bytes the integer dot product takes; c[r] = s[r]·sₓ·(Σ_k q[r, k]·(xq[k] + 128) − 128·Σ_k q[r, k]).
+    /// The only error on top of the weights' is the inputs' rounding, at most sₓ/2 per element. Four input rows share
+    /// each loaded weight vector, so a batch (an input projection over a sequence) reads the weights once per four.
+    /// </summary>
+    public void MultiplyQuantized(ReadOnlySpan<float> a, int m, Span<float> c, bool accumulate)
+    {
+        if (!HasIntegerDotProducts || Columns > MaxQuantizedColumns)
+        {
+            throw new InvalidOperationException("The quantized product needs AVX-VNNI and at most 65,536 columns.");
+        }
+
+        if (a.Length < (long)m * Columns || c.Length < (long)m * Rows)
+        {
+            throw new ArgumentException("Matrix spans are smaller than their dimensions.");
+        }
+
+        var stride = _wordsPerPanel * ColumnsPerWord;
+        using var buffer = new ScratchBuffer((long)m * stride / 4 + m);
+        var bytes = MemoryMarshal.AsBytes(buffer.Span[m..]);
+        var scales = buffer.Span[..m];
+        // Padded columns hold weight 0, so whatever they hold adds nothing; 128 is x = 0.
+        bytes.Fill(128);
+        for (var i = 0; i < m; i++)
+        {
+            var x = a.Slice(i * Columns, Columns);
+            var scale = scales[i] = MathF.Abs(TensorPrimitives.MaxMagnitude(x)) / 127f;
+            if (scale > 0)
+            {
+                var row = bytes.Slice(i * stride, Columns);
+                for (var k = 0; k < Columns; k++)
+                {
+                    row[k] = (byte)(Math.Clamp((int)MathF.Round(x[k] / scale), -127, 127) + 128);
+                }
+            }
+        }
+
+        Span<float> tail = stackalloc float[4 * PanelRows];
+        var i0 = 0;
+        for (; i0 + 4 <= m; i0 += 4)
+        {
+            ProductQuantized<Four>(bytes[(i0 * stride)..], stride, scales[i0..], c[(i0 * Rows)..], accumulate, tail);
+        }
+
+        for (; i0 < m; i0++)
+        {
+            ProductQuantized<One>(bytes[(i0 * stride)..], stride, scales[i0..], c[(i0 * Rows)..], accumulate, tail);
+        }
+    }
+
+    /// <summary>How many input rows one pass of the quantized kernel takes (1 or 4): a type, so each count compiles on its own.</summary>
+    private interface IInputCount
+    {
+        static abstract int Count { get; }
+    }
+
+    private readonly struct One : IInputCount
+    {
+        public static int Count => 1;
+    }
+
+    private readonly struct Four : IInputCount
+    {
+        public static int Count => 4;
+    }
+
+    /// <summary>
+    /// Rows [i0, i0 + <typeparamref name="TCount"/>) of the quantized product: <paramref name="x"/> their bytes, one
+    /// row every <paramref name="stride"/>; <paramref name="y"/> their outputs, one row every <see cref="Rows"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void ProductQuantized<TCount>(ReadOnlySpan<byte> x, int stride, ReadOnlySpan<float> xScales, Span<float> y, bool accumulate, Span<float> tail)
+        where TCount : struct, IInputCount
+    {
+        ref var word0 = ref MemoryMarshal.GetArrayDataReference(_words);
+        ref var quad0 = ref Unsafe.As<byte, uint>(ref MemoryMarshal.GetReference(x));
+        var quadStride = stride / 4;
+        var panels = (Rows + PanelRows - 1) / PanelRows;
+        var shift = Vector256.Create(128);
+        for (var panel = 0; panel < panels; panel++)
+        {
+            ref var words = ref Unsafe.Add(ref word0, (nint)panel * _wordsPerPanel * PanelRows);
+            // Rows 0-7 and 8-15 of the panel for each input: independent sums, so the dot products do not wait on one another.
+            var (low0, high0, low1, high1) = (Vector256<int>.Zero, Vector256<int>.Zero, Vector256<int>.Zero, Vector256<int>.Zero);
+            var (low2, high2, low3, high3) = (Vector256<int>.Zero, Vector256<int>.Zero, Vector256<int>.Zero, Vector256<int>.Zero);
+            for (var w = 0; w < _wordsPerPanel; w++)
+            {
+                ref var column = ref Unsafe.Add(ref words, w * PanelRows);
+                var low = Vector256.LoadUnsafe(ref column).AsSByte();
+                var high = Vector256.LoadUnsafe(ref Unsafe.Add(ref column, 8)).AsSByte();
+                var x0 = Vector256.Create(Unsafe.Add(ref quad0, w)).AsByte();
+                low0 = AvxVnni.MultiplyWideningAndAdd(low0, x0, low);
+                high0 = AvxVnni.MultiplyWideningAndAdd(high0, x0, high);
+                if (TCount.Count == 4)
+                {
+                    var x1 = Vector256.Create(Unsafe.Add(ref quad0, quadStride + w)).AsByte();
+                    var x2 = Vector256.Create(Unsafe.Add(ref quad0, 2 * quadStride + w)).AsByte();
+                    var x3 = Vector256.Create(Unsafe.Add(ref quad0, 3 * quadStride + w)).AsByte();
+                    low1 = AvxVnni.MultiplyWideningAndAdd(low1, x1, low);
+                    high1 = AvxVnni.MultiplyWideningAndAdd(high1, x1, high);
+                    low2 = AvxVnni.MultiplyWideningAndAdd(low2, x2, low);
+                    high2 = AvxVnni.MultiplyWideningAndAdd(high2, x2, high);
+                    low3 = AvxVnni.MultiplyWideningAndAdd(low3, x3, low);
+                    high3 = AvxVnni.MultiplyWideningAndAdd(high3, x3, high);
+                }
+            }
+
+            var full = (panel + 1) * PanelRows <= Rows;
+            var rowScales = (Vector256.LoadUnsafe(ref _scales[panel * PanelRows]), Vector256.LoadUnsafe(ref _scales[panel * PanelRows + 8]));
+            var levelSums = (Vector256.LoadUnsafe(ref _levelSums[panel * PanelRows]) * shift, Vector256.LoadUnsafe(ref _levelSums[panel * PanelRows + 8]) * shift);
+            for (var i = 0; i < TCount.Count; i++)
+            {
+                var (lowSum, highSum) = i switch { 0 => (low0, high0), 1 => (low1, high1), 2 => (low2, high2), _ => (low3, high3) };
+                var output = full ? y.Slice(i * Rows + panel * PanelRows, PanelRows) : tail.Slice(i * PanelRows, PanelRows);
+                var lowValue = Vector256.ConvertToSingle(lowSum - levelSums.Item1) * (rowScales.Item1 * xScales[i]);
+                var highValue = Vector256.ConvertToSingle(highSum - levelSums.Item2) * (rowScales.Item2 * xScales[i]);
+                (accumulate && full ? lowValue + Vector256.Create<float>(output) : lowValue).CopyTo(output);
+                (accumulate && full ? highValue + Vector256.Create<float>(output[8..]) : highValue).CopyTo(output[8..]);
+                if (!full)
+                {
+                    PackedLowBitMatrix.WritePartialPanel(output, y[(i * Rows + panel * PanelRows)..(i * Rows + Rows)], accumulate);
+                }
             }
         }
     }

@@ -70,6 +70,13 @@ public sealed partial class DenseMatrix
             packed.LowBitPanels ??= PackedLowBitMatrix.For(lowBit, _offset / Columns, Rows);
             packed.LowBitPanels.Multiply(a, m, c, accumulate);
         }
+        else if (packed.RowScales is { } quantizedScales && Runtime.ActivationQuantization.IsOn && PackedInt8Matrix.HasIntegerDotProducts
+            && Columns <= PackedInt8Matrix.MaxQuantizedColumns)
+        {
+            // Inputs quantized too (NativeModel.QuantizeInt8Activations): integer dot products, batches included.
+            packed.Int8 ??= PackedInt8Matrix.For(_data, quantizedScales, _offset, Rows, Columns);
+            packed.Int8.MultiplyQuantized(a, m, c, accumulate);
+        }
         else if (packed.RowScales is { } rowScales && m < PackedMatrix.BlockRows && PackedInt8Matrix.IsPreferred)
         {
             packed.Int8 ??= PackedInt8Matrix.For(_data, rowScales, _offset, Rows, Columns);

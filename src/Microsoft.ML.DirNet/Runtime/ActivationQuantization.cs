@@ -1,0 +1,29 @@
+namespace Microsoft.ML.DirNet.Runtime;
+
+/// <summary>
+/// Whether the run on this thread quantizes the inputs of its int8 matrices' single-input products
+/// (<see cref="NativeModel.QuantizeInt8Activations"/>). A run sets it for its duration, as <see cref="NodeObservation"/>
+/// does its observer, so the matrices, shared by every model and thread that loads them, need not carry it.
+/// </summary>
+internal static class ActivationQuantization
+{
+    [ThreadStatic]
+    private static bool t_on;
+
+    /// <summary>Whether this thread's run quantizes int8 products' inputs.</summary>
+    public static bool IsOn => t_on;
+
+    /// <summary>Sets it for this thread until the returned scope is disposed (runs nest).</summary>
+    public static Scope Begin(bool on)
+    {
+        var previous = t_on;
+        t_on = on;
+        return new Scope(previous);
+    }
+
+    /// <summary>Restores the setting that was current before <see cref="Begin"/>.</summary>
+    public readonly struct Scope(bool previous) : IDisposable
+    {
+        public void Dispose() => t_on = previous;
+    }
+}

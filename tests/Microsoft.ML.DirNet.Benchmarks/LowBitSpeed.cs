@@ -1,0 +1,80 @@
+using Microsoft.ML.DirNet.Benchmarking;
+using Microsoft.ML.DirNet.Compression;
+using Microsoft.ML.DirNet.Onnx;
+using static System.FormattableString;
+
+namespace Microsoft.ML.DirNet.Benchmarks;
+
+/// <summary>
+/// The speed of each weight precision (quant over the recurrent weights: float32 as it is, int8 per row, also with its
+/// inputs quantized to int8 for integer dot products (<see cref="Runtime.NativeModel.QuantizeInt8Activations"/>), int4
+/// and int3 per group of 128, ternary per group of 32) in the native engine against the peers a user would pick instead: ONNX
+/// Runtime on the float32 model and ONNX Runtime's own int8 form of it (<see cref="OnnxRuntimeInt8Peer"/>). Each row is
+/// measured in its own rounds with both peers, so its ratios are taken side by side.
+/// </summary>
+public static class LowBitSpeed
+{
+    /// <summary>A timed row: the model, the precision, and the medians.</summary>
+    public sealed record Row(string Model, string Precision, double NativeMs, double OrtMs, double PeerMs);
+
+    private static readonly (string Name, FactorPrecision Precision, int Group, bool QuantizedInputs)[] Precisions =
+    [
+        ("float32", FactorPrecision.Float32, 0, false), ("int8", FactorPrecision.Int8, 0, false), ("int8, int8 inputs", FactorPrecision.Int8, 0, true),
+        ("int4 g128", FactorPrecision.Int4, 128, false), ("int3 g128", FactorPrecision.Int3, 128, false), ("ternary g32", FactorPrecision.Ternary, 32, false),
+    ];
+
+    /// <summary>The models: the synthetic LSTMs (32 steps) and the language-model sample (35 tokens).</summary>
+    private static IEnumerable<(string Name, OnnxModel Model, int Steps)> Models()
+    {
+        yield return ("lstm-2x512", BenchmarkModels.Create("lstm-2x512"), 32);
+        yield return ("lstm-1x128", BenchmarkModels.Create("lstm-1x128"), 32);
+        yield return ("LM sample", CompressedModels.Original("lm-"), 35);
+    }
+
+    public static List<Row> Measure(int runs, Action<string> log)
+    {
+        var rows = new List<Row>();
+        log($"{"model",-11} {"precision",-12} {"native ms",10} {"ORT ms",10} {"ORT int8 ms",12} {"vs ORT",7} {"vs int8",8}  (batch 1, one thread, median of {runs})");
+        foreach (var (name, model, steps) in Models())
+        {
+            var inputs = RandomInputs.Create(model, batch: 1, steps: steps);
+            var peer = OnnxRuntimeInt8Peer.Write(model).Model;
+            foreach (var (precision, factor, group, quantizedInputs) in Precisions)
+            {
+                var compressed = factor == FactorPrecision.Float32 ? model : OnnxModel.Parse(RnnCompressor.Compress(model, new CompressionOptions
+                {
+                    Method = CompressionMethod.Quant, Precision = factor, GroupSize = group, Ratio = 2, Scope = CompressionScope.Recurrent,
+                }).ToCompressedModel().ToBytes(), $"{name} {precision}");
+                var result = LatencyComparison.MeasureCompressed(model, compressed, inputs, runs, peer: peer, quantizeInt8Activations: quantizedInputs);
+                var row = new Row(name, precision, result.Compressed.NativeMilliseconds, result.Original.OnnxRuntimeMilliseconds, result.Original.PeerMilliseconds!.Value);
+                rows.Add(row);
+                log($"{name,-11} {precision,-12} {row.NativeMs,10:F3} {row.OrtMs,10:F3} {row.PeerMs,12:F3} {row.OrtMs / row.NativeMs,6:F2}x {row.PeerMs / row.NativeMs,7:F2}x");
+            }
+        }
+
+        return rows;
+    }
+
+    /// <summary>The markdown page for docs/results, naming the command that wrote it.</summary>
+    public static string Document(IReadOnlyList<Row> rows, int runs, string path)
+    {
+        var simd = (System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? "AVX-512"
+            : System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated ? "256-bit SIMD" : "128-bit SIMD or none")
+            + (System.Runtime.Intrinsics.X86.AvxVnni.IsSupported ? ", VNNI" : "");
+        var text = new System.Text.StringBuilder("# Weight precision and speed: native engine against ONNX Runtime and its int8\n\n");
+        text.Append(Invariant($"Written by `dotnet run -c Release --project tests/Microsoft.ML.DirNet.Benchmarks -- --low-bit {runs} --markdown {path}` "));
+        text.Append(Invariant($"on {DateTime.UtcNow:yyyy-MM-dd} ({Environment.ProcessorCount} cores, {simd}). Each model's recurrent weights quantized by `--method quant` "));
+        text.Append("at each precision and run by the native engine, against ONNX Runtime on the float32 model and ONNX Runtime's own int8 form of it ");
+        text.Append("(`dirnet bench --peer ort-int8`: DynamicQuantizeLSTM and DynamicQuantizeMatMul, int8 weights per row, activations quantized per call). ");
+        text.Append(Invariant($"Batch 1, one thread, 32 steps (the LM sample: 35 tokens), median of {runs} runs after at least 1 s of warm-up, all three in the same rounds; "));
+        text.Append("\"int8 inputs\": the recurrent steps' inputs quantized to int8 too, for integer dot products (`NativeModel.QuantizeInt8Activations`, AVX-VNNI). ");
+        text.Append("vs ORT = ONNX Runtime float32 time / native time, vs int8 = ONNX Runtime int8 time / native time (above 1: the native engine is faster).\n\n");
+        text.Append("| model | precision | native ms | ONNX Runtime ms | ONNX Runtime int8 ms | vs ORT | vs int8 |\n|---|---|---:|---:|---:|---:|---:|\n");
+        foreach (var row in rows)
+        {
+            text.Append(Invariant($"| {row.Model} | {row.Precision} | {row.NativeMs:0.000} | {row.OrtMs:0.000} | {row.PeerMs:0.000} | {row.OrtMs / row.NativeMs:0.00}x | {row.PeerMs / row.NativeMs:0.00}x |\n"));
+        }
+
+        return text.ToString();
+    }
+}
