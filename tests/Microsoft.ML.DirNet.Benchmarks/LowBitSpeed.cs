@@ -45,6 +45,10 @@ public static class LowBitSpeed
                 {
                     Method = CompressionMethod.Quant, Precision = factor, GroupSize = group, Ratio = 2, Scope = CompressionScope.Recurrent,
                 }).ToCompressedModel().ToBytes(), $"{name} {precision}");
+                // The previous rows' models and sessions are garbage by now: collected first, so their collection does not land in this row's rounds.
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
+                GC.Collect();
                 var result = LatencyComparison.MeasureCompressed(model, compressed, inputs, runs, peer: peer, quantizeInt8Activations: quantizedInputs);
                 var row = new Row(name, precision, result.Compressed.NativeMilliseconds, result.Original.OnnxRuntimeMilliseconds, result.Original.PeerMilliseconds!.Value);
                 rows.Add(row);
