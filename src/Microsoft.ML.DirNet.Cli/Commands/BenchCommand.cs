@@ -79,13 +79,13 @@ internal static class BenchCommand
             Console.Error.WriteLine($"peer {OnnxRuntimeInt8Peer.Name}: {peer.Lstms} LSTM and {peer.MatMuls} MatMul node(s) as ONNX Runtime's int8 operators, the rest as in the model.");
         }
 
-        var profiled = profile ? OperatorProfile.Measure(model, inputs, runs) : null;
+        var profiled = profile ? OperatorProfile.Measure(model, inputs, runs, quantizeInt8Activations: quantizeInt8Activations) : null;
         if (compressedFile is not null)
         {
             var compressedPath = CommandAction.ExistingFile(compressedFile);
             var compressedModel = OnnxModel.Load(compressedPath);
             var result = LatencyComparison.MeasureCompressed(model, compressedModel, inputs, runs, peer: peer.Model, quantizeInt8Activations: quantizeInt8Activations);
-            var compressedProfile = profile ? OperatorProfile.Measure(compressedModel, inputs, runs) : null;
+            var compressedProfile = profile ? OperatorProfile.Measure(compressedModel, inputs, runs, quantizeInt8Activations: quantizeInt8Activations) : null;
             ReportCompressed(path, compressedPath, inputs, result, profiled, compressedProfile, json, quantizeInt8Activations);
             return ExitCodes.Success;
         }

@@ -25,10 +25,11 @@ public static class OperatorProfile
     /// <param name="inputs">Inputs in the model's order.</param>
     /// <param name="runs">Timed runs per engine (median per node).</param>
     /// <param name="warmup">Untimed runs per engine first, at least (the native engine's also last <see cref="LatencyComparison.WarmupTime"/>).</param>
-    public static IReadOnlyList<OperatorTime> Measure(OnnxModel model, Tensor[] inputs, int runs = 21, int warmup = 5)
+    /// <param name="quantizeInt8Activations">Run the native engine with <see cref="NativeModel.QuantizeInt8Activations"/>.</param>
+    public static IReadOnlyList<OperatorTime> Measure(OnnxModel model, Tensor[] inputs, int runs = 21, int warmup = 5, bool quantizeInt8Activations = false)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(runs, 1);
-        var native = NativeTimes(model, inputs, runs, warmup);
+        var native = NativeTimes(model, inputs, runs, warmup, quantizeInt8Activations);
         var ort = OnnxRuntimeTimes(model, inputs, runs, warmup);
         var rows = native.Select(n => new OperatorTime(n.Node, n.Op, n.Milliseconds,
             ort.TryGetValue(n.Node, out var o) ? o.Milliseconds : null)).ToList();
@@ -37,9 +38,9 @@ public static class OperatorProfile
         return rows.OrderByDescending(r => System.Math.Max(r.NativeMilliseconds ?? 0, r.OnnxRuntimeMilliseconds ?? 0)).ToArray();
     }
 
-    private static List<(string Node, string Op, double Milliseconds)> NativeTimes(OnnxModel model, Tensor[] inputs, int runs, int warmup)
+    private static List<(string Node, string Op, double Milliseconds)> NativeTimes(OnnxModel model, Tensor[] inputs, int runs, int warmup, bool quantizeInt8Activations)
     {
-        var engine = new NativeModel(model);
+        var engine = new NativeModel(model) { QuantizeInt8Activations = quantizeInt8Activations };
         var nodes = engine.ExecutedNodes;
         var times = new double[runs, nodes.Count];
         var run = new double[nodes.Count];
