@@ -6,9 +6,9 @@ using static System.FormattableString;
 namespace Microsoft.ML.DirNet.Benchmarks;
 
 /// <summary>
-/// The speed of each weight precision (quant over the recurrent weights: float32 as it is, int8 per row, also with its
-/// inputs quantized to int8 for integer dot products (<see cref="Runtime.NativeModel.QuantizeInt8Activations"/>), int4
-/// and int3 per group of 128, ternary per group of 32) in the native engine against the peers a user would pick instead: ONNX
+/// The speed of each weight precision (quant over the recurrent weights: float32 as it is, int8 per row, int4 and int3
+/// per group of 128, ternary per group of 32; int8, int4 and int3 also with their inputs quantized to int8 for integer
+/// dot products, <see cref="Runtime.NativeModel.QuantizeInt8Activations"/>) in the native engine against the peers a user would pick instead: ONNX
 /// Runtime on the float32 model and ONNX Runtime's own int8 form of it (<see cref="OnnxRuntimeInt8Peer"/>). Each row is
 /// measured in its own rounds with both peers and nothing else, so its ratios are taken side by side.
 /// </summary>
@@ -19,8 +19,11 @@ public static class LowBitSpeed
 
     private static readonly (string Name, FactorPrecision Precision, int Group, bool QuantizedInputs)[] Precisions =
     [
-        ("float32", FactorPrecision.Float32, 0, false), ("int8", FactorPrecision.Int8, 0, false), ("int8, int8 inputs", FactorPrecision.Int8, 0, true),
-        ("int4 g128", FactorPrecision.Int4, 128, false), ("int3 g128", FactorPrecision.Int3, 128, false), ("ternary g32", FactorPrecision.Ternary, 32, false),
+        ("float32", FactorPrecision.Float32, 0, false),
+        ("int8", FactorPrecision.Int8, 0, false), ("int8, int8 inputs", FactorPrecision.Int8, 0, true),
+        ("int4 g128", FactorPrecision.Int4, 128, false), ("int4 g128, int8 inputs", FactorPrecision.Int4, 128, true),
+        ("int3 g128", FactorPrecision.Int3, 128, false), ("int3 g128, int8 inputs", FactorPrecision.Int3, 128, true),
+        ("ternary g32", FactorPrecision.Ternary, 32, false),
     ];
 
     /// <summary>The models: the synthetic LSTMs (32 steps) and the language-model sample (35 tokens).</summary>
@@ -34,7 +37,7 @@ public static class LowBitSpeed
     public static List<Row> Measure(int runs, Action<string> log)
     {
         var rows = new List<Row>();
-        log($"{"model",-11} {"precision",-12} {"native ms",10} {"ORT ms",10} {"ORT int8 ms",12} {"vs ORT",7} {"vs int8",8}  (batch 1, one thread, median of {runs})");
+        log($"{"model",-11} {"precision",-23} {"native ms",10} {"ORT ms",10} {"ORT int8 ms",12} {"vs ORT",7} {"vs int8",8}  (batch 1, one thread, median of {runs})");
         foreach (var (name, model, steps) in Models())
         {
             var inputs = RandomInputs.Create(model, batch: 1, steps: steps);
@@ -63,7 +66,7 @@ public static class LowBitSpeed
 
                 var row = new Row(name, precision, times[0], times[1], times[2]);
                 rows.Add(row);
-                log($"{name,-11} {precision,-12} {row.NativeMs,10:F3} {row.OrtMs,10:F3} {row.PeerMs,12:F3} {row.OrtMs / row.NativeMs,6:F2}x {row.PeerMs / row.NativeMs,7:F2}x");
+                log($"{name,-11} {precision,-23} {row.NativeMs,10:F3} {row.OrtMs,10:F3} {row.PeerMs,12:F3} {row.OrtMs / row.NativeMs,6:F2}x {row.PeerMs / row.NativeMs,7:F2}x");
             }
         }
 

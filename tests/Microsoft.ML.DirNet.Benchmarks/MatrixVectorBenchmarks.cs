@@ -7,7 +7,7 @@ namespace Microsoft.ML.DirNet.Benchmarks;
 /// <summary>
 /// One recurrent step's product y = R·h on the recurrent matrix of a 512-unit LSTM (2048 × 512), per stored precision:
 /// float32 panels (the baseline) and rows (where panels are not supported), int8 levels with row scales, and int4 levels (groups of 128), the last two on every
-/// rung of the SIMD ladder. Random values, seeded.
+/// rung of the SIMD ladder and by integer dot products with the input quantized (AVX-VNNI). Random values, seeded.
 /// </summary>
 [MinColumn, MaxColumn, MedianColumn]
 public class MatrixVectorBenchmarks
@@ -55,6 +55,10 @@ public class MatrixVectorBenchmarks
     /// <summary>int8 levels by integer dot products (AVX-VNNI), the input quantized to int8 first.</summary>
     [Benchmark]
     public void Int8QuantizedInput() => _int8.MultiplyQuantized(_x, 1, _y, accumulate: false);
+
+    /// <summary>int4 levels by integer dot products on their nibbles (AVX-VNNI), the input quantized to int8 first.</summary>
+    [Benchmark]
+    public void Int4QuantizedInput() => _int4.MultiplyQuantized(_x, 1, _y, accumulate: false);
 
     [Benchmark]
     [Arguments(16)]

@@ -110,11 +110,9 @@ public sealed class MatrixKernelTests
     }
 
     /// <summary>
-    /// The int8 kernel with its inputs quantized (integer dot products, AVX-VNNI): each output is, to float rounding,
-    /// the int8 matrix times the input as quantized (symmetric int8, one scale per row: its largest magnitude over
-    /// 127), written and accumulated, over partial panels, padded columns, a range of rows and batches of 1 to 13 (four
-    /// rows at a time and the rest one by one); and within the rounding bound Σ|w|·sₓ/2 of the float product. Where
-    /// the processor has no integer dot products, the call is refused.
+    /// The int8 kernel with its inputs quantized (integer dot products, AVX-VNNI) over partial panels, padded columns,
+    /// a range of rows and batches of 1 to 13 (four rows at a time and the rest one by one): see
+    /// <see cref="AssertQuantizedInputProduct"/>. Where the processor has no integer dot products, the call is refused.
     /// </summary>
     [Theory]
     [MemberData(nameof(Shapes))]
@@ -126,18 +124,53 @@ public sealed class MatrixKernelTests
         scales[above] = 0;
         var values = Enumerable.Range(0, (above + rows) * columns).Select(i => random.Next(-127, 128) * scales[i / columns]).ToArray();
         var packed = PackedInt8Matrix.For(values, scales, above * columns, rows, columns);
-        var (a, start) = (Random(m * columns, random), Random(m * rows, random));
-        a[0] = -1.5f; // the largest magnitude negative, and a row (the first) whose scale it sets
+        AssertQuantizedInputProduct(packed.MultiplyQuantized, Random(m * columns, random), m, Random(m * rows, random), rows, columns,
+            (r, p) => values[(above + r) * columns + p], $"int8 [{rows} x {columns}]");
+    }
+
+    /// <summary>
+    /// The low-bit kernel with its inputs quantized (integer dot products on the nibbles, even and odd columns apart),
+    /// against the dequantized matrix: partial panels, groups padded to whole words, a partial last group, a range of
+    /// rows, one and several inputs; see <see cref="AssertQuantizedInputProduct"/>.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(LowBitShapes))]
+    public void QuantizedInputLowBitProductMatchesTheDequantizedMatrixOnQuantizedInputs(string gridName, int rows, int columns)
+    {
+        var (bits, group) = (gridName.Split(' ')[0], int.Parse(gridName.Split(' ')[1][1..]));
+        var grid = bits == "ternary" ? LowBitGrid.Ternary(group) : LowBitGrid.Integer(bits[3] - '0', group);
+        var random = new Random(rows * 1000 + columns + 1);
+        const int above = 3;
+        var stored = RoundToNearest.Quantize(Random((above + rows + 2) * columns, random), above + rows + 2, columns, grid);
+        var w = stored.Dequantize().AsSpan(above * columns, rows * columns).ToArray();
+        var packed = PackedLowBitMatrix.For(stored, above, rows);
+        foreach (var m in new[] { 1, 3 })
+        {
+            AssertQuantizedInputProduct(packed.MultiplyQuantized, Random(m * columns, random), m, Random(m * rows, random), rows, columns,
+                (r, k) => w[r * columns + k], $"{grid} [{rows} x {columns}]");
+        }
+    }
+
+    /// <summary>
+    /// A product with its inputs quantized, written and accumulated: each output is, to float rounding, the matrix
+    /// times the input as quantized (symmetric int8, one scale per input row: its largest magnitude over 127), and
+    /// within the rounding bound Σ|w|·sₓ/2 of the float product. The first input's largest magnitude is negative. Where
+    /// the processor has no integer dot products, the call must be refused.
+    /// </summary>
+    private static void AssertQuantizedInputProduct(Action<ReadOnlySpan<float>, int, Span<float>, bool> multiply,
+        float[] a, int m, float[] start, int rows, int columns, Func<int, int, float> weight, string label)
+    {
+        a[0] = -1.5f;
         if (!PackedInt8Matrix.HasIntegerDotProducts)
         {
-            Assert.Throws<InvalidOperationException>(() => packed.MultiplyQuantized(a, m, new float[m * rows], accumulate: false));
+            Assert.Throws<InvalidOperationException>(() => multiply(a, m, new float[m * rows], false));
             return;
         }
 
         foreach (var accumulate in new[] { false, true })
         {
             var c = (float[])start.Clone();
-            packed.MultiplyQuantized(a, m, c, accumulate);
+            multiply(a, m, c, accumulate);
             for (var i = 0; i < m; i++)
             {
                 var x = a.AsSpan(i * columns, columns).ToArray();
@@ -145,15 +178,15 @@ public sealed class MatrixKernelTests
                 var quantized = x.Select(v => step == 0 ? 0 : System.Math.Clamp(MathF.Round(v / step), -127, 127) * step).ToArray();
                 for (var r = 0; r < rows; r++)
                 {
-                    var w = Enumerable.Range(0, columns).Select(p => (double)values[(above + r) * columns + p]).ToArray();
+                    var w = Enumerable.Range(0, columns).Select(p => (double)weight(r, p)).ToArray();
                     var offset = accumulate ? start[i * rows + r] : 0.0;
                     var expected = offset + w.Select((v, p) => v * quantized[p]).Sum();
                     var exact = offset + w.Select((v, p) => v * x[p]).Sum();
                     var bound = w.Sum(System.Math.Abs) * step / 2;
                     Assert.True(System.Math.Abs(c[i * rows + r] - expected) <= 1e-5 * (1 + System.Math.Abs(expected) + w.Sum(System.Math.Abs)),
-                        $"[{rows} x {columns}] m={m} accumulate={accumulate} [{i},{r}]: {c[i * rows + r]} vs {expected} on the quantized input");
+                        $"{label} m={m} accumulate={accumulate} [{i},{r}]: {c[i * rows + r]} vs {expected} on the quantized input");
                     Assert.True(System.Math.Abs(c[i * rows + r] - exact) <= bound + 1e-5 * (1 + System.Math.Abs(exact)),
-                        $"[{rows} x {columns}] m={m} [{i},{r}]: {c[i * rows + r]} is {System.Math.Abs(c[i * rows + r] - exact):G3} from the float product, over the rounding bound {bound:G3}");
+                        $"{label} m={m} [{i},{r}]: {c[i * rows + r]} is {System.Math.Abs(c[i * rows + r] - exact):G3} from the float product, over the rounding bound {bound:G3}");
                 }
             }
         }

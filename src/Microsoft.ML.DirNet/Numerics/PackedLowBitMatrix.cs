@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Microsoft.ML.DirNet.Numerics.Simd;
 
 namespace Microsoft.ML.DirNet.Numerics;
@@ -30,6 +31,7 @@ internal sealed class PackedLowBitMatrix
     private readonly uint[] _words;          // [panel][word][lane]
     private readonly float[] _scales;        // [panel][group][lane]
     private readonly float[] _scaledZeros;   // s·z, [panel][group][lane]
+    private readonly int[] _levelSums;       // Σ q over the group, [panel][group][lane] (for unsigned activations)
     private readonly int[] _groupWords;      // first word of each group, and the total at the end
     private readonly int _groupSize;
 
@@ -51,6 +53,7 @@ internal sealed class PackedLowBitMatrix
         _words = new uint[(long)panels * words * PanelRows];
         _scales = new float[(long)panels * groups * PanelRows];
         _scaledZeros = new float[_scales.Length];
+        _levelSums = new int[_scales.Length];
         for (var r = 0; r < rows; r++)
         {
             var (panel, lane) = (r / PanelRows, r % PanelRows);
@@ -67,6 +70,7 @@ internal sealed class PackedLowBitMatrix
                 {
                     var word = ((long)panel * words + _groupWords[g] + k / ColumnsPerWord) * PanelRows + lane;
                     _words[word] |= (uint)values.Levels[(long)row * Columns + first + k] << (4 * (k % ColumnsPerWord));
+                    _levelSums[at] += values.Levels[(long)row * Columns + first + k];
                 }
             }
         }
@@ -178,6 +182,108 @@ internal sealed class PackedLowBitMatrix
                 TLanes.Store(accumulate && full ? TLanes.Add(TLanes.Load(ref target), total) : total, ref target);
             }
 
+            if (!full)
+            {
+                WritePartialPanel(tail, y[(panel * PanelRows)..], accumulate);
+            }
+        }
+    }
+
+    /// <summary>
+    /// C[m×Rows] = A[m×Columns]·Wᵀ (or C +=) with each input row itself quantized for the product, as for
+    /// <see cref="PackedInt8Matrix.MultiplyQuantized"/>: symmetric int8 with one scale sₓ per row, shifted by 128 to
+    /// unsigned bytes, so that integer dot products (AVX-VNNI) take four levels of a row at once: the low nibbles of a
+    /// word (its even columns) and the high ones (its odd columns) against the matching bytes of the input. Per group,
+    /// y += sₓ·(s·(Σ q·(xq + 128) − 128·Σ q) − s·z·Σ xq). The only error on top of the weights' is the inputs' rounding.
+    /// </summary>
+    public void MultiplyQuantized(ReadOnlySpan<float> a, int m, Span<float> c, bool accumulate)
+    {
+        if (!PackedInt8Matrix.HasIntegerDotProducts || Columns > PackedInt8Matrix.MaxQuantizedColumns)
+        {
+            throw new InvalidOperationException("The quantized product needs AVX-VNNI and at most 65,536 columns.");
+        }
+
+        if (a.Length < (long)m * Columns || c.Length < (long)m * Rows)
+        {
+            throw new ArgumentException("Matrix spans are smaller than their dimensions.");
+        }
+
+        var groups = _groupWords.Length - 1;
+        var words = _groupWords[groups];
+        // Per word 8 bytes: its even columns' inputs, then its odd columns'; then the groups' sums of the quantized inputs.
+        using var buffer = new ScratchBuffer(2L * words + groups);
+        var bytes = MemoryMarshal.AsBytes(buffer.Span[..(2 * words)]);
+        var sums = MemoryMarshal.Cast<float, int>(buffer.Span[(2 * words)..]);
+        Span<float> tail = stackalloc float[PanelRows];
+        for (var i = 0; i < m; i++)
+        {
+            var x = a.Slice(i * Columns, Columns);
+            var scale = MathF.Abs(TensorPrimitives.MaxMagnitude(x)) / 127f;
+            // Padded columns hold level 0 (adding nothing to Σ q·x) and input 0 (128, adding nothing to Σ xq).
+            bytes.Fill(128);
+            for (var g = 0; g < groups; g++)
+            {
+                var (first, width) = (g * _groupSize, Math.Min(_groupSize, Columns - g * _groupSize));
+                var sum = 0;
+                for (var k = 0; k < width && scale > 0; k++)
+                {
+                    var level = Math.Clamp((int)MathF.Round(x[first + k] / scale), -127, 127);
+                    sum += level;
+                    var (word, column) = (_groupWords[g] + k / ColumnsPerWord, k % ColumnsPerWord);
+                    bytes[8 * word + (column % 2) * 4 + column / 2] = (byte)(level + 128);
+                }
+
+                sums[g] = sum;
+            }
+
+            ProductQuantized(bytes, sums, scale, c.Slice(i * Rows, Rows), accumulate, tail);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void ProductQuantized(ReadOnlySpan<byte> x, ReadOnlySpan<int> sums, float xScale, Span<float> y, bool accumulate, Span<float> tail)
+    {
+        var groups = _groupWords.Length - 1;
+        var words = _groupWords[groups];
+        ref var word0 = ref MemoryMarshal.GetArrayDataReference(_words);
+        ref var quad0 = ref Unsafe.As<byte, uint>(ref MemoryMarshal.GetReference(x));
+        var mask = Vector256.Create(0x0F0F0F0Fu);
+        var shift = Vector256.Create(128);
+        var panels = (Rows + PanelRows - 1) / PanelRows;
+        for (var panel = 0; panel < panels; panel++)
+        {
+            var full = (panel + 1) * PanelRows <= Rows;
+            var output = full ? y.Slice(panel * PanelRows, PanelRows) : tail;
+            var (lowTotal, highTotal) = (Vector256<float>.Zero, Vector256<float>.Zero);
+            for (var g = 0; g < groups; g++)
+            {
+                // Rows 0-7 and 8-15, each with the even and the odd columns in sums of their own.
+                var (lowEven, lowOdd, highEven, highOdd) = (Vector256<int>.Zero, Vector256<int>.Zero, Vector256<int>.Zero, Vector256<int>.Zero);
+                for (var w = _groupWords[g]; w < _groupWords[g + 1]; w++)
+                {
+                    ref var column = ref Unsafe.Add(ref word0, ((nint)panel * words + w) * PanelRows);
+                    var low = Vector256.LoadUnsafe(ref column);
+                    var high = Vector256.LoadUnsafe(ref Unsafe.Add(ref column, 8));
+                    var even = Vector256.Create(Unsafe.Add(ref quad0, 2 * w)).AsByte();
+                    var odd = Vector256.Create(Unsafe.Add(ref quad0, 2 * w + 1)).AsByte();
+                    lowEven = AvxVnni.MultiplyWideningAndAdd(lowEven, even, (low & mask).AsSByte());
+                    lowOdd = AvxVnni.MultiplyWideningAndAdd(lowOdd, odd, ((low >>> 4) & mask).AsSByte());
+                    highEven = AvxVnni.MultiplyWideningAndAdd(highEven, even, (high & mask).AsSByte());
+                    highOdd = AvxVnni.MultiplyWideningAndAdd(highOdd, odd, ((high >>> 4) & mask).AsSByte());
+                }
+
+                var at = (panel * groups + g) * PanelRows;
+                var inputSum = Vector256.Create((float)sums[g]);
+                lowTotal += Vector256.ConvertToSingle(lowEven + lowOdd - Vector256.LoadUnsafe(ref _levelSums[at]) * shift) * Vector256.LoadUnsafe(ref _scales[at])
+                    - Vector256.LoadUnsafe(ref _scaledZeros[at]) * inputSum;
+                highTotal += Vector256.ConvertToSingle(highEven + highOdd - Vector256.LoadUnsafe(ref _levelSums[at + 8]) * shift) * Vector256.LoadUnsafe(ref _scales[at + 8])
+                    - Vector256.LoadUnsafe(ref _scaledZeros[at + 8]) * inputSum;
+            }
+
+            lowTotal *= xScale;
+            highTotal *= xScale;
+            (accumulate && full ? lowTotal + Vector256.Create<float>(output) : lowTotal).CopyTo(output);
+            (accumulate && full ? highTotal + Vector256.Create<float>(output[8..]) : highTotal).CopyTo(output[8..]);
             if (!full)
             {
                 WritePartialPanel(tail, y[(panel * PanelRows)..], accumulate);

@@ -1,7 +1,7 @@
 namespace Microsoft.ML.DirNet.Runtime;
 
 /// <summary>
-/// Whether the run on this thread quantizes the inputs of its int8 matrices' single-input products
+/// Whether the run on this thread quantizes the inputs of its int8 and low-bit matrices' products
 /// (<see cref="NativeModel.QuantizeInt8Activations"/>). A run sets it for its duration, as <see cref="NodeObservation"/>
 /// does its observer, so the matrices, shared by every model and thread that loads them, need not carry it.
 /// </summary>
@@ -10,7 +10,7 @@ internal static class ActivationQuantization
     [ThreadStatic]
     private static bool t_on;
 
-    /// <summary>Whether this thread's run quantizes int8 products' inputs.</summary>
+    /// <summary>Whether this thread's run quantizes the inputs of int8 and low-bit products.</summary>
     public static bool IsOn => t_on;
 
     /// <summary>Sets it for this thread until the returned scope is disposed (runs nest).</summary>

@@ -65,13 +65,19 @@ public sealed partial class DenseMatrix
     internal override void Multiply(ReadOnlySpan<float> a, int m, Span<float> c, bool accumulate)
     {
         var packed = Packed;
-        if (packed.LowBit is { } lowBit && m < PackedMatrix.BlockRows && PackedLowBitMatrix.IsPreferred)
+        var quantizeInputs = Runtime.ActivationQuantization.IsOn && PackedInt8Matrix.HasIntegerDotProducts && Columns <= PackedInt8Matrix.MaxQuantizedColumns;
+        if (packed.LowBit is { } quantizedLevels && quantizeInputs)
+        {
+            // Inputs quantized too (NativeModel.QuantizeInt8Activations): integer dot products, batches included.
+            packed.LowBitPanels ??= PackedLowBitMatrix.For(quantizedLevels, _offset / Columns, Rows);
+            packed.LowBitPanels.MultiplyQuantized(a, m, c, accumulate);
+        }
+        else if (packed.LowBit is { } lowBit && m < PackedMatrix.BlockRows && PackedLowBitMatrix.IsPreferred)
         {
             packed.LowBitPanels ??= PackedLowBitMatrix.For(lowBit, _offset / Columns, Rows);
             packed.LowBitPanels.Multiply(a, m, c, accumulate);
         }
-        else if (packed.RowScales is { } quantizedScales && Runtime.ActivationQuantization.IsOn && PackedInt8Matrix.HasIntegerDotProducts
-            && Columns <= PackedInt8Matrix.MaxQuantizedColumns)
+        else if (packed.RowScales is { } quantizedScales && quantizeInputs)
         {
             // Inputs quantized too (NativeModel.QuantizeInt8Activations): integer dot products, batches included.
             packed.Int8 ??= PackedInt8Matrix.For(_data, quantizedScales, _offset, Rows, Columns);
