@@ -95,7 +95,7 @@ public static class LatencyComparison
     }
 
     /// <summary>
-    /// Measures the original and the compressed model on the same inputs, all four runs in every round, and the
+    /// Measures the original and the compressed model on the same inputs, all four runs (five with a peer) in every round, and the
     /// managed memory the native engine holds for each.
     /// </summary>
     /// <remarks>

@@ -259,7 +259,7 @@ public sealed class NativeModel : ITensorModel
         }
 
         using var observation = NodeObservation.Begin(Observer);
-        using var quantization = ActivationQuantization.Begin(QuantizeInt8Activations);
+        using var quantization = Numerics.ActivationQuantization.Begin(QuantizeInt8Activations);
         return _plan.Execute(inputs, nodeMilliseconds, MemoryLimitBytes);
     }
 

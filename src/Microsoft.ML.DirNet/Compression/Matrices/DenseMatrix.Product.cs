@@ -65,7 +65,7 @@ public sealed partial class DenseMatrix
     internal override void Multiply(ReadOnlySpan<float> a, int m, Span<float> c, bool accumulate)
     {
         var packed = Packed;
-        var quantizeInputs = Runtime.ActivationQuantization.IsOn && PackedInt8Matrix.HasIntegerDotProducts && Columns <= PackedInt8Matrix.MaxQuantizedColumns;
+        var quantizeInputs = ActivationQuantization.IsOn && PackedInt8Matrix.HasIntegerDotProducts && Columns <= PackedInt8Matrix.MaxQuantizedColumns;
         if (packed.LowBit is { } quantizedLevels && quantizeInputs)
         {
             // Inputs quantized too (NativeModel.QuantizeInt8Activations): integer dot products, batches included.

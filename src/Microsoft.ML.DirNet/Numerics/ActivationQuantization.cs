@@ -1,9 +1,10 @@
-namespace Microsoft.ML.DirNet.Runtime;
+namespace Microsoft.ML.DirNet.Numerics;
 
 /// <summary>
 /// Whether the run on this thread quantizes the inputs of its int8 and low-bit matrices' products
-/// (<see cref="NativeModel.QuantizeInt8Activations"/>). A run sets it for its duration, as <see cref="NodeObservation"/>
-/// does its observer, so the matrices, shared by every model and thread that loads them, need not carry it.
+/// (<see cref="Runtime.NativeModel.QuantizeInt8Activations"/>). A run sets it for its duration, as
+/// <see cref="Runtime.NodeObservation"/> does its observer, so the matrices, shared by every model and thread that load
+/// them, need not carry it.
 /// </summary>
 internal static class ActivationQuantization
 {
