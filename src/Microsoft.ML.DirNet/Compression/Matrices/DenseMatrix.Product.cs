@@ -7,7 +7,8 @@ namespace Microsoft.ML.DirNet.Compression;
 // array holds the levels times these per-row scales) run single inputs through PackedInt8Matrix, which reads a
 // quarter of the bytes; batches stay on the float32 blocks, which reuse each loaded weight across four inputs.
 // Values stored on a low-bit grid (int4 and below) run single inputs through PackedLowBitMatrix, from their levels,
-// where it is the faster (256-bit SIMD and wider).
+// where it is the faster (256-bit SIMD and wider). Where the run quantizes inputs (NativeModel.QuantizeInt8Activations)
+// and the processor has integer dot products, int8 and low-bit values run every product, batches included, that way.
 public sealed partial class DenseMatrix
 {
     /// <summary>Row scales given to an engine view (indexed by the array's rows, as <see cref="PackedInt8Matrix.For"/> reads them).</summary>
