@@ -46,21 +46,34 @@ internal static class ReadmeResults
     /// The first markdown table of <paramref name="block"/>: one dictionary per row, from header cell to cell
     /// (cells trimmed; the alignment row skipped).
     /// </summary>
-    public static List<Dictionary<string, string>> Table(string block)
-    {
-        var lines = block.Split('\n').SkipWhile(l => !l.StartsWith('|')).TakeWhile(l => l.StartsWith('|')).ToArray();
-        if (lines.Length < 2)
-        {
-            throw new InvalidDataException("The README's results block has no table.");
-        }
+    public static List<Dictionary<string, string>> Table(string block) =>
+        Tables(block).FirstOrDefault() ?? throw new InvalidDataException("The README's results block has no table.");
 
+    /// <summary>
+    /// Every markdown table of <paramref name="text"/> (a header line, an alignment line, rows), in order: one
+    /// dictionary per row, from header cell to cell (cells trimmed).
+    /// </summary>
+    public static IEnumerable<List<Dictionary<string, string>>> Tables(string text)
+    {
         static string[] Cells(string line) => line.Trim().Trim('|').Split('|').Select(c => c.Trim()).ToArray();
-        var header = Cells(lines[0]);
-        return lines.Skip(2).Select(line =>
+        var lines = text.Split('\n');
+        for (var i = 0; i + 1 < lines.Length; i++)
         {
-            var cells = Cells(line);
-            return header.Select((name, i) => (name, cell: i < cells.Length ? cells[i] : "")).ToDictionary(p => p.name, p => p.cell);
-        }).ToList();
+            if (!lines[i].StartsWith('|') || !lines[i + 1].StartsWith('|'))
+            {
+                continue;
+            }
+
+            var header = Cells(lines[i]);
+            var rows = new List<Dictionary<string, string>>();
+            for (i += 2; i < lines.Length && lines[i].StartsWith('|'); i++)
+            {
+                var cells = Cells(lines[i]);
+                rows.Add(header.Select((name, k) => (name, cell: k < cells.Length ? cells[k] : "")).ToDictionary(p => p.name, p => p.cell));
+            }
+
+            yield return rows;
+        }
     }
 
     /// <summary>The machine, in the words the READMEs use: processor, cores, widest accelerated SIMD, and the date.</summary>

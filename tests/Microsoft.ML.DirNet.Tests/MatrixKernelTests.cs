@@ -81,18 +81,26 @@ public sealed class MatrixKernelTests
     [MemberData(nameof(LowBitShapes))]
     public void LowBitProductMatchesTheDequantizedMatrixOnEveryRung(string gridName, int rows, int columns)
     {
-        var (bits, group) = (gridName.Split(' ')[0], int.Parse(gridName.Split(' ')[1][1..]));
-        var grid = bits == "ternary" ? LowBitGrid.Ternary(group) : LowBitGrid.Integer(bits[3] - '0', group);
         var random = new Random(rows * 1000 + columns);
-        const int above = 3; // the matrix is rows [3, 3 + rows) of the stored array
-        var stored = RoundToNearest.Quantize(Random((above + rows + 2) * columns, random), above + rows + 2, columns, grid);
-        var w = stored.Dequantize().AsSpan(above * columns, rows * columns).ToArray();
-        var packed = PackedLowBitMatrix.For(stored, above, rows);
+        var (grid, packed, w) = LowBitMatrix(gridName, rows, columns, random);
         foreach (var m in new[] { 1, 3 })
         {
             AssertProductOnEveryRung(packed.Multiply, Random(m * columns, random), m, Random(m * rows, random), rows, columns,
                 (r, k) => w[r * columns + k], $"{grid} [{rows} x {columns}]");
         }
+    }
+
+    /// <summary>
+    /// A seeded matrix on the grid named <paramref name="gridName"/> (e.g. "int4 g32"), packed from rows [3, 3 +
+    /// <paramref name="rows"/>) of a larger array, and its dequantized values (row-major).
+    /// </summary>
+    private static (LowBitGrid Grid, PackedLowBitMatrix Packed, float[] Values) LowBitMatrix(string gridName, int rows, int columns, Random random)
+    {
+        var (bits, group) = (gridName.Split(' ')[0], int.Parse(gridName.Split(' ')[1][1..]));
+        var grid = bits == "ternary" ? LowBitGrid.Ternary(group) : LowBitGrid.Integer(bits[3] - '0', group);
+        const int above = 3;
+        var stored = RoundToNearest.Quantize(Random((above + rows + 2) * columns, random), above + rows + 2, columns, grid);
+        return (grid, PackedLowBitMatrix.For(stored, above, rows), stored.Dequantize().AsSpan(above * columns, rows * columns).ToArray());
     }
     /// <summary>The int8 kernel on every rung against the int8 matrix: partial panels, columns padded to whole steps, a range of rows.</summary>
     [Theory]
@@ -100,13 +108,22 @@ public sealed class MatrixKernelTests
     public void Int8ProductMatchesTheDefinitionOnEveryRung(int m, int k, int n)
     {
         var random = new Random(m * 1000 + k * 10 + n + 2);
-        var (rows, columns, above) = (4 * n, 3 * k, 2); // rows [2, 2 + rows) of the stored array
+        var (rows, columns) = (4 * n, 3 * k);
+        var (packed, weight) = Int8Matrix(rows, columns, random);
+        AssertProductOnEveryRung(packed.Multiply, Random(m * columns, random), m, Random(m * rows, random), rows, columns, weight, $"[{rows} x {columns}]");
+    }
+
+    /// <summary>
+    /// A seeded int8 matrix packed from rows [2, 2 + <paramref name="rows"/>) of a larger array (its first row all
+    /// zeros), and its values by row and column.
+    /// </summary>
+    private static (PackedInt8Matrix Packed, Func<int, int, float> Weight) Int8Matrix(int rows, int columns, Random random)
+    {
+        const int above = 2;
         var scales = Random(above + rows, random).Select(v => MathF.Abs(v) / 127).ToArray();
-        scales[above] = 0; // a row of zeros
+        scales[above] = 0;
         var values = Enumerable.Range(0, (above + rows) * columns).Select(i => random.Next(-127, 128) * scales[i / columns]).ToArray();
-        var packed = PackedInt8Matrix.For(values, scales, above * columns, rows, columns);
-        AssertProductOnEveryRung(packed.Multiply, Random(m * columns, random), m, Random(m * rows, random), rows, columns,
-            (r, p) => values[(above + r) * columns + p], $"[{rows} x {columns}]");
+        return (PackedInt8Matrix.For(values, scales, above * columns, rows, columns), (r, p) => values[(above + r) * columns + p]);
     }
 
     /// <summary>
@@ -119,13 +136,9 @@ public sealed class MatrixKernelTests
     public void QuantizedInputInt8ProductMatchesTheDefinitionOnQuantizedInputs(int m, int k, int n)
     {
         var random = new Random(m * 1000 + k * 10 + n + 3);
-        var (rows, columns, above) = (4 * n, 3 * k, 2);
-        var scales = Random(above + rows, random).Select(v => MathF.Abs(v) / 127).ToArray();
-        scales[above] = 0;
-        var values = Enumerable.Range(0, (above + rows) * columns).Select(i => random.Next(-127, 128) * scales[i / columns]).ToArray();
-        var packed = PackedInt8Matrix.For(values, scales, above * columns, rows, columns);
-        AssertQuantizedInputProduct(packed.MultiplyQuantized, Random(m * columns, random), m, Random(m * rows, random), rows, columns,
-            (r, p) => values[(above + r) * columns + p], $"int8 [{rows} x {columns}]");
+        var (rows, columns) = (4 * n, 3 * k);
+        var (packed, weight) = Int8Matrix(rows, columns, random);
+        AssertQuantizedInputProduct(packed.MultiplyQuantized, Random(m * columns, random), m, Random(m * rows, random), rows, columns, weight, $"int8 [{rows} x {columns}]");
     }
 
     /// <summary>
@@ -137,13 +150,8 @@ public sealed class MatrixKernelTests
     [MemberData(nameof(LowBitShapes))]
     public void QuantizedInputLowBitProductMatchesTheDequantizedMatrixOnQuantizedInputs(string gridName, int rows, int columns)
     {
-        var (bits, group) = (gridName.Split(' ')[0], int.Parse(gridName.Split(' ')[1][1..]));
-        var grid = bits == "ternary" ? LowBitGrid.Ternary(group) : LowBitGrid.Integer(bits[3] - '0', group);
         var random = new Random(rows * 1000 + columns + 1);
-        const int above = 3;
-        var stored = RoundToNearest.Quantize(Random((above + rows + 2) * columns, random), above + rows + 2, columns, grid);
-        var w = stored.Dequantize().AsSpan(above * columns, rows * columns).ToArray();
-        var packed = PackedLowBitMatrix.For(stored, above, rows);
+        var (grid, packed, w) = LowBitMatrix(gridName, rows, columns, random);
         foreach (var m in new[] { 1, 3 })
         {
             AssertQuantizedInputProduct(packed.MultiplyQuantized, Random(m * columns, random), m, Random(m * rows, random), rows, columns,

@@ -33,7 +33,7 @@ public sealed class QuantizedActivationTests(ITestOutputHelper output)
         {
             Assert.True(Tensors.TensorComparer.AreClose(fromPlain[k], expected[k]), $"output {k}: the default run is not ONNX Runtime's within 1e-4");
             var (e, q) = (expected[k].As<float>().Data, fromQuantizing[k].As<float>().Data);
-            var error = System.Math.Sqrt(e.Zip(q).Sum(p => (double)(p.First - p.Second) * (p.First - p.Second)) / e.Sum(v => (double)v * v));
+            var error = RnnCompressor.RelativeError(e, q);
             output.WriteLine($"output {k}: relative RMS difference with quantized activations {error:G3}");
             if (PackedInt8Matrix.HasIntegerDotProducts)
             {

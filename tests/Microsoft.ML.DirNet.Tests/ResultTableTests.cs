@@ -39,7 +39,7 @@ public sealed class ResultTableTests
         {
             var path = Path.Combine(TestPaths.RepositoryRoot, "docs", "results", file);
             var checkedRows = 0;
-            foreach (var row in Tables(File.ReadAllLines(path)).SelectMany(t => t).Where(r => r.TryGetValue("calibrated", out var c) && c == "no"))
+            foreach (var row in DirNetSamples.ReadmeResults.Tables(File.ReadAllText(path)).SelectMany(t => t).Where(r => r.TryGetValue("calibrated", out var c) && c == "no"))
             {
                 if (!computed.TryGetValue($"{row["method"]} {row["precision"]}", out var now))
                 {
@@ -65,28 +65,5 @@ public sealed class ResultTableTests
         var decimals = cell.Contains('.') ? cell.Length - cell.IndexOf('.') - 1 : 0;
         var tolerance = 0.5 * Math.Pow(10, -decimals) + relative * Math.Abs(value) + 1e-12;
         Assert.True(Math.Abs(printed - value) <= tolerance, $"{where}, {column}: the table says '{cell}', the code gives {value.ToString($"F{decimals}", CultureInfo.InvariantCulture)}");
-    }
-
-    /// <summary>Every markdown table of a file: one dictionary per row, header cell to cell (the alignment row skipped).</summary>
-    private static IEnumerable<List<Dictionary<string, string>>> Tables(string[] lines)
-    {
-        static string[] Cells(string line) => line.Trim().Trim('|').Split('|').Select(c => c.Trim()).ToArray();
-        for (var i = 0; i < lines.Length; i++)
-        {
-            if (!lines[i].StartsWith('|') || i + 1 >= lines.Length || !lines[i + 1].StartsWith("|-", StringComparison.Ordinal))
-            {
-                continue;
-            }
-
-            var header = Cells(lines[i]);
-            var rows = new List<Dictionary<string, string>>();
-            for (i += 2; i < lines.Length && lines[i].StartsWith('|'); i++)
-            {
-                var cells = Cells(lines[i]);
-                rows.Add(header.Select((name, k) => (name, cell: k < cells.Length ? cells[k] : "")).ToDictionary(p => p.name, p => p.cell));
-            }
-
-            yield return rows;
-        }
     }
 }

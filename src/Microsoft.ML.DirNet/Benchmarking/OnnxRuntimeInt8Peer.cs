@@ -1,3 +1,4 @@
+using Microsoft.ML.DirNet.Numerics;
 using Microsoft.ML.DirNet.Onnx;
 using Microsoft.ML.DirNet.Onnx.Protobuf;
 using Microsoft.ML.DirNet.Tensors;
@@ -116,10 +117,10 @@ internal static class OnnxRuntimeInt8Peer
             for (var row = 0; row < rows; row++)
             {
                 var source = values.AsSpan((d * rows + row) * columns, columns);
-                var scale = scales[d * rows + row] = Scale(source);
+                var scale = scales[d * rows + row] = SymmetricInt8.Step(source);
                 for (var c = 0; c < columns; c++)
                 {
-                    levels[(d * columns + c) * rows + row] = Level(source[c], scale);
+                    levels[(d * columns + c) * rows + row] = (sbyte)SymmetricInt8.Level(source[c], scale);
                 }
             }
         }
@@ -144,10 +145,10 @@ internal static class OnnxRuntimeInt8Peer
                 column[k] = values[k * columns + c];
             }
 
-            var scale = scales[c] = Scale(column);
+            var scale = scales[c] = SymmetricInt8.Step(column);
             for (var k = 0; k < inner; k++)
             {
-                levels[k * columns + c] = Level(column[k], scale);
+                levels[k * columns + c] = (sbyte)SymmetricInt8.Level(column[k], scale);
             }
         }
 
@@ -155,9 +156,4 @@ internal static class OnnxRuntimeInt8Peer
             TensorProtoConverter.ToProto(name + "_scale", new Tensor<float>([columns], scales)),
             TensorProtoConverter.ToProto(name + "_zero_point", new Tensor<sbyte>([columns])));
     }
-
-    /// <summary>The symmetric int8 step of a row: its largest magnitude over 127 (1 for an all-zero row).</summary>
-    private static float Scale(ReadOnlySpan<float> values) => Math.Abs(TensorPrimitives.MaxMagnitude(values)) is var largest and > 0 ? largest / 127f : 1f;
-
-    private static sbyte Level(float value, float scale) => (sbyte)Math.Clamp(MathF.Round(value / scale), -127, 127);
 }

@@ -188,14 +188,11 @@ internal sealed class PackedInt8Matrix
         for (var i = 0; i < m; i++)
         {
             var x = a.Slice(i * Columns, Columns);
-            var scale = scales[i] = MathF.Abs(TensorPrimitives.MaxMagnitude(x)) / 127f;
-            if (scale > 0)
+            var scale = scales[i] = SymmetricInt8.Step(x);
+            var row = bytes.Slice(i * stride, Columns);
+            for (var k = 0; k < Columns && scale > 0; k++)
             {
-                var row = bytes.Slice(i * stride, Columns);
-                for (var k = 0; k < Columns; k++)
-                {
-                    row[k] = (byte)(Math.Clamp((int)MathF.Round(x[k] / scale), -127, 127) + 128);
-                }
+                row[k] = (byte)(SymmetricInt8.Level(x[k], scale) + 128);
             }
         }
 
@@ -278,8 +275,7 @@ internal sealed class PackedInt8Matrix
                 var output = full ? y.Slice(i * Rows + panel * PanelRows, PanelRows) : tail.Slice(i * PanelRows, PanelRows);
                 var lowValue = Vector256.ConvertToSingle(lowSum - levelSums.Item1) * (rowScales.Item1 * xScales[i]);
                 var highValue = Vector256.ConvertToSingle(highSum - levelSums.Item2) * (rowScales.Item2 * xScales[i]);
-                (accumulate && full ? lowValue + Vector256.Create<float>(output) : lowValue).CopyTo(output);
-                (accumulate && full ? highValue + Vector256.Create<float>(output[8..]) : highValue).CopyTo(output[8..]);
+                PackedLowBitMatrix.StorePanel(lowValue, highValue, output, accumulate && full);
                 if (!full)
                 {
                     PackedLowBitMatrix.WritePartialPanel(output, y[(i * Rows + panel * PanelRows)..(i * Rows + Rows)], accumulate);

@@ -218,7 +218,7 @@ internal sealed class PackedLowBitMatrix
         for (var i = 0; i < m; i++)
         {
             var x = a.Slice(i * Columns, Columns);
-            var scale = MathF.Abs(TensorPrimitives.MaxMagnitude(x)) / 127f;
+            var scale = SymmetricInt8.Step(x);
             // Padded columns hold level 0 (adding nothing to Σ q·x) and input 0 (128, adding nothing to Σ xq).
             bytes.Fill(128);
             for (var g = 0; g < groups; g++)
@@ -227,7 +227,7 @@ internal sealed class PackedLowBitMatrix
                 var sum = 0;
                 for (var k = 0; k < width && scale > 0; k++)
                 {
-                    var level = Math.Clamp((int)MathF.Round(x[first + k] / scale), -127, 127);
+                    var level = SymmetricInt8.Level(x[first + k], scale);
                     sum += level;
                     var (word, column) = (_groupWords[g] + k / ColumnsPerWord, k % ColumnsPerWord);
                     bytes[8 * word + (column % 2) * 4 + column / 2] = (byte)(level + 128);
@@ -282,13 +282,19 @@ internal sealed class PackedLowBitMatrix
 
             lowTotal *= xScale;
             highTotal *= xScale;
-            (accumulate && full ? lowTotal + Vector256.Create<float>(output) : lowTotal).CopyTo(output);
-            (accumulate && full ? highTotal + Vector256.Create<float>(output[8..]) : highTotal).CopyTo(output[8..]);
+            StorePanel(lowTotal, highTotal, output, accumulate && full);
             if (!full)
             {
                 WritePartialPanel(tail, y[(panel * PanelRows)..], accumulate);
             }
         }
+    }
+
+    /// <summary>A panel's rows 0-7 and 8-15 written to <paramref name="output"/>, or added to what it holds.</summary>
+    internal static void StorePanel(Vector256<float> low, Vector256<float> high, Span<float> output, bool add)
+    {
+        (add ? low + Vector256.Create<float>(output) : low).CopyTo(output);
+        (add ? high + Vector256.Create<float>(output[8..]) : high).CopyTo(output[8..]);
     }
 
     /// <summary>The rows of a partial last panel, computed into <paramref name="panel"/>, written (or added) to <paramref name="rows"/>.</summary>

@@ -1,3 +1,4 @@
+using Microsoft.ML.DirNet.Numerics;
 using Microsoft.ML.DirNet.Tensors;
 
 namespace Microsoft.ML.DirNet.Compression;
@@ -41,11 +42,11 @@ internal static class Int8Rows
         for (var r = 0; r < scales.Length; r++)
         {
             var row = values.AsSpan(rowStarts[r], rowStarts[r + 1] - rowStarts[r]);
-            var scale = row.IsEmpty ? 0f : MathF.Abs(TensorPrimitives.MaxMagnitude(row)) / 127f;
+            var scale = SymmetricInt8.Step(row);
             scales[r] = scale;
             for (var i = 0; i < row.Length; i++)
             {
-                rounded[rowStarts[r] + i] = Level(row[i], scale) * scale;
+                rounded[rowStarts[r] + i] = SymmetricInt8.Level(row[i], scale) * scale;
             }
         }
 
@@ -60,7 +61,7 @@ internal static class Int8Rows
         {
             for (var i = rowStarts[r]; i < rowStarts[r + 1]; i++)
             {
-                levels[i] = (sbyte)Level(values[i], scales[r]);
+                levels[i] = (sbyte)SymmetricInt8.Level(values[i], scales[r]);
             }
         }
 
@@ -87,6 +88,4 @@ internal static class Int8Rows
 
         return values;
     }
-
-    private static int Level(float value, float scale) => scale == 0 ? 0 : (int)Math.Clamp(MathF.Round(value / scale), -127, 127);
 }
