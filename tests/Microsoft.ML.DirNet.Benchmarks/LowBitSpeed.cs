@@ -78,14 +78,14 @@ public static class LowBitSpeed
     {
         var simd = (System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? "AVX-512"
             : System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated ? "256-bit SIMD" : "128-bit SIMD or none")
-            + (System.Runtime.Intrinsics.X86.AvxVnni.IsSupported ? ", VNNI" : "");
+            + (System.Runtime.Intrinsics.X86.AvxVnni.IsSupported ? ", AVX-VNNI" : System.Runtime.Intrinsics.X86.Avx512BW.IsSupported ? ", no AVX-VNNI: AVX-512BW integer products" : "");
         var text = new System.Text.StringBuilder("# Weight precision and speed: native engine against ONNX Runtime and its int8\n\n");
         text.Append(Invariant($"Written by `dotnet run -c Release --project tests/Microsoft.ML.DirNet.Benchmarks -- --low-bit {runs} --markdown {path}` "));
         text.Append(Invariant($"on {DateTime.UtcNow:yyyy-MM-dd} ({Environment.ProcessorCount} cores, {simd}). Each model's recurrent weights quantized by `--method quant` "));
         text.Append("at each precision and run by the native engine, against ONNX Runtime on the float32 model and ONNX Runtime's own int8 form of it ");
         text.Append("(`dirnet bench --peer ort-int8`: DynamicQuantizeLSTM and DynamicQuantizeMatMul, int8 weights per row, activations quantized per call). ");
         text.Append(Invariant($"Batch 1, one thread, 32 steps (the LM sample: 35 tokens), median of {runs} runs after at least 1 s of warm-up, all three in the same rounds; "));
-        text.Append("\"int8 inputs\": the recurrent steps' inputs quantized to int8 too, for integer dot products (`NativeModel.QuantizeInt8Activations`, AVX-VNNI). ");
+        text.Append("\"int8 inputs\": the recurrent steps' inputs quantized to int8 too, for integer dot products (`NativeModel.QuantizeInt8Activations`: AVX-VNNI, else AVX-512BW). ");
         text.Append("vs ORT = ONNX Runtime float32 time / native time, vs int8 = ONNX Runtime int8 time / native time (above 1: the native engine is faster).\n\n");
         text.Append("| model | precision | native ms | ONNX Runtime ms | ONNX Runtime int8 ms | vs ORT | vs int8 |\n|---|---|---:|---:|---:|---:|---:|\n");
         foreach (var row in rows)

@@ -7,7 +7,7 @@ namespace Microsoft.ML.DirNet.Benchmarks;
 /// <summary>
 /// One recurrent step's product y = R·h on the recurrent matrix of a 512-unit LSTM (2048 × 512), per stored precision:
 /// float32 panels (the baseline) and rows (where panels are not supported), int8 levels with row scales, and int4 levels (groups of 128), the last two on every
-/// rung of the SIMD ladder and by integer dot products with the input quantized (AVX-VNNI). Random values, seeded.
+/// rung of the SIMD ladder and by integer dot products with the input quantized (AVX-VNNI, else AVX-512BW). Random values, seeded.
 /// </summary>
 [MinColumn, MaxColumn, MedianColumn]
 public class MatrixVectorBenchmarks
@@ -52,11 +52,11 @@ public class MatrixVectorBenchmarks
     [Arguments(4)]
     public void Int8(int lanes) => _int8.Multiply(_x, 1, _y, accumulate: false, (LaneWidth)lanes); // the rung's float lanes
 
-    /// <summary>int8 levels by integer dot products (AVX-VNNI), the input quantized to int8 first.</summary>
+    /// <summary>int8 levels by integer dot products (AVX-VNNI, else AVX-512BW), the input quantized to int8 first.</summary>
     [Benchmark]
     public void Int8QuantizedInput() => _int8.MultiplyQuantized(_x, 1, _y, accumulate: false);
 
-    /// <summary>int4 levels by integer dot products on their nibbles (AVX-VNNI), the input quantized to int8 first.</summary>
+    /// <summary>int4 levels by integer dot products on their nibbles (AVX-VNNI, else AVX-512BW), the input quantized to int8 first.</summary>
     [Benchmark]
     public void Int4QuantizedInput() => _int4.MultiplyQuantized(_x, 1, _y, accumulate: false);
 

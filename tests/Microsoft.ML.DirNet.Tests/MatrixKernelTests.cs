@@ -102,6 +102,7 @@ public sealed class MatrixKernelTests
         var stored = RoundToNearest.Quantize(Random((above + rows + 2) * columns, random), above + rows + 2, columns, grid);
         return (grid, PackedLowBitMatrix.For(stored, above, rows), stored.Dequantize().AsSpan(above * columns, rows * columns).ToArray());
     }
+
     /// <summary>The int8 kernel on every rung against the int8 matrix: partial panels, columns padded to whole steps, a range of rows.</summary>
     [Theory]
     [MemberData(nameof(Shapes))]
@@ -127,7 +128,7 @@ public sealed class MatrixKernelTests
     }
 
     /// <summary>
-    /// The int8 kernel with its inputs quantized (integer dot products, AVX-VNNI) over partial panels, padded columns,
+    /// The int8 kernel with its inputs quantized (integer dot products, AVX-VNNI or AVX-512BW) over partial panels, padded columns,
     /// a range of rows and batches of 1 to 13 (four rows at a time and the rest one by one): see
     /// <see cref="AssertQuantizedInputProduct"/>. Where the processor has no integer dot products, the call is refused.
     /// </summary>
@@ -144,7 +145,7 @@ public sealed class MatrixKernelTests
     /// <summary>
     /// The low-bit kernel with its inputs quantized (integer dot products on the nibbles, even and odd columns apart),
     /// against the dequantized matrix: partial panels, groups padded to whole words, a partial last group, a range of
-    /// rows, one and several inputs; see <see cref="AssertQuantizedInputProduct"/>.
+    /// rows, one and several inputs (four at a time and the rest one by one); see <see cref="AssertQuantizedInputProduct"/>.
     /// </summary>
     [Theory]
     [MemberData(nameof(LowBitShapes))]
@@ -152,11 +153,62 @@ public sealed class MatrixKernelTests
     {
         var random = new Random(rows * 1000 + columns + 1);
         var (grid, packed, w) = LowBitMatrix(gridName, rows, columns, random);
-        foreach (var m in new[] { 1, 3 })
+        foreach (var m in new[] { 1, 3, 6 })
         {
             AssertQuantizedInputProduct(packed.MultiplyQuantized, Random(m * columns, random), m, Random(m * rows, random), rows, columns,
                 (r, k) => w[r * columns + k], $"{grid} [{rows} x {columns}]");
         }
+    }
+
+    /// <summary>
+    /// The vector form of the inputs' int8 levels is the scalar definition element by element: random values, exact
+    /// ties (n + ½ steps, both signs, which round to even), values past ±127 steps (clamped), a length that is not a
+    /// multiple of the vector, and a zero step.
+    /// </summary>
+    [Fact]
+    public void SymmetricInt8LevelsAreTheScalarDefinitionOnEveryValue()
+    {
+        var random = new Random(17);
+        const float step = 0.0625f; // a power of two, so that (n + ½)·step is exact
+        var values = Random(103, random).Select(v => v * 9f)
+            .Concat(Enumerable.Range(-130, 261).Select(n => (n + 0.5f) * step))
+            .Concat([128 * step, -200 * step, 0f, -0f]).ToArray();
+        foreach (var s in new[] { step, 0f, SymmetricInt8.Step(values) })
+        {
+            var levels = new int[values.Length];
+            SymmetricInt8.Levels(values, s, levels);
+            for (var i = 0; i < values.Length; i++)
+            {
+                Assert.True(SymmetricInt8.Level(values[i], s) == levels[i], $"value {values[i]} at step {s}: level {levels[i]}, the definition {SymmetricInt8.Level(values[i], s)}");
+            }
+        }
+
+        Assert.Equal(2, SymmetricInt8.Level(2.5f * step, step)); // ties go to even, as MathF.Round
+    }
+
+    /// <summary>
+    /// The quantized-input kernels at their largest sums: int4 levels all 15 (every group's values 0 then 1s) and int8
+    /// levels all ±127, against inputs whose levels are all +127 or all −127, over long groups (256 columns), so that a
+    /// kernel adding more products in 16 or 32 bits than they hold gives a wrong sum here.
+    /// </summary>
+    [Fact]
+    public void QuantizedInputProductsHoldTheirLargestSums()
+    {
+        const int rows = 17, columns = 512;
+        const int m = 5; // four at once, then one
+        var inputs = Enumerable.Range(0, m * columns).Select(i => i / columns % 2 == 0 ? 1.5f : -1.5f).ToArray();
+        var random = new Random(11);
+        var ones = Enumerable.Range(0, (rows + 1) * columns).Select(i => i % 256 == 0 ? 0f : 1f).ToArray();
+        var int4 = RoundToNearest.Quantize(ones, rows + 1, columns, LowBitGrid.Integer(4, 256));
+        Assert.Equal(15, int4.Levels[1]);
+        var dequantized = int4.Dequantize();
+        AssertQuantizedInputProduct(PackedLowBitMatrix.For(int4, 1, rows).MultiplyQuantized, inputs, m, Random(m * rows, random), rows, columns,
+            (r, k) => dequantized[(r + 1) * columns + k], "int4 levels 15");
+
+        var scales = Enumerable.Repeat(0.01f, rows).ToArray();
+        var values = Enumerable.Range(0, rows * columns).Select(i => (i / columns % 2 == 0 ? 127 : -127) * 0.01f).ToArray();
+        AssertQuantizedInputProduct(PackedInt8Matrix.For(values, scales, 0, rows, columns).MultiplyQuantized, inputs, m, Random(m * rows, random), rows, columns,
+            (r, k) => values[r * columns + k], "int8 levels ±127");
     }
 
     /// <summary>

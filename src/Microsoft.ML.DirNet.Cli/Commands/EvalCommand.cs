@@ -33,7 +33,7 @@ internal static class EvalCommand
         var utterances = new Option<int?>("--utterances") { Description = "asr: evaluate only the first N utterances (default: all)." };
         var alphabet = new Option<FileInfo?>("--alphabet") { Description = "asr: the CTC alphabet file (default: alphabet.txt in --data or its parent folder)." };
         var ort = new Option<bool>("--ort") { Description = "Run through ONNX Runtime instead of the native engine." };
-        var int8Activations = new Option<bool>("--int8-activations") { Description = "Native engine: run the products of int8 and low-bit weights on integer dot products, their inputs quantized to int8 (as ONNX Runtime's DynamicQuantizeLSTM does; AVX-VNNI, else no effect). JSON gains int8_activations." };
+        var int8Activations = new Option<bool>("--int8-activations") { Description = "Native engine: run the products of int8 and low-bit weights on integer dot products, their inputs quantized to int8 (as ONNX Runtime's DynamicQuantizeLSTM does; AVX-VNNI or AVX-512BW, else no effect). JSON gains int8_activations." };
         var json = new Option<bool>("--json") { Description = "Print JSON: lm gives perplexity (plus predictions, nll); asr gives cer and wer (plus error and reference counts); both give seconds." };
         var command = new Command("eval",
             "Evaluate a model's task metric on a test set. lm: perplexity with batch 1, consecutive 35-step chunks, the recurrent state carried across chunks from zeros, exp(mean NLL) over every predicted token. asr: per utterance log-mel features, one run at batch 1, greedy CTC decoding; CER and WER are edit distances summed over the set divided by the reference length. " + ExitCodes.Help)

@@ -152,10 +152,11 @@ internal sealed class PackedInt8Matrix
     }
 
     /// <summary>
-    /// Whether <see cref="MultiplyQuantized"/> runs on integer dot products (AVX-VNNI: four int8 products summed into
-    /// each 32-bit lane per instruction), and so can be used.
+    /// Whether <see cref="MultiplyQuantized"/> runs on integer dot products, and so can be used: AVX-VNNI (four int8
+    /// products summed into each 32-bit lane per instruction), or else AVX-512BW (int16 multiply-adds, two products per
+    /// lane; processors with AVX-512 VNNI but not AVX-VNNI, which .NET does not expose, get this).
     /// </summary>
-    public static bool HasIntegerDotProducts => AvxVnni.IsSupported;
+    public static bool HasIntegerDotProducts => AvxVnni.IsSupported || Avx512BW.IsSupported;
 
     /// <summary>The most columns whose int32 sums cannot overflow: each step adds at most 4·255·128.</summary>
     public const int MaxQuantizedColumns = 1 << 16;
@@ -171,7 +172,7 @@ internal sealed class PackedInt8Matrix
     {
         if (!HasIntegerDotProducts || Columns > MaxQuantizedColumns)
         {
-            throw new InvalidOperationException("The quantized product needs AVX-VNNI and at most 65,536 columns.");
+            throw new InvalidOperationException("The quantized product needs AVX-VNNI or AVX-512BW and at most 65,536 columns.");
         }
 
         if (a.Length < (long)m * Columns || c.Length < (long)m * Rows)
@@ -179,20 +180,36 @@ internal sealed class PackedInt8Matrix
             throw new ArgumentException("Matrix spans are smaller than their dimensions.");
         }
 
+        if (!AvxVnni.IsSupported)
+        {
+            MultiplyWidened(a, m, c, accumulate);
+            return;
+        }
+
         var stride = _wordsPerPanel * ColumnsPerWord;
-        using var buffer = new ScratchBuffer((long)m * stride / 4 + m);
-        var bytes = MemoryMarshal.AsBytes(buffer.Span[m..]);
+        using var buffer = new ScratchBuffer((long)m * stride / 4 + m + Columns);
         var scales = buffer.Span[..m];
+        var levels = MemoryMarshal.Cast<float, int>(buffer.Span.Slice(m, Columns));
+        var bytes = MemoryMarshal.AsBytes(buffer.Span[(m + Columns)..]);
         // Padded columns hold weight 0, so whatever they hold adds nothing; 128 is x = 0.
         bytes.Fill(128);
         for (var i = 0; i < m; i++)
         {
             var x = a.Slice(i * Columns, Columns);
             var scale = scales[i] = SymmetricInt8.Step(x);
+            SymmetricInt8.Levels(x, scale, levels);
             var row = bytes.Slice(i * stride, Columns);
-            for (var k = 0; k < Columns && scale > 0; k++)
+            var k = 0;
+            for (; k + 16 <= Columns; k += 16)
             {
-                row[k] = (byte)(SymmetricInt8.Level(x[k], scale) + 128);
+                (Vector128.Narrow(
+                    Vector128.Narrow(Vector128.Create(levels.Slice(k, 4)), Vector128.Create(levels.Slice(k + 4, 4))),
+                    Vector128.Narrow(Vector128.Create(levels.Slice(k + 8, 4)), Vector128.Create(levels.Slice(k + 12, 4)))).AsByte() + Vector128.Create((byte)128)).CopyTo(row[k..]);
+            }
+
+            for (; k < Columns; k++)
+            {
+                row[k] = (byte)(levels[k] + 128);
             }
         }
 
@@ -207,22 +224,6 @@ internal sealed class PackedInt8Matrix
         {
             ProductQuantized<One>(bytes[(i0 * stride)..], stride, scales[i0..], c[(i0 * Rows)..], accumulate, tail);
         }
-    }
-
-    /// <summary>How many input rows one pass of the quantized kernel takes (1 or 4): a type, so each count compiles on its own.</summary>
-    private interface IInputCount
-    {
-        static abstract int Count { get; }
-    }
-
-    private readonly struct One : IInputCount
-    {
-        public static int Count => 1;
-    }
-
-    private readonly struct Four : IInputCount
-    {
-        public static int Count => 4;
     }
 
     /// <summary>
@@ -276,6 +277,101 @@ internal sealed class PackedInt8Matrix
                 var lowValue = Vector256.ConvertToSingle(lowSum - levelSums.Item1) * (rowScales.Item1 * xScales[i]);
                 var highValue = Vector256.ConvertToSingle(highSum - levelSums.Item2) * (rowScales.Item2 * xScales[i]);
                 PackedLowBitMatrix.StorePanel(lowValue, highValue, output, accumulate && full);
+                if (!full)
+                {
+                    PackedLowBitMatrix.WritePartialPanel(output, y[(i * Rows + panel * PanelRows)..(i * Rows + Rows)], accumulate);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="MultiplyQuantized"/> without AVX-VNNI, on AVX-512BW: each 16-bit half of a weight word (two columns of
+    /// a row) is split in registers into its low and high bytes, sign-extended by shifts, and multiplied by pairs into
+    /// the row's 32-bit lane (vpmaddwd) against the inputs' levels as int16: columns 0 and 2 by one, 1 and 3 by the
+    /// other. Signed by signed, so no shift by 128, and no overflow: |q·x| ≤ 127².
+    /// </summary>
+    private void MultiplyWidened(ReadOnlySpan<float> a, int m, Span<float> c, bool accumulate)
+    {
+        var stride = _wordsPerPanel * ColumnsPerWord;
+        using var buffer = new ScratchBuffer((long)m * stride / 2 + m + Columns);
+        var scales = buffer.Span[..m];
+        var levels = MemoryMarshal.Cast<float, int>(buffer.Span.Slice(m, Columns));
+        var inputs = MemoryMarshal.Cast<float, short>(buffer.Span[(m + Columns)..]);
+        inputs.Clear(); // padded columns hold weight 0 and input 0
+        for (var i = 0; i < m; i++)
+        {
+            var x = a.Slice(i * Columns, Columns);
+            var scale = scales[i] = SymmetricInt8.Step(x);
+            SymmetricInt8.Levels(x, scale, levels);
+            // Per word: columns 0 and 2 (against the words' low bytes), then 1 and 3 (their high bytes).
+            var row = inputs.Slice(i * stride, stride);
+            var k = 0;
+            for (; k + 8 <= Columns; k += 8)
+            {
+                var shorts = Vector128.Narrow(Vector128.Create(levels.Slice(k, 4)), Vector128.Create(levels.Slice(k + 4, 4)));
+                Vector128.Shuffle(shorts, Vector128.Create((short)0, 2, 1, 3, 4, 6, 5, 7)).CopyTo(row[k..]);
+            }
+
+            for (; k < Columns; k++)
+            {
+                row[k & ~3 | (k & 1) << 1 | (k & 2) >> 1] = (short)levels[k];
+            }
+        }
+
+        Span<float> tail = stackalloc float[4 * PanelRows];
+        var i0 = 0;
+        for (; i0 + 4 <= m; i0 += 4)
+        {
+            ProductWidened<Four>(inputs[(i0 * stride)..], stride, scales[i0..], c[(i0 * Rows)..], accumulate, tail);
+        }
+
+        for (; i0 < m; i0++)
+        {
+            ProductWidened<One>(inputs[(i0 * stride)..], stride, scales[i0..], c[(i0 * Rows)..], accumulate, tail);
+        }
+    }
+
+    /// <summary>Rows [i0, i0 + <typeparamref name="TCount"/>) of the widened product, laid out as in <see cref="ProductQuantized"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void ProductWidened<TCount>(ReadOnlySpan<short> x, int stride, ReadOnlySpan<float> xScales, Span<float> y, bool accumulate, Span<float> tail)
+        where TCount : struct, IInputCount
+    {
+        ref var word0 = ref MemoryMarshal.GetArrayDataReference(_words);
+        ref var pair0 = ref Unsafe.As<short, uint>(ref MemoryMarshal.GetReference(x));
+        var pairStride = stride / 2;
+        var panels = (Rows + PanelRows - 1) / PanelRows;
+        for (var panel = 0; panel < panels; panel++)
+        {
+            ref var words = ref Unsafe.Add(ref word0, (nint)panel * _wordsPerPanel * PanelRows);
+            // Even (columns 0, 2) and odd (1, 3) sums apart, so that the multiply-adds do not wait on one another.
+            var (even0, odd0, even1, odd1) = (Vector512<int>.Zero, Vector512<int>.Zero, Vector512<int>.Zero, Vector512<int>.Zero);
+            var (even2, odd2, even3, odd3) = (Vector512<int>.Zero, Vector512<int>.Zero, Vector512<int>.Zero, Vector512<int>.Zero);
+            for (var w = 0; w < _wordsPerPanel; w++)
+            {
+                var word = Vector512.LoadUnsafe(ref Unsafe.Add(ref words, w * PanelRows)).AsInt16();
+                var (low, high) = ((word << 8) >> 8, word >> 8);
+                even0 += Avx512BW.MultiplyAddAdjacent(low, Vector512.Create(Unsafe.Add(ref pair0, 2 * w)).AsInt16());
+                odd0 += Avx512BW.MultiplyAddAdjacent(high, Vector512.Create(Unsafe.Add(ref pair0, 2 * w + 1)).AsInt16());
+                if (TCount.Count == 4)
+                {
+                    even1 += Avx512BW.MultiplyAddAdjacent(low, Vector512.Create(Unsafe.Add(ref pair0, pairStride + 2 * w)).AsInt16());
+                    odd1 += Avx512BW.MultiplyAddAdjacent(high, Vector512.Create(Unsafe.Add(ref pair0, pairStride + 2 * w + 1)).AsInt16());
+                    even2 += Avx512BW.MultiplyAddAdjacent(low, Vector512.Create(Unsafe.Add(ref pair0, 2 * pairStride + 2 * w)).AsInt16());
+                    odd2 += Avx512BW.MultiplyAddAdjacent(high, Vector512.Create(Unsafe.Add(ref pair0, 2 * pairStride + 2 * w + 1)).AsInt16());
+                    even3 += Avx512BW.MultiplyAddAdjacent(low, Vector512.Create(Unsafe.Add(ref pair0, 3 * pairStride + 2 * w)).AsInt16());
+                    odd3 += Avx512BW.MultiplyAddAdjacent(high, Vector512.Create(Unsafe.Add(ref pair0, 3 * pairStride + 2 * w + 1)).AsInt16());
+                }
+            }
+
+            var full = (panel + 1) * PanelRows <= Rows;
+            var rowScales = Vector512.LoadUnsafe(ref _scales[panel * PanelRows]);
+            for (var i = 0; i < TCount.Count; i++)
+            {
+                var sums = i switch { 0 => even0 + odd0, 1 => even1 + odd1, 2 => even2 + odd2, _ => even3 + odd3 };
+                var value = Vector512.ConvertToSingle(sums) * (rowScales * xScales[i]);
+                var output = full ? y.Slice(i * Rows + panel * PanelRows, PanelRows) : tail.Slice(i * PanelRows, PanelRows);
+                PackedLowBitMatrix.StorePanel(value.GetLower(), value.GetUpper(), output, accumulate && full);
                 if (!full)
                 {
                     PackedLowBitMatrix.WritePartialPanel(output, y[(i * Rows + panel * PanelRows)..(i * Rows + Rows)], accumulate);

@@ -195,12 +195,15 @@ internal sealed class PackedLowBitMatrix
     /// unsigned bytes, so that integer dot products (AVX-VNNI) take four levels of a row at once: the low nibbles of a
     /// word (its even columns) and the high ones (its odd columns) against the matching bytes of the input. Per group,
     /// y += sₓ·(s·(Σ q·(xq + 128) − 128·Σ q) − s·z·Σ xq). The only error on top of the weights' is the inputs' rounding.
+    /// Without AVX-VNNI, on AVX-512BW: the nibbles as unsigned bytes times the signed input bytes, added by pairs into
+    /// 16 bits (vpmaddubsw; |sum| ≤ 2·15·127, so four words' worth fit before widening to 32 bits by vpmaddwd), with no
+    /// shift by 128: y += sₓ·(s·Σ q·xq − s·z·Σ xq).
     /// </summary>
     public void MultiplyQuantized(ReadOnlySpan<float> a, int m, Span<float> c, bool accumulate)
     {
         if (!PackedInt8Matrix.HasIntegerDotProducts || Columns > PackedInt8Matrix.MaxQuantizedColumns)
         {
-            throw new InvalidOperationException("The quantized product needs AVX-VNNI and at most 65,536 columns.");
+            throw new InvalidOperationException("The quantized product needs AVX-VNNI or AVX-512BW and at most 65,536 columns.");
         }
 
         if (a.Length < (long)m * Columns || c.Length < (long)m * Rows)
@@ -210,33 +213,51 @@ internal sealed class PackedLowBitMatrix
 
         var groups = _groupWords.Length - 1;
         var words = _groupWords[groups];
-        // Per word 8 bytes: its even columns' inputs, then its odd columns'; then the groups' sums of the quantized inputs.
-        using var buffer = new ScratchBuffer(2L * words + groups);
-        var bytes = MemoryMarshal.AsBytes(buffer.Span[..(2 * words)]);
-        var sums = MemoryMarshal.Cast<float, int>(buffer.Span[(2 * words)..]);
-        Span<float> tail = stackalloc float[PanelRows];
+        // Per input row and word 8 bytes: its even columns' inputs, then its odd columns'; then the rows' sums of their
+        // quantized inputs per group, and their scales.
+        var stride = 2 * words;
+        var used = m * (stride + groups + 1);
+        using var buffer = new ScratchBuffer((long)used + Columns);
+        var bytes = MemoryMarshal.AsBytes(buffer.Span[..(m * stride)]);
+        var sums = MemoryMarshal.Cast<float, int>(buffer.Span.Slice(m * stride, m * groups));
+        var scales = buffer.Span.Slice(m * (stride + groups), m);
+        var levels = MemoryMarshal.Cast<float, int>(buffer.Span.Slice(used, Columns));
+        var dotProducts = AvxVnni.IsSupported;
+        var unsigned = dotProducts ? 128 : 0;
+        // Padded columns hold level 0 (adding nothing to Σ q·x) and input 0 (adding nothing to Σ xq).
+        bytes.Fill((byte)unsigned);
         for (var i = 0; i < m; i++)
         {
             var x = a.Slice(i * Columns, Columns);
-            var scale = SymmetricInt8.Step(x);
-            // Padded columns hold level 0 (adding nothing to Σ q·x) and input 0 (128, adding nothing to Σ xq).
-            bytes.Fill(128);
+            var scale = scales[i] = SymmetricInt8.Step(x);
+            SymmetricInt8.Levels(x, scale, levels);
             for (var g = 0; g < groups; g++)
             {
-                var (first, width) = (g * _groupSize, Math.Min(_groupSize, Columns - g * _groupSize));
-                var sum = 0;
-                for (var k = 0; k < width && scale > 0; k++)
-                {
-                    var level = SymmetricInt8.Level(x[first + k], scale);
-                    sum += level;
-                    var (word, column) = (_groupWords[g] + k / ColumnsPerWord, k % ColumnsPerWord);
-                    bytes[8 * word + (column % 2) * 4 + column / 2] = (byte)(level + 128);
-                }
-
-                sums[g] = sum;
+                sums[i * groups + g] = TensorPrimitives.Sum<int>(levels.Slice(g * _groupSize, Math.Min(_groupSize, Columns - g * _groupSize)));
             }
 
-            ProductQuantized(bytes, sums, scale, c.Slice(i * Rows, Rows), accumulate, tail);
+            Interleave(levels, bytes.Slice(i * 4 * stride, 4 * stride), (byte)unsigned);
+        }
+
+        Span<float> tail = stackalloc float[4 * PanelRows];
+        var i0 = 0;
+        for (; !dotProducts && i0 + 4 <= m; i0 += 4)
+        {
+            ProductPairwise<Four>(bytes[(i0 * 4 * stride)..], stride, sums[(i0 * groups)..], scales[i0..], c[(i0 * Rows)..], accumulate, tail);
+        }
+
+        for (; i0 < m; i0++)
+        {
+            var x = bytes.Slice(i0 * 4 * stride, 4 * stride);
+            var y = c.Slice(i0 * Rows, Rows);
+            if (dotProducts)
+            {
+                ProductQuantized(x, sums.Slice(i0 * groups, groups), scales[i0], y, accumulate, tail);
+            }
+            else
+            {
+                ProductPairwise<One>(x, stride, sums[(i0 * groups)..], scales[i0..], y, accumulate, tail);
+            }
         }
     }
 
@@ -289,6 +310,108 @@ internal sealed class PackedLowBitMatrix
             }
         }
     }
+
+    /// <summary>
+    /// An input's levels as the quantized kernels read them: per word, its even columns' bytes, then its odd columns',
+    /// each plus <paramref name="offset"/> (128 for unsigned bytes, or 0). Groups are whole words (their sizes are
+    /// multiples of 8), so column k is in word k / 8 wherever its group starts.
+    /// </summary>
+    private static void Interleave(ReadOnlySpan<int> levels, Span<byte> row, byte offset)
+    {
+        var evenThenOdd = Vector128.Create((byte)0, 2, 4, 6, 1, 3, 5, 7, 8, 10, 12, 14, 9, 11, 13, 15);
+        var k = 0;
+        for (; k + 16 <= levels.Length; k += 16)
+        {
+            var bytes = Vector128.Narrow(
+                Vector128.Narrow(Vector128.Create(levels.Slice(k, 4)), Vector128.Create(levels.Slice(k + 4, 4))),
+                Vector128.Narrow(Vector128.Create(levels.Slice(k + 8, 4)), Vector128.Create(levels.Slice(k + 12, 4)))).AsByte();
+            (Vector128.Shuffle(bytes, evenThenOdd) + Vector128.Create(offset)).CopyTo(row[k..]);
+        }
+
+        for (; k < levels.Length; k++)
+        {
+            row[8 * (k / ColumnsPerWord) + (k % 2) * 4 + k % ColumnsPerWord / 2] = (byte)(levels[k] + offset);
+        }
+    }
+
+    /// <summary>
+    /// Rows [i0, i0 + <typeparamref name="TCount"/>) of the product on AVX-512BW (see <see cref="MultiplyQuantized"/>):
+    /// <paramref name="x"/> their signed levels laid out as for <see cref="ProductQuantized"/>, one row every
+    /// <paramref name="stride"/> 32-bit quads; <paramref name="sums"/> their groups' sums, one row after another.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void ProductPairwise<TCount>(ReadOnlySpan<byte> x, int stride, ReadOnlySpan<int> sums, ReadOnlySpan<float> xScales, Span<float> y, bool accumulate, Span<float> tail)
+        where TCount : struct, IInputCount
+    {
+        const int WordsPerWidening = 4;
+        var groups = _groupWords.Length - 1;
+        var words = _groupWords[groups];
+        ref var word0 = ref MemoryMarshal.GetArrayDataReference(_words);
+        ref var quad0 = ref Unsafe.As<byte, uint>(ref MemoryMarshal.GetReference(x));
+        var mask = Vector512.Create(0x0F0F0F0Fu);
+        var panels = (Rows + PanelRows - 1) / PanelRows;
+        for (var panel = 0; panel < panels; panel++)
+        {
+            ref var panelWords = ref Unsafe.Add(ref word0, (nint)panel * words * PanelRows);
+            var (total0, total1, total2, total3) = (Vector512<float>.Zero, Vector512<float>.Zero, Vector512<float>.Zero, Vector512<float>.Zero);
+            for (var g = 0; g < groups; g++)
+            {
+                var (sum0, sum1, sum2, sum3) = (Vector512<int>.Zero, Vector512<int>.Zero, Vector512<int>.Zero, Vector512<int>.Zero);
+                for (var w = _groupWords[g]; w < _groupWords[g + 1];)
+                {
+                    var (pairs0, pairs1, pairs2, pairs3) = (Vector512<short>.Zero, Vector512<short>.Zero, Vector512<short>.Zero, Vector512<short>.Zero);
+                    for (var end = Math.Min(w + WordsPerWidening, _groupWords[g + 1]); w < end; w++)
+                    {
+                        var levels = Vector512.LoadUnsafe(ref Unsafe.Add(ref panelWords, w * PanelRows));
+                        var (even, odd) = ((levels & mask).AsByte(), ((levels >>> 4) & mask).AsByte());
+                        ref var inputs = ref Unsafe.Add(ref quad0, 2 * w);
+                        pairs0 += Pairs(even, odd, ref inputs);
+                        if (TCount.Count == 4)
+                        {
+                            pairs1 += Pairs(even, odd, ref Unsafe.Add(ref inputs, stride));
+                            pairs2 += Pairs(even, odd, ref Unsafe.Add(ref inputs, 2 * stride));
+                            pairs3 += Pairs(even, odd, ref Unsafe.Add(ref inputs, 3 * stride));
+                        }
+                    }
+
+                    sum0 += Avx512BW.MultiplyAddAdjacent(pairs0, Vector512<short>.One);
+                    if (TCount.Count == 4)
+                    {
+                        sum1 += Avx512BW.MultiplyAddAdjacent(pairs1, Vector512<short>.One);
+                        sum2 += Avx512BW.MultiplyAddAdjacent(pairs2, Vector512<short>.One);
+                        sum3 += Avx512BW.MultiplyAddAdjacent(pairs3, Vector512<short>.One);
+                    }
+                }
+
+                var at = (panel * groups + g) * PanelRows;
+                var (scales, zeros) = (Vector512.LoadUnsafe(ref _scales[at]), Vector512.LoadUnsafe(ref _scaledZeros[at]));
+                total0 += Vector512.ConvertToSingle(sum0) * scales - zeros * sums[g];
+                if (TCount.Count == 4)
+                {
+                    total1 += Vector512.ConvertToSingle(sum1) * scales - zeros * sums[groups + g];
+                    total2 += Vector512.ConvertToSingle(sum2) * scales - zeros * sums[2 * groups + g];
+                    total3 += Vector512.ConvertToSingle(sum3) * scales - zeros * sums[3 * groups + g];
+                }
+            }
+
+            var full = (panel + 1) * PanelRows <= Rows;
+            for (var i = 0; i < TCount.Count; i++)
+            {
+                var total = xScales[i] * i switch { 0 => total0, 1 => total1, 2 => total2, _ => total3 };
+                var output = full ? y.Slice(i * Rows + panel * PanelRows, PanelRows) : tail.Slice(i * PanelRows, PanelRows);
+                StorePanel(total.GetLower(), total.GetUpper(), output, accumulate && full);
+                if (!full)
+                {
+                    WritePartialPanel(output, y[(i * Rows + panel * PanelRows)..(i * Rows + Rows)], accumulate);
+                }
+            }
+        }
+    }
+
+    /// <summary>One word's even and odd nibbles (unsigned bytes) times the input's matching signed bytes, added by pairs into 16 bits.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<short> Pairs(Vector512<byte> even, Vector512<byte> odd, ref uint inputs) =>
+        Avx512BW.MultiplyAddAdjacent(even, Vector512.Create(inputs).AsSByte()) + Avx512BW.MultiplyAddAdjacent(odd, Vector512.Create(Unsafe.Add(ref inputs, 1)).AsSByte());
 
     /// <summary>A panel's rows 0-7 and 8-15 written to <paramref name="output"/>, or added to what it holds.</summary>
     internal static void StorePanel(Vector256<float> low, Vector256<float> high, Span<float> output, bool add)

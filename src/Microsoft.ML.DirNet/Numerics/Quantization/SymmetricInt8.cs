@@ -1,3 +1,5 @@
+using System.Runtime.Intrinsics;
+
 namespace Microsoft.ML.DirNet.Numerics;
 
 /// <summary>
@@ -12,4 +14,30 @@ internal static class SymmetricInt8
 
     /// <summary>The level of <paramref name="value"/> on the grid of <paramref name="step"/> (0 on a zero step).</summary>
     public static int Level(float value, float step) => step == 0 ? 0 : (int)Math.Clamp(MathF.Round(value / step), -127, 127);
+
+    /// <summary>
+    /// Each of <paramref name="values"/>' levels as <see cref="Level"/> gives it, four at a time (the kernels quantize
+    /// their inputs on every call): the same division, rounding to even on ties, and clamping.
+    /// </summary>
+    public static void Levels(ReadOnlySpan<float> values, float step, Span<int> levels)
+    {
+        if (step == 0)
+        {
+            levels[..values.Length].Clear();
+            return;
+        }
+
+        var (divisor, low, high) = (Vector128.Create(step), Vector128.Create(-127f), Vector128.Create(127f));
+        var k = 0;
+        for (; k + 4 <= values.Length; k += 4)
+        {
+            var rounded = Vector128.Round(Vector128.Create(values.Slice(k, 4)) / divisor);
+            Vector128.ConvertToInt32(Vector128.Min(Vector128.Max(rounded, low), high)).CopyTo(levels[k..]);
+        }
+
+        for (; k < values.Length; k++)
+        {
+            levels[k] = Level(values[k], step);
+        }
+    }
 }
