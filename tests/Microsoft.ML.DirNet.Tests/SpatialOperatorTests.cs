@@ -84,4 +84,37 @@ public sealed class SpatialOperatorTests
         Assert.True(TensorComparer.AreClose(native, reference),
             $"{description}: native {native} vs ONNX Runtime {reference}, max |diff| {(TensorShape.SameAs(native.Shape, reference.Shape) ? TensorComparer.MaxAbsoluteDifference(native, reference) : double.NaN)}");
     }
+
+    /// <summary>
+    /// A Conv node keeps its window table per input shape and its packed filters per W tensor between runs (a
+    /// streaming call repeats both): one model run on inputs of two lengths and two W tensors in turn, padded (windows
+    /// that cross the pad) and unpadded (windows copied whole), matches ONNX Runtime on every run.
+    /// </summary>
+    [Theory]
+    [InlineData("strides=4", 8)]
+    [InlineData("strides=3;pads=2,1;dilations=2", 4)]
+    public void ConvMatchesOnnxRuntimeWhenShapesAndWeightsChangeBetweenRuns(string attributes, int kernel)
+    {
+        var node = new NodeProto { OpType = "Conv", Name = "node", Input = { "X", "W" }, Output = { "Y" } };
+        foreach (var attribute in attributes.Split(';'))
+        {
+            var ints = new AttributeProto { Name = attribute.Split('=')[0], Type = AttributeProto.Types.AttributeType.Ints };
+            ints.Ints.Add(attribute.Split('=')[1].Split(',').Select(long.Parse));
+            node.Attribute.Add(ints);
+        }
+
+        var model = SingleNodeModel.Build(node, [("X", TensorElementType.Float), ("W", TensorElementType.Float)], ["Y"]);
+        var random = new Random(kernel);
+        Tensor<float> Random(params int[] shape) =>
+            new(shape, Enumerable.Range(0, TensorShape.ElementCount(shape)).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray());
+
+        var (first, second) = (Random(5, 2, kernel), Random(5, 2, kernel));
+        var native = new NativeModel(model);
+        using var ort = new OnnxRuntimeModel(model, optimize: false);
+        foreach (var (x, w) in new[] { (Random(1, 2, 40), first), (Random(1, 2, 57), first), (Random(1, 2, 40), second), (Random(1, 2, 40), first) })
+        {
+            var (actual, expected) = (native.Run([x, w])[0], ort.Run([x, w])[0]);
+            Assert.True(TensorComparer.AreClose(actual, expected), $"{attributes}, X {TensorShape.Format(x.Shape)}: native {actual} vs ONNX Runtime {expected}");
+        }
+    }
 }

@@ -1,3 +1,4 @@
+using Microsoft.ML.DirNet.Compression;
 using Microsoft.ML.DirNet.Numerics;
 using Microsoft.ML.DirNet.Onnx;
 using Microsoft.ML.DirNet.Tensors;
@@ -7,7 +8,8 @@ namespace Microsoft.ML.DirNet.Runtime.Kernels.Spatial;
 /// <summary>
 /// ONNX Conv on float32, any number of spatial axes (1-D and 2-D in practice): X [N, C, …], W [M, C / group, k…],
 /// optional B [M]; groups, strides, dilations, pads and auto_pad. Each image and group is one matrix product of W's
-/// rows with the unfolded input windows (im2col).
+/// rows with the unfolded input windows (im2col): with few output positions (a streaming call's frame) the filters
+/// as a packed matrix times each window, as a recurrent cell multiplies its state.
 /// </summary>
 internal sealed class ConvKernel(OnnxNode node) : IKernel
 {
@@ -48,13 +50,15 @@ internal sealed class ConvKernel(OnnxNode node) : IKernel
         var groups = (int)_group;
         int groupChannels = channels / groups, groupFilters = filters / groups;
         int inputSize = geometry.InputSize, kernelSize = geometry.KernelSize, outputSize = geometry.OutputSize;
-        var positions = geometry.InputPositions();
+        var (positions, contiguous) = Windows(geometry);
         var y = new Tensor<float>([batch, filters, .. geometry.Output]);
         // Few output positions (a streaming call's frame): one contiguous window per position, dotted with each filter,
         // so the vectors run along the long window; many positions: the windows as columns, the vectors along them.
         var byPosition = outputSize < PositionsForColumns;
         var columns = new float[groupChannels * kernelSize * outputSize];
         var width = groupChannels * kernelSize;
+        var byFilter = byPosition ? new float[outputSize * groupFilters] : [];
+        CompressedMatrix[]? filterMatrices = null;
         for (var n = 0; n < batch; n++)
         {
             for (var g = 0; g < groups; g++)
@@ -62,27 +66,57 @@ internal sealed class ConvKernel(OnnxNode node) : IKernel
                 for (var c = 0; c < groupChannels; c++)
                 {
                     var image = x.Data.AsSpan((n * channels + g * groupChannels + c) * inputSize, inputSize);
+                    if (byPosition)
+                    {
+                        for (var o = 0; o < outputSize; o++)
+                        {
+                            var window = columns.AsSpan(o * width + c * kernelSize, kernelSize);
+                            if (contiguous[o])
+                            {
+                                image.Slice(positions[o], kernelSize).CopyTo(window);
+                                continue;
+                            }
+
+                            for (var k = 0; k < kernelSize; k++)
+                            {
+                                var from = positions[k * outputSize + o];
+                                window[k] = from < 0 ? 0f : image[from];
+                            }
+                        }
+
+                        continue;
+                    }
+
                     for (var k = 0; k < kernelSize; k++)
                     {
                         var from = positions.AsSpan(k * outputSize, outputSize);
                         var q = c * kernelSize + k;
                         for (var o = 0; o < outputSize; o++)
                         {
-                            columns[byPosition ? o * width + q : q * outputSize + o] = from[o] < 0 ? 0f : image[from[o]];
+                            columns[q * outputSize + o] = from[o] < 0 ? 0f : image[from[o]];
                         }
                     }
                 }
 
                 var target = y.Data.AsSpan((n * filters + g * groupFilters) * outputSize, groupFilters * outputSize);
-                var weights = w.Data.AsSpan(g * groupFilters * width, groupFilters * width);
                 if (byPosition)
                 {
-                    MatrixMultiply.MultiplyByTransposed(weights, groupFilters, width, columns, outputSize, target, accumulate: false);
+                    // The group's filters as a packed matrix (made once per W tensor), times each window; then by filter.
+                    filterMatrices ??= FilterMatrices(w, groups, groupFilters, width);
+                    filterMatrices[g].Multiply(columns, outputSize, byFilter, accumulate: false);
+                    for (var m = 0; m < groupFilters; m++)
+                    {
+                        var offset = b is null ? 0f : b.Data[g * groupFilters + m];
+                        for (var o = 0; o < outputSize; o++)
+                        {
+                            target[m * outputSize + o] = byFilter[o * groupFilters + m] + offset;
+                        }
+                    }
+
+                    continue;
                 }
-                else
-                {
-                    MatrixMultiply.Multiply(weights, groupFilters, width, columns, outputSize, target, accumulate: false);
-                }
+
+                MatrixMultiply.Multiply(w.Data.AsSpan(g * groupFilters * width, groupFilters * width), groupFilters, width, columns, outputSize, target, accumulate: false);
 
                 if (b is not null)
                 {
@@ -95,5 +129,55 @@ internal sealed class ConvKernel(OnnxNode node) : IKernel
         }
 
         outputs[0] = y;
+    }
+
+    /// <summary>
+    /// The window table of <paramref name="geometry"/> (<see cref="WindowGeometry.InputPositions"/>) and, per output
+    /// position, whether its window is one contiguous run of the input, kept for the next run of the same shapes (a
+    /// streaming call's shapes repeat).
+    /// </summary>
+    private (int[] Positions, bool[] Contiguous) Windows(WindowGeometry geometry)
+    {
+        if (_windows is { } known && known.Input.SequenceEqual(geometry.Input) && known.Kernel.SequenceEqual(geometry.Kernel))
+        {
+            return (known.Positions, known.Contiguous);
+        }
+
+        var positions = geometry.InputPositions();
+        var (kernelSize, outputSize) = (geometry.KernelSize, geometry.OutputSize);
+        var contiguous = new bool[outputSize];
+        for (var o = 0; o < outputSize; o++)
+        {
+            var first = positions[o];
+            contiguous[o] = first >= 0 && Enumerable.Range(1, kernelSize - 1).All(k => positions[k * outputSize + o] == first + k);
+        }
+
+        _windows = new WindowTable(geometry.Input, geometry.Kernel, positions, contiguous);
+        return (positions, contiguous);
+    }
+
+    private sealed record WindowTable(int[] Input, int[] Kernel, int[] Positions, bool[] Contiguous);
+
+    private WindowTable? _windows;
+
+    /// <summary>
+    /// W's filters per group as matrices [filters / group × channels / group · kernel], kept for the next run: a
+    /// constant W arrives as the same tensor every run, and its matrices keep their packed forms. Replaced whole, so
+    /// concurrent runs see one or the other.
+    /// </summary>
+    private sealed record FilterView(Tensor<float> Source, CompressedMatrix[] Groups);
+
+    private FilterView? _filters;
+
+    private CompressedMatrix[] FilterMatrices(Tensor<float> w, int groups, int groupFilters, int width)
+    {
+        if (_filters is { } view && ReferenceEquals(view.Source, w))
+        {
+            return view.Groups;
+        }
+
+        var matrices = Enumerable.Range(0, groups).Select(g => (CompressedMatrix)new DenseMatrix(w.Data, g * groupFilters * width, groupFilters, width)).ToArray();
+        _filters = new FilterView(w, matrices);
+        return matrices;
     }
 }

@@ -118,13 +118,14 @@ internal sealed record WindowGeometry(int[] Input, int[] Kernel, int[] Strides, 
     /// </summary>
     public int[] InputPositions()
     {
-        var rank = Input.Length;
-        var table = new int[KernelSize * OutputSize];
+        // The sizes are products over the axes: computed once here, not per position (a streaming call's Conv runs this every call).
+        var (rank, kernelSize, outputSize) = (Input.Length, KernelSize, OutputSize);
+        var table = new int[kernelSize * outputSize];
         var k = new int[rank];
-        for (var kernelIndex = 0; kernelIndex < KernelSize; kernelIndex++)
+        var o = new int[rank];
+        for (var kernelIndex = 0; kernelIndex < kernelSize; kernelIndex++)
         {
-            var o = new int[rank];
-            for (var outputIndex = 0; outputIndex < OutputSize; outputIndex++)
+            for (var outputIndex = 0; outputIndex < outputSize; outputIndex++)
             {
                 var flat = 0;
                 for (var d = 0; d < rank && flat >= 0; d++)
@@ -133,7 +134,7 @@ internal sealed record WindowGeometry(int[] Input, int[] Kernel, int[] Strides, 
                     flat = i < 0 || i >= Input[d] ? -1 : flat * Input[d] + i;
                 }
 
-                table[kernelIndex * OutputSize + outputIndex] = flat;
+                table[kernelIndex * outputSize + outputIndex] = flat;
                 Advance(o, Output);
             }
 
@@ -149,7 +150,7 @@ internal sealed record WindowGeometry(int[] Input, int[] Kernel, int[] Strides, 
         var rank = Input.Length;
         var sizes = new int[OutputSize];
         var o = new int[rank];
-        for (var outputIndex = 0; outputIndex < OutputSize; outputIndex++)
+        for (var outputIndex = 0; outputIndex < sizes.Length; outputIndex++)
         {
             var size = 1;
             for (var d = 0; d < rank; d++)
