@@ -66,6 +66,36 @@ public sealed class MatrixKernelTests
             }
         }
     }
+    /// <summary>
+    /// A MatMul weight B [k, n] packed as W = Bᵀ straight from its rows (PackedMatrix.ForTransposed): C = A·B to 1e-4
+    /// relative, written and accumulated, over partial panels and blocks of rows.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Shapes))]
+    public void PackedTransposedProductIsTheMatMulOfB(int m, int k, int n)
+    {
+        if (!PackedMatrix.IsSupported)
+        {
+            return; // no packed kernels without 256-bit SIMD: MatMul keeps the row-major product (RowMajorProductMatchesTheDefinition)
+        }
+
+        var random = new Random(m * 1000 + k * 10 + n + 7);
+        var (a, b, start) = (Random(m * k, random), Random(k * n, random), Random(m * n, random));
+        foreach (var accumulate in new[] { false, true })
+        {
+            var c = (float[])start.Clone();
+            PackedMatrix.ForTransposed(b, k, n).Multiply(a, m, c, accumulate);
+            for (var i = 0; i < m; i++)
+            {
+                for (var j = 0; j < n; j++)
+                {
+                    var expected = (accumulate ? start[i * n + j] : 0.0) + Enumerable.Range(0, k).Sum(p => (double)a[i * k + p] * b[p * n + j]);
+                    Assert.True(System.Math.Abs(c[i * n + j] - expected) <= 1e-4 * (1 + System.Math.Abs(expected)), $"[{m}x{k}]·[{k}x{n}] accumulate={accumulate} [{i},{j}]: {c[i * n + j]} vs {expected}");
+                }
+            }
+        }
+    }
+
     public static IEnumerable<object[]> LowBitShapes() =>
         from grid in new[] { "int4 g32", "int3 g64", "int2 g32", "ternary g128", "int4 g256" }
         from rows in new[] { 1, 15, 16, 17, 37 }

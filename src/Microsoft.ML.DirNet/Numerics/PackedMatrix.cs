@@ -21,8 +21,15 @@ internal sealed class PackedMatrix
 
     private static readonly ConditionalWeakTable<float[], System.Collections.Concurrent.ConcurrentDictionary<(int Offset, int Rows, int Columns), PackedMatrix>> Cache = new();
 
+    private static readonly ConditionalWeakTable<float[], System.Collections.Concurrent.ConcurrentDictionary<(int Inner, int Outer), PackedMatrix>> TransposedCache = new();
+
     private readonly float[] _panels;
     private readonly int _width;
+
+    private PackedMatrix(float[] panels, int rows, int columns, int width)
+    {
+        (_panels, Rows, Columns, _width) = (panels, rows, columns, width);
+    }
 
     private PackedMatrix(ReadOnlySpan<float> w, int rows, int columns, int width)
     {
@@ -60,6 +67,28 @@ internal sealed class PackedMatrix
         Cache.GetValue(data, static _ => new()).GetOrAdd((offset, rows, columns), static (key, source) => new PackedMatrix(
             source.AsSpan(key.Offset, key.Rows * key.Columns), key.Rows, key.Columns,
             Vector512.IsHardwareAccelerated ? Vector512<float>.Count : Vector256<float>.Count), data);
+
+    /// <summary>
+    /// The packed form of W = Bᵀ for the row-major B [<paramref name="inner"/>, <paramref name="outer"/>] that
+    /// <paramref name="b"/> holds (a MatMul's weight), made once per array: W has <paramref name="outer"/> rows of
+    /// <paramref name="inner"/> columns, and each panel's column k is a run of B's row k, so it is copied, not gathered.
+    /// </summary>
+    public static PackedMatrix ForTransposed(float[] b, int inner, int outer) =>
+        TransposedCache.GetValue(b, static _ => new()).GetOrAdd((inner, outer), static (key, source) =>
+        {
+            var width = Vector512.IsHardwareAccelerated ? Vector512<float>.Count : Vector256<float>.Count;
+            var panels = new float[(key.Outer + width - 1) / width * key.Inner * width];
+            for (var first = 0; first < key.Outer; first += width)
+            {
+                var lanes = Math.Min(width, key.Outer - first);
+                for (var k = 0; k < key.Inner; k++)
+                {
+                    source.AsSpan(k * key.Outer + first, lanes).CopyTo(panels.AsSpan((first / width * key.Inner + k) * width));
+                }
+            }
+
+            return new PackedMatrix(panels, key.Outer, key.Inner, width);
+        }, b);
 
     /// <summary>C[m×Rows] = A[m×Columns]·Wᵀ, or C += when <paramref name="accumulate"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

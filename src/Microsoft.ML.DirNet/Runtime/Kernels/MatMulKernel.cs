@@ -10,6 +10,11 @@ namespace Microsoft.ML.DirNet.Runtime.Kernels;
 /// </summary>
 internal sealed class MatMulKernel(CompressedMatrix? boundB) : IKernel
 {
+    /// <summary>Below how many rows of A a repeated B runs packed (above, the row-major product reads B once per four rows anyway).</summary>
+    private const int PackedRows = 16;
+
+    private Tensor<float>? _previousB;
+
     public void Execute(ReadOnlySpan<Tensor?> inputs, Span<Tensor?> outputs)
     {
         var a = KernelInputs.RequiredFloat(inputs, 0, "A");
@@ -39,9 +44,20 @@ internal sealed class MatMulKernel(CompressedMatrix? boundB) : IKernel
         var result = new Tensor<float>(outShape);
         if (bShape.Length == 2)
         {
-            // The common case, a weight matrix: every batch row of A is one row of one big product.
+            // The common case, a weight matrix: every batch row of A is one row of one big product. A B seen again is a
+            // constant (a weight reaching the node as a value): for a few rows (a streaming call) it runs packed, as a
+            // recurrent cell's matrix does, packed once.
             var rows = a.Length / System.Math.Max(k, 1);
-            MatrixMultiply.Multiply(a.Data, rows, k, b.Data, n, result.Data, accumulate: false);
+            if (b.Rank == 2 && rows < PackedRows && PackedMatrix.IsSupported && ReferenceEquals(b, _previousB))
+            {
+                PackedMatrix.ForTransposed(b.Data, k, n).Multiply(a.Data, rows, result.Data, accumulate: false);
+            }
+            else
+            {
+                MatrixMultiply.Multiply(a.Data, rows, k, b.Data, n, result.Data, accumulate: false);
+            }
+
+            _previousB = b;
         }
         else
         {

@@ -19,6 +19,9 @@ internal sealed class ConvKernel(OnnxNode node) : IKernel
     /// <summary>From how many output positions the windows are laid out as columns (see Execute).</summary>
     private const int PositionsForColumns = 64;
 
+    /// <summary>From how long a contiguous window is copied whole rather than element by element (a pointwise Conv's windows are single values).</summary>
+    private const int WholeWindowCopy = 8;
+
     public void Execute(ReadOnlySpan<Tensor?> inputs, Span<Tensor?> outputs)
     {
         var x = KernelInputs.RequiredFloat(inputs, 0, "X");
@@ -70,17 +73,17 @@ internal sealed class ConvKernel(OnnxNode node) : IKernel
                     {
                         for (var o = 0; o < outputSize; o++)
                         {
-                            var window = columns.AsSpan(o * width + c * kernelSize, kernelSize);
-                            if (contiguous[o])
+                            var at = o * width + c * kernelSize;
+                            if (contiguous[o] && kernelSize >= WholeWindowCopy)
                             {
-                                image.Slice(positions[o], kernelSize).CopyTo(window);
+                                image.Slice(positions[o], kernelSize).CopyTo(columns.AsSpan(at, kernelSize));
                                 continue;
                             }
 
                             for (var k = 0; k < kernelSize; k++)
                             {
                                 var from = positions[k * outputSize + o];
-                                window[k] = from < 0 ? 0f : image[from];
+                                columns[at + k] = from < 0 ? 0f : image[from];
                             }
                         }
 
