@@ -10,10 +10,8 @@ namespace Microsoft.ML.DirNet.Runtime.Kernels;
 /// </summary>
 internal sealed class MatMulKernel(CompressedMatrix? boundB) : IKernel
 {
-    /// <summary>Below how many rows of A a repeated B runs packed (above, the row-major product reads B once per four rows anyway).</summary>
+    /// <summary>Below how many rows of A a 2-D B runs packed (above, the row-major product reads B once per four rows anyway).</summary>
     private const int PackedRows = 16;
-
-    private Tensor<float>? _previousB;
 
     public void Execute(ReadOnlySpan<Tensor?> inputs, Span<Tensor?> outputs)
     {
@@ -44,11 +42,11 @@ internal sealed class MatMulKernel(CompressedMatrix? boundB) : IKernel
         var result = new Tensor<float>(outShape);
         if (bShape.Length == 2)
         {
-            // The common case, a weight matrix: every batch row of A is one row of one big product. A B seen again is a
-            // constant (a weight reaching the node as a value): for a few rows (a streaming call) it runs packed, as a
-            // recurrent cell's matrix does, packed once.
+            // The common case, a weight matrix: every batch row of A is one row of one big product. For a few rows (a
+            // streaming call) B runs packed, as a recurrent cell's matrix does, packed once per array (a constant B
+            // is the same array every run). Chosen by the shapes alone, so a run's result never depends on earlier runs.
             var rows = a.Length / System.Math.Max(k, 1);
-            if (b.Rank == 2 && rows < PackedRows && PackedMatrix.IsSupported && ReferenceEquals(b, _previousB))
+            if (b.Rank == 2 && rows < PackedRows && PackedMatrix.IsSupported)
             {
                 PackedMatrix.ForTransposed(b.Data, k, n).Multiply(a.Data, rows, result.Data, accumulate: false);
             }
@@ -56,8 +54,6 @@ internal sealed class MatMulKernel(CompressedMatrix? boundB) : IKernel
             {
                 MatrixMultiply.Multiply(a.Data, rows, k, b.Data, n, result.Data, accumulate: false);
             }
-
-            _previousB = b;
         }
         else
         {

@@ -1,4 +1,5 @@
 using Microsoft.ML.DirNet.Compression;
+using Microsoft.ML.DirNet.Numerics;
 using Microsoft.ML.DirNet.Onnx;
 using Microsoft.ML.DirNet.Runtime.Operators;
 using Microsoft.ML.DirNet.Tensors;
@@ -112,14 +113,18 @@ internal abstract class RecurrentKernel : IKernel
         var y = new float[yLength];
         var finalH = new float[stateLength];
         var chunkSteps = (int)System.Math.Clamp(ProjectionBudget / System.Math.Max(stepLength, 1), 1, System.Math.Max(steps, 1));
-        var projection = new float[(long)chunkSteps * stepLength];
+        // Scratch from the shared pool, not fresh arrays: a fresh multi-megabyte array per call is memory the process
+        // touches for the first time (page faults), which measured as much as the product that fills it.
+        using var projectionBuffer = new ScratchBuffer((long)chunkSteps * stepLength);
+        var projection = projectionBuffer.Span;
         var sequence = Layout == 0 ? x.Data : TimeMajor(x.Data, batch, steps, inputSize);
         var run = CreateRun(inputs, batch, hidden);
         var inputBias = new float[gateRows];
         var hPrev = new float[batch * hidden];
         var hNext = new float[batch * hidden];
         var uniformLengths = lengths.All(l => l == steps);
-        var gathered = !uniformLengths && (ReverseOnly || Directions == 2) ? new float[(long)chunkSteps * batch * inputSize] : [];
+        using var gatheredBuffer = new ScratchBuffer(!uniformLengths && (ReverseOnly || Directions == 2) ? (long)chunkSteps * batch * inputSize : 0);
+        var gathered = gatheredBuffer.Span;
 
         for (var d = 0; d < Directions; d++)
         {
@@ -160,7 +165,7 @@ internal abstract class RecurrentKernel : IKernel
                 {
                     for (var row = 0; row < rows; row++)
                     {
-                        var slice = projection.AsSpan(row * gateRows, gateRows);
+                        var slice = projection.Slice(row * gateRows, gateRows);
                         TensorPrimitives.Add(slice, inputBias, slice);
                     }
                 }
@@ -170,7 +175,7 @@ internal abstract class RecurrentKernel : IKernel
                     // Row b of this step reads time (reverse ? len_b - 1 - t : t) of its own sequence. Each row of the
                     // projection is read by one step only, so the cell may overwrite it.
                     var stepIndex = stepOrder ? t - chunkStart : (reverse ? steps - 1 - t : t) - window;
-                    var stepGates = projection.AsSpan(stepIndex * stepLength, stepLength);
+                    var stepGates = projection.Slice(stepIndex * stepLength, stepLength);
                     run.PreviousStateIsZero = t == 0 && initialH is null;
                     run.Step(d, stepGates, hPrev, hNext, batch, hidden);
 
