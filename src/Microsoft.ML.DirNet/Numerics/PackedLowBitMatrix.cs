@@ -196,8 +196,8 @@ internal sealed class PackedLowBitMatrix
     /// word (its even columns) and the high ones (its odd columns) against the matching bytes of the input. Per group,
     /// y += sₓ·(s·(Σ q·(xq + 128) − 128·Σ q) − s·z·Σ xq). The only error on top of the weights' is the inputs' rounding.
     /// Without AVX-VNNI, on AVX-512BW: the nibbles as unsigned bytes times the signed input bytes, added by pairs into
-    /// 16 bits (vpmaddubsw; |sum| ≤ 2·15·127, so four words' worth fit before widening to 32 bits by vpmaddwd), with no
-    /// shift by 128: y += sₓ·(s·Σ q·xq − s·z·Σ xq).
+    /// 16 bits (vpmaddubsw: at most 2·15·127 = 3,810 per lane, two per word, so four words' worth, 30,480, fit before
+    /// widening to 32 bits by vpmaddwd), with no shift by 128: y += sₓ·(s·Σ q·xq − s·z·Σ xq).
     /// </summary>
     public void MultiplyQuantized(ReadOnlySpan<float> a, int m, Span<float> c, bool accumulate)
     {

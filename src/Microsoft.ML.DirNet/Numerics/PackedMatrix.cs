@@ -64,7 +64,7 @@ internal sealed class PackedMatrix
     /// made once per array and range: constant weights are packed on first use and reused by every later run and thread.
     /// </summary>
     public static PackedMatrix For(float[] data, int offset, int rows, int columns) =>
-        Cache.GetValue(data, static _ => new()).GetOrAdd((offset, rows, columns), static (key, source) => new PackedMatrix(
+        Cache.GetValue(data, static array => PinnedEntry<(int, int, int)>(array)).GetOrAdd((offset, rows, columns), static (key, source) => new PackedMatrix(
             source.AsSpan(key.Offset, key.Rows * key.Columns), key.Rows, key.Columns,
             Vector512.IsHardwareAccelerated ? Vector512<float>.Count : Vector256<float>.Count), data);
 
@@ -74,7 +74,7 @@ internal sealed class PackedMatrix
     /// <paramref name="inner"/> columns, and each panel's column k is a run of B's row k, so it is copied, not gathered.
     /// </summary>
     public static PackedMatrix ForTransposed(float[] b, int inner, int outer) =>
-        TransposedCache.GetValue(b, static _ => new()).GetOrAdd((inner, outer), static (key, source) =>
+        TransposedCache.GetValue(b, static array => PinnedEntry<(int, int)>(array)).GetOrAdd((inner, outer), static (key, source) =>
         {
             var width = Vector512.IsHardwareAccelerated ? Vector512<float>.Count : Vector256<float>.Count;
             var panels = new float[(key.Outer + width - 1) / width * key.Inner * width];
@@ -89,6 +89,14 @@ internal sealed class PackedMatrix
 
             return new PackedMatrix(panels, key.Outer, key.Inner, width);
         }, b);
+
+    /// <summary>A new cache entry for <paramref name="array"/>, which is pinned: a packed copy relies on its contents staying.</summary>
+    private static System.Collections.Concurrent.ConcurrentDictionary<TKey, PackedMatrix> PinnedEntry<TKey>(float[] array)
+        where TKey : notnull
+    {
+        ArrayArena.Pin(array);
+        return new();
+    }
 
     /// <summary>C[m×Rows] = A[m×Columns]·Wᵀ, or C += when <paramref name="accumulate"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -143,14 +143,21 @@ internal sealed class GraphPlan
     /// </summary>
     public Tensor[] Execute(ReadOnlySpan<Tensor> inputs, Span<double> nodeMilliseconds, long memoryLimitBytes)
     {
+        long liveBytes = 0;
+        var observer = NodeObservation.Current;
+        // Arrays from the run's arena go back once no value of the run holds them (views share their input's array,
+        // and a subgraph's values count with the enclosing graph's). Not while an observer may keep what it is shown.
+        var arena = observer is null ? Numerics.ArrayArena.Current : null;
         var values = (Tensor?[])_constants.Clone();
         for (var i = 0; i < inputs.Length; i++)
         {
             values[_inputSlots[i]] = inputs[i];
+            if (arena is not null && inputs[i] is Tensor<float> { Data: var data })
+            {
+                arena.Adopt(data);
+            }
         }
 
-        long liveBytes = 0;
-        var observer = NodeObservation.Current;
         for (var n = 0; n < _nodes.Length; n++)
         {
             var node = _nodes[n];
@@ -165,6 +172,10 @@ internal sealed class GraphPlan
             foreach (var slot in node.OutputSlots)
             {
                 liveBytes += values[slot]!.ByteCount;
+                if (arena is not null && values[slot] is Tensor<float> { Data: var data })
+                {
+                    arena.Hold(data);
+                }
             }
 
             if (liveBytes > memoryLimitBytes)
@@ -176,11 +187,25 @@ internal sealed class GraphPlan
             foreach (var slot in node.Releases)
             {
                 liveBytes -= values[slot]!.ByteCount;
+                if (arena is not null && values[slot] is Tensor<float> { Data: var data })
+                {
+                    arena.Release(data);
+                }
+
                 values[slot] = null;
             }
         }
 
-        return _outputSlots.Select(s => values[s]!).ToArray();
+        var outputs = _outputSlots.Select(s => values[s]!).ToArray();
+        foreach (var output in outputs)
+        {
+            if (arena is not null && output is Tensor<float> { Data: var data })
+            {
+                arena.HandOver(data);
+            }
+        }
+
+        return outputs;
     }
 
     private static IKernel BuildKernel(OnnxNode node, long opset, IReadOnlyDictionary<(OnnxNode, int), CompressedMatrix[]> bound)

@@ -259,6 +259,7 @@ public sealed class NativeModel : ITensorModel
         }
 
         using var observation = NodeObservation.Begin(Observer);
+        using var arena = Observer is null ? Numerics.ArrayArena.Begin() : default;
         using var quantization = Numerics.ActivationQuantization.Begin(QuantizeInt8Activations);
         return _plan.Execute(inputs, nodeMilliseconds, MemoryLimitBytes);
     }

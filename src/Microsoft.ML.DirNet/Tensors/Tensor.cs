@@ -110,7 +110,8 @@ public sealed class Tensor<T> : Tensor where T : unmanaged
             throw new ArgumentException($"Shape {TensorShape.Format(shape)} of {typeof(T).Name} needs more than 2 GB, the limit for one tensor.");
         }
 
-        Data = new T[Length];
+        // Inside a model run, large float arrays come from the run's arena (reused across runs, cleared).
+        Data = typeof(T) == typeof(float) && Numerics.ArrayArena.Current?.Rent(Length) is { } rented ? (T[])(object)rented : new T[Length];
     }
 
     /// <summary>Wraps existing data (no copy); its length must equal the shape's element count.</summary>

@@ -55,8 +55,8 @@ internal sealed class ConvKernel(OnnxNode node) : IKernel
         int inputSize = geometry.InputSize, kernelSize = geometry.KernelSize, outputSize = geometry.OutputSize;
         var (positions, contiguous) = Windows(geometry);
         var y = new Tensor<float>([batch, filters, .. geometry.Output]);
-        // Few output positions (a streaming call's frame): one contiguous window per position, dotted with each filter,
-        // so the vectors run along the long window; many positions: the windows as columns, the vectors along them.
+        // Few output positions (a streaming call's frame): one contiguous window per position, multiplied by the packed
+        // filters as a recurrent state is; many positions: the windows as columns, the vectors along them.
         var byPosition = outputSize < PositionsForColumns;
         var columns = new float[groupChannels * kernelSize * outputSize];
         var width = groupChannels * kernelSize;
