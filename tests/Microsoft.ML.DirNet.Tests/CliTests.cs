@@ -184,6 +184,38 @@ public sealed class CliTests
     }
 
     /// <summary>
+    /// <c>--int8-activations</c> on a model compressed to int4: bench says in JSON and text that the native engine ran
+    /// with int8 inputs and on which integer products (this processor's: AVX-VNNI, AVX-512BW or none), and its
+    /// outputs stay near ONNX Runtime's on the same file (within the inputs' rounding, not 1e-4); without the option
+    /// both fields are false and null.
+    /// </summary>
+    [Fact]
+    public void BenchWithInt8ActivationsSaysWhatTheIntegerProductsRanOn()
+    {
+        var model = Path.Combine(Fixture, "model.onnx");
+        var compressed = Path.Combine(TestPaths.NewTemporaryFolder(), "int4.onnx");
+        var (code, stdout, stderr) = Dirnet("compress", model, "-o", compressed, "--method", "quant", "--precision", "int4", "--ratio", "2", "--scope", "recurrent", "--no-progress");
+        Assert.True(code == 0, stderr);
+        (code, stdout, stderr) = Dirnet("bench", model, "--compressed", compressed, "--json", "--runs", "3", "--steps", "4", "--int8-activations");
+        Assert.True(code == 0, stderr);
+        var json = JsonDocument.Parse(stdout).RootElement;
+        Assert.True(json.GetProperty("int8_activations").GetBoolean());
+        Assert.Equal(Numerics.PackedInt8Matrix.IntegerProducts, json.GetProperty("integer_products").GetString());
+        Assert.Contains(json.GetProperty("integer_products").GetString(), new[] { "avx-vnni", "avx-512bw", "none" });
+        Assert.InRange(json.GetProperty("compressed_max_abs_diff").GetDouble(), 0, 0.05);
+
+        (code, stdout, stderr) = Dirnet("bench", model, "--compressed", compressed, "--runs", "3", "--steps", "4", "--int8-activations");
+        Assert.True(code == 0, stderr);
+        Assert.Contains($"int8 inputs   : on (integer products: {Numerics.PackedInt8Matrix.IntegerProducts})", stdout);
+
+        (code, stdout, _) = Dirnet("bench", model, "--json", "--runs", "1", "--steps", "2");
+        Assert.Equal(0, code);
+        json = JsonDocument.Parse(stdout).RootElement;
+        Assert.False(json.GetProperty("int8_activations").GetBoolean());
+        Assert.Equal(JsonValueKind.Null, json.GetProperty("integer_products").ValueKind);
+    }
+
+    /// <summary>
     /// <c>--peer ort-int8</c> times ONNX Runtime's own int8 form of the model in the same rounds: its time, the native
     /// engine's ratio to it and its error against the float model are in the JSON (plain and with --compressed) and
     /// the text; without it the fields are null; an unknown peer is a parser error.

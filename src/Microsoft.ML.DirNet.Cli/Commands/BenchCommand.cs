@@ -25,7 +25,7 @@ internal static class BenchCommand
         var profile = new Option<bool>("--profile") { Description = "Also time every node in both engines (the native engine around each node, ONNX Runtime through its own profiler; medians of --runs runs) and print where the time goes; JSON gains profile (and compressed_profile): node, op, native_ms, ort_ms." };
         var peer = new Option<string?>("--peer") { Description = $"Also time, in the same rounds, the model as ONNX Runtime's own int8 form of it ({OnnxRuntimeInt8Peer.Name}: each LSTM as com.microsoft DynamicQuantizeLSTM, each MatMul with weights as DynamicQuantizeMatMul, int8 weights with a scale per output row, activations quantized per call), written from MODEL in memory. JSON gains peer, peer_ort_ms, peer_speedup (= peer_ort_ms / native_ms, or / compressed_native_ms with --compressed) and peer_max_abs_diff (its outputs against MODEL's in ONNX Runtime)." };
         peer.AcceptOnlyFromAmong(OnnxRuntimeInt8Peer.Name);
-        var int8Activations = new Option<bool>("--int8-activations") { Description = "Run the native engine's products of int8 and low-bit weights on integer dot products, their inputs quantized to int8 (as ONNX Runtime's DynamicQuantizeLSTM does; AVX-VNNI or AVX-512BW, else no effect): for a model compressed with --precision int8 or lower. JSON gains int8_activations." };
+        var int8Activations = new Option<bool>("--int8-activations") { Description = "Run the native engine's products of int8 and low-bit weights on integer dot products, their inputs quantized to int8 (as ONNX Runtime's DynamicQuantizeLSTM does; AVX-VNNI or AVX-512BW, else no effect): for a model compressed with --precision int8 or lower. JSON gains int8_activations and integer_products (avx-vnni, avx-512bw or none: what they ran on)." };
         var command = new Command("bench",
             "Time one model run in the native engine and in ONNX Runtime, side by side in this process: one thread each, warm-up first (at least 5 rounds and 1 s, so that the JIT has optimised the hot code), median of --runs alternating runs. " + ExitCodes.Help)
         {
@@ -158,6 +158,7 @@ internal static class BenchCommand
                 peer_speedup = result.PeerMilliseconds / result.NativeMilliseconds,
                 peer_max_abs_diff = result.PeerMaxAbsoluteDifference,
                 int8_activations = quantizeInt8Activations,
+                integer_products = quantizeInt8Activations ? Numerics.PackedInt8Matrix.IntegerProducts : null,
             }, CommandAction.Json));
             return;
         }
@@ -167,6 +168,7 @@ internal static class BenchCommand
         Console.WriteLine($"ONNX Runtime  : {result.OnnxRuntimeMilliseconds,9:F3} ms");
         Console.WriteLine($"speedup       : {result.Speedup,9:F2}x (ONNX Runtime time / native time); outputs agree to {result.MaxAbsoluteDifference:G3}");
         PrintPeer(result, result.NativeMilliseconds, "native");
+        PrintInt8Activations(quantizeInt8Activations);
         PrintProfile("model", profile);
     }
 
@@ -200,6 +202,7 @@ internal static class BenchCommand
                 peer_speedup = original.PeerMilliseconds / compressed.NativeMilliseconds,
                 peer_max_abs_diff = original.PeerMaxAbsoluteDifference,
                 int8_activations = quantizeInt8Activations,
+                integer_products = quantizeInt8Activations ? Numerics.PackedInt8Matrix.IntegerProducts : null,
             }, CommandAction.Json));
             return;
         }
@@ -210,6 +213,7 @@ internal static class BenchCommand
         Console.WriteLine($"compressed : {compressed.NativeMilliseconds,15:F3} ms {compressed.OnnxRuntimeMilliseconds,11:F3} ms {result.CompressedNativeBytes / 1e6,10:F1} MB");
         Console.WriteLine($"speedup    : {result.CompressedSpeedup:F2}x (ONNX Runtime on the original / native engine on the compressed model); engines agree to {original.MaxAbsoluteDifference:G3} and {compressed.MaxAbsoluteDifference:G3}");
         PrintPeer(original, compressed.NativeMilliseconds, "native on the compressed model");
+        PrintInt8Activations(quantizeInt8Activations);
         PrintProfile("original", profile);
         PrintProfile("compressed", compressedProfile);
     }
@@ -218,6 +222,14 @@ internal static class BenchCommand
     private static string? PeerName(LatencyResult result) => result.PeerMilliseconds is null ? null : OnnxRuntimeInt8Peer.Name;
 
     /// <summary>The peer's time and how the native engine (<paramref name="nativeMilliseconds"/>, <paramref name="what"/>) compares with it.</summary>
+    private static void PrintInt8Activations(bool on)
+    {
+        if (on)
+        {
+            Console.WriteLine($"int8 inputs   : on (integer products: {Numerics.PackedInt8Matrix.IntegerProducts})");
+        }
+    }
+
     private static void PrintPeer(LatencyResult result, double nativeMilliseconds, string what)
     {
         if (result.PeerMilliseconds is { } peer)

@@ -33,7 +33,7 @@ internal static class EvalCommand
         var utterances = new Option<int?>("--utterances") { Description = "asr: evaluate only the first N utterances (default: all)." };
         var alphabet = new Option<FileInfo?>("--alphabet") { Description = "asr: the CTC alphabet file (default: alphabet.txt in --data or its parent folder)." };
         var ort = new Option<bool>("--ort") { Description = "Run through ONNX Runtime instead of the native engine." };
-        var int8Activations = new Option<bool>("--int8-activations") { Description = "Native engine: run the products of int8 and low-bit weights on integer dot products, their inputs quantized to int8 (as ONNX Runtime's DynamicQuantizeLSTM does; AVX-VNNI or AVX-512BW, else no effect). JSON gains int8_activations." };
+        var int8Activations = new Option<bool>("--int8-activations") { Description = "Native engine: run the products of int8 and low-bit weights on integer dot products, their inputs quantized to int8 (as ONNX Runtime's DynamicQuantizeLSTM does; AVX-VNNI or AVX-512BW, else no effect). JSON gains int8_activations and integer_products (avx-vnni, avx-512bw or none: what they ran on)." };
         var json = new Option<bool>("--json") { Description = "Print JSON: lm gives perplexity (plus predictions, nll); asr gives cer and wer (plus error and reference counts); both give seconds." };
         var command = new Command("eval",
             "Evaluate a model's task metric on a test set. lm: perplexity with batch 1, consecutive 35-step chunks, the recurrent state carried across chunks from zeros, exp(mean NLL) over every predicted token. asr: per utterance log-mel features, one run at batch 1, greedy CTC decoding; CER and WER are edit distances summed over the set divided by the reference length. " + ExitCodes.Help)
@@ -68,7 +68,7 @@ internal static class EvalCommand
         {
             Console.WriteLine(JsonSerializer.Serialize(new
             {
-                task = "asr", model = file.FullName, engine = engine.JsonName, int8_activations = engine.QuantizesInt8Activations,
+                task = "asr", model = file.FullName, engine = engine.JsonName, int8_activations = engine.QuantizesInt8Activations, integer_products = engine.QuantizesInt8Activations ? Numerics.PackedInt8Matrix.IntegerProducts : null,
                 cer = rates.Cer, wer = rates.Wer, utterances = result.Utterances.Count,
                 char_errors = rates.CharacterErrors, chars = rates.Characters, word_errors = rates.WordErrors, words = rates.Words, seconds,
             }, CommandAction.Json));
@@ -120,7 +120,7 @@ internal static class EvalCommand
         {
             Console.WriteLine(JsonSerializer.Serialize(new
             {
-                task = "lm", model = file.FullName, engine = engine.JsonName, int8_activations = engine.QuantizesInt8Activations,
+                task = "lm", model = file.FullName, engine = engine.JsonName, int8_activations = engine.QuantizesInt8Activations, integer_products = engine.QuantizesInt8Activations ? Numerics.PackedInt8Matrix.IntegerProducts : null,
                 perplexity = result.Perplexity, predictions = result.Predictions, nll = result.TotalNegativeLogLikelihood, seconds,
             }, CommandAction.Json));
         }

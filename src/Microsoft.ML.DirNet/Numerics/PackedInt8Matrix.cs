@@ -162,6 +162,9 @@ internal sealed class PackedInt8Matrix
     /// </summary>
     public static bool HasIntegerDotProducts => AvxVnni.IsSupported || Avx512BW.IsSupported;
 
+    /// <summary>What the quantized products run on here: "avx-vnni", "avx-512bw", or "none" (then they are refused).</summary>
+    public static string IntegerProducts => AvxVnni.IsSupported ? "avx-vnni" : Avx512BW.IsSupported ? "avx-512bw" : "none";
+
     /// <summary>The most columns whose int32 sums cannot overflow: each step adds at most 4·255·128.</summary>
     public const int MaxQuantizedColumns = 1 << 16;
 
