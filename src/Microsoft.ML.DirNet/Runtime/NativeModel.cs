@@ -88,8 +88,9 @@ public sealed class NativeModel : ITensorModel
 
     /// <summary>
     /// Runs the products of int8 and low-bit (int4 and below) weights of a compressed model on integer dot products
-    /// where the processor has them (AVX-VNNI, or AVX-512BW's pairwise integer multiply-adds), each input vector quantized to int8 with one scale first, as ONNX
-    /// Runtime's DynamicQuantizeLSTM does; recurrent steps and batched input projections alike. Faster, at an error
+    /// where the processor has them (AVX-VNNI, or AVX-512BW's pairwise integer multiply-adds), each input vector
+    /// quantized to int8 with one scale first, as ONNX Runtime's DynamicQuantizeLSTM does; recurrent steps and batched
+    /// input projections alike. Faster, at an error
     /// of its own (the input's rounding, at most half its step per element), so the outputs no longer equal ONNX
     /// Runtime's on the same file to 1e-4. Off by default; without either it changes nothing.
     /// </summary>

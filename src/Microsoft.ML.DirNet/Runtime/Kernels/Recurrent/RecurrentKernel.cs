@@ -110,7 +110,7 @@ internal abstract class RecurrentKernel : IKernel
         var yLength = TensorShape.BufferLength("output Y", sizeof(float), steps, Directions, batch, hidden);
         var stateLength = TensorShape.BufferLength("output Y_h", sizeof(float), Directions, batch, hidden);
         var stepLength = TensorShape.BufferLength("one step's gates", sizeof(float), batch, gateRows);
-        var y = new float[yLength];
+        var y = ArrayArena.Current?.Rent(yLength) ?? new float[yLength]; // Y is the node's output: from the run's arena when large
         var finalH = new float[stateLength];
         var chunkSteps = (int)System.Math.Clamp(ProjectionBudget / System.Math.Max(stepLength, 1), 1, System.Math.Max(steps, 1));
         // Scratch from the shared pool, not fresh arrays: a fresh multi-megabyte array per call is memory the process
