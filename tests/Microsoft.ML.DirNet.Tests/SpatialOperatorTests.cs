@@ -20,6 +20,7 @@ public sealed class SpatialOperatorTests
         ["Conv 2-D depthwise (groups = channels), SAME_LOWER", "Conv", new[] { 1, 4, 7, 6 }, new[] { 4, 1, 3, 2 }, true, "group=4;auto_pad=SAME_LOWER"],
         ["Conv 2-D, strides 2×1, dilations 1×2, pads", "Conv", new[] { 2, 3, 9, 8 }, new[] { 4, 3, 3, 3 }, false, "strides=2,1;dilations=1,2;pads=1,0,2,1"],
         ["Conv 1-D, kernel 1 (pointwise)", "Conv", new[] { 1, 8, 5 }, new[] { 3, 8, 1 }, true, ""],
+        ["Conv 1-D, kernel 1 on one position (a frame, the channels as the window), batch 2, groups 2", "Conv", new[] { 2, 8, 1 }, new[] { 6, 4, 1 }, true, "group=2"],
         ["Conv 1-D, 80 output positions (windows as columns), groups 3", "Conv", new[] { 2, 6, 83 }, new[] { 9, 2, 4 }, true, "group=3"],
         ["Conv 2-D, 10×8 output positions (windows as columns), pads", "Conv", new[] { 1, 2, 10, 8 }, new[] { 3, 2, 3, 3 }, true, "pads=1,1,1,1"],
         ["ConvTranspose 1-D, groups 2, stride 2, dilation 2, pads, output_padding, bias", "ConvTranspose", new[] { 1, 4, 7 }, new[] { 4, 3, 3 }, true, "group=2;strides=2;dilations=2;pads=1,2;output_padding=1"],

@@ -62,11 +62,14 @@ internal sealed class ConvKernel(OnnxNode node) : IKernel
         var width = groupChannels * kernelSize;
         var byFilter = byPosition ? new float[outputSize * groupFilters] : [];
         CompressedMatrix[]? filterMatrices = null;
+        // A pointwise filter on a single position (a frame, as DTLN's Conv1D layers see it): the channels are the window.
+        var wholeInput = byPosition && kernelSize == 1 && inputSize == 1 && outputSize == 1 && contiguous[0];
         for (var n = 0; n < batch; n++)
         {
             for (var g = 0; g < groups; g++)
             {
-                for (var c = 0; c < groupChannels; c++)
+                var windows = wholeInput ? x.Data.AsSpan((n * channels + g * groupChannels) * inputSize, groupChannels) : columns;
+                for (var c = 0; c < groupChannels && !wholeInput; c++)
                 {
                     var image = x.Data.AsSpan((n * channels + g * groupChannels + c) * inputSize, inputSize);
                     if (byPosition)
@@ -106,7 +109,7 @@ internal sealed class ConvKernel(OnnxNode node) : IKernel
                 {
                     // The group's filters as a packed matrix (made once per W tensor), times each window; then by filter.
                     filterMatrices ??= FilterMatrices(w, groups, groupFilters, width);
-                    filterMatrices[g].Multiply(columns, outputSize, byFilter, accumulate: false);
+                    filterMatrices[g].Multiply(windows, outputSize, byFilter, accumulate: false);
                     for (var m = 0; m < groupFilters; m++)
                     {
                         var offset = b is null ? 0f : b.Data[g * groupFilters + m];
