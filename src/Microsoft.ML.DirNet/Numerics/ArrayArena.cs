@@ -147,9 +147,13 @@ internal sealed class ArrayArena
         // What the run did not give back (its outputs, or values dropped by an error) now belongs to whoever holds it;
         // lengths this run did not ask for are let go, so a change of shapes does not leave the old ones behind.
         _rented.Clear();
-        foreach (var length in _free.Keys.Where(length => !_asked.Contains(length)).ToArray())
+        // Removing while enumerating is allowed for Dictionary (since .NET Core 3.0), so this allocates nothing per run.
+        foreach (var length in _free.Keys)
         {
-            _free.Remove(length);
+            if (!_asked.Contains(length))
+            {
+                _free.Remove(length);
+            }
         }
 
         _asked.Clear();

@@ -1,6 +1,7 @@
 using Microsoft.ML.DirNet.Compression;
 using Microsoft.ML.DirNet.Numerics;
 using Microsoft.ML.DirNet.Onnx;
+using Microsoft.ML.DirNet.Runtime.Operators;
 using Microsoft.ML.DirNet.Tensors;
 
 namespace Microsoft.ML.DirNet.Runtime.Kernels;
@@ -15,6 +16,7 @@ internal sealed class GemmKernel(OnnxNode node, CompressedMatrix? boundB) : IKer
     private readonly float _beta = node.GetFloat("beta", 1f);
     private readonly bool _transA = node.GetInt("transA", 0) != 0;
     private readonly bool _transB = node.GetInt("transB", 0) != 0;
+    private readonly WeightViews _weights = new();
 
     public void Execute(ReadOnlySpan<Tensor?> inputs, Span<Tensor?> outputs)
     {
@@ -43,7 +45,7 @@ internal sealed class GemmKernel(OnnxNode node, CompressedMatrix? boundB) : IKer
         {
             // B is [outputs, inputs], the layout of a linear layer's weight: the packed kernels apply (packed once per
             // weight array, so a constant weight is packed once per model).
-            new DenseMatrix(b.Data, 0, n, k).Multiply(aData, m, y.Data, accumulate: false);
+            _weights.For(b, 1, n, k)[0].Multiply(aData, m, y.Data, accumulate: false);
         }
         else
         {

@@ -85,8 +85,8 @@ internal abstract class RecurrentKernel : IKernel
         }
 
         var (steps, batch, inputSize) = Layout == 0 ? (x.Shape[0], x.Shape[1], x.Shape[2]) : (x.Shape[1], x.Shape[0], x.Shape[2]);
-        var inputWeights = WeightsPerDirection(inputs, 1, "W", _boundInput, ref _inputView);
-        var recurrentWeights = WeightsPerDirection(inputs, 2, "R", _boundRecurrent, ref _recurrentView);
+        var inputWeights = WeightsPerDirection(inputs, 1, "W", _boundInput, _inputViews);
+        var recurrentWeights = WeightsPerDirection(inputs, 2, "R", _boundRecurrent, _recurrentViews);
         var hidden = recurrentWeights[0].Columns;
         if (_hiddenSizeAttribute != 0 && _hiddenSizeAttribute != hidden)
         {
@@ -214,7 +214,7 @@ internal abstract class RecurrentKernel : IKernel
     /// One operator per direction for input <paramref name="index"/>: the bound compressed operators, or views of the
     /// dense [directions, rows, columns] tensor.
     /// </summary>
-    private CompressedMatrix[] WeightsPerDirection(ReadOnlySpan<Tensor?> inputs, int index, string name, CompressedMatrix[]? bound, ref WeightView? last)
+    private CompressedMatrix[] WeightsPerDirection(ReadOnlySpan<Tensor?> inputs, int index, string name, CompressedMatrix[]? bound, WeightViews views)
     {
         if (bound is not null)
         {
@@ -222,36 +222,18 @@ internal abstract class RecurrentKernel : IKernel
         }
 
         var tensor = KernelInputs.RequiredFloat(inputs, index, name);
-        if (last is { } view && ReferenceEquals(view.Source, tensor))
-        {
-            return view.Matrices;
-        }
-
-        var matrices = ViewPerDirection(tensor, name);
-        last = new WeightView(tensor, matrices);
-        return matrices;
-    }
-
-    /// <summary>
-    /// The matrices over a W or R that reached the node as a value (a constant of a subgraph, or computed per run),
-    /// kept for the next run: a constant arrives as the same tensor every run, and its matrices keep their packed forms
-    /// and int8 row scales, which would otherwise be made again per run. Replaced whole, so concurrent runs see one or the other.
-    /// </summary>
-    private sealed record WeightView(Tensor<float> Source, CompressedMatrix[] Matrices);
-
-    private WeightView? _inputView;
-    private WeightView? _recurrentView;
-
-    private CompressedMatrix[] ViewPerDirection(Tensor<float> tensor, string name)
-    {
         if (tensor.Rank != 3 || tensor.Shape[0] != Directions)
         {
             throw new ArgumentException($"input '{name}' must have shape [{Directions}, rows, columns] but has {TensorShape.Format(tensor.Shape)}.");
         }
 
-        int rows = tensor.Shape[1], columns = tensor.Shape[2];
-        return Enumerable.Range(0, Directions).Select(d => (CompressedMatrix)new DenseMatrix(tensor.Data, d * rows * columns, rows, columns)).ToArray();
+        return views.For(tensor, Directions, tensor.Shape[1], tensor.Shape[2]);
     }
+
+    /// <summary>The matrices over a W or R that reached the node as a value (a constant of a subgraph, or computed per run).</summary>
+    private readonly WeightViews _inputViews = new();
+
+    private readonly WeightViews _recurrentViews = new();
 
     private void CheckWeightShapes(CompressedMatrix[] weights, string name, int rows, int columns)
     {

@@ -1,6 +1,7 @@
 using Microsoft.ML.DirNet.Compression;
 using Microsoft.ML.DirNet.Numerics;
 using Microsoft.ML.DirNet.Onnx;
+using Microsoft.ML.DirNet.Runtime.Operators;
 using Microsoft.ML.DirNet.Tensors;
 
 namespace Microsoft.ML.DirNet.Runtime.Kernels.Spatial;
@@ -108,7 +109,7 @@ internal sealed class ConvKernel(OnnxNode node) : IKernel
                 if (byPosition)
                 {
                     // The group's filters as a packed matrix (made once per W tensor), times each window; then by filter.
-                    filterMatrices ??= FilterMatrices(w, groups, groupFilters, width);
+                    filterMatrices ??= _filters.For(w, groups, groupFilters, width);
                     filterMatrices[g].Multiply(windows, outputSize, byFilter, accumulate: false);
                     for (var m = 0; m < groupFilters; m++)
                     {
@@ -166,24 +167,6 @@ internal sealed class ConvKernel(OnnxNode node) : IKernel
 
     private WindowTable? _windows;
 
-    /// <summary>
-    /// W's filters per group as matrices [filters / group × channels / group · kernel], kept for the next run: a
-    /// constant W arrives as the same tensor every run, and its matrices keep their packed forms. Replaced whole, so
-    /// concurrent runs see one or the other.
-    /// </summary>
-    private sealed record FilterView(Tensor<float> Source, CompressedMatrix[] Groups);
-
-    private FilterView? _filters;
-
-    private CompressedMatrix[] FilterMatrices(Tensor<float> w, int groups, int groupFilters, int width)
-    {
-        if (_filters is { } view && ReferenceEquals(view.Source, w))
-        {
-            return view.Groups;
-        }
-
-        var matrices = Enumerable.Range(0, groups).Select(g => (CompressedMatrix)new DenseMatrix(w.Data, g * groupFilters * width, groupFilters, width)).ToArray();
-        _filters = new FilterView(w, matrices);
-        return matrices;
-    }
+    /// <summary>W's filters per group as matrices [filters / group × channels / group · kernel], kept between runs.</summary>
+    private readonly WeightViews _filters = new();
 }
