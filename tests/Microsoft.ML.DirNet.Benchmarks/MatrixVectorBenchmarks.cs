@@ -42,7 +42,7 @@ public class MatrixVectorBenchmarks
     [Benchmark(Baseline = true)]
     public void Float32() => _float.Multiply(_x, 1, _y, accumulate: false);
 
-    /// <summary>The float32 product where the packed kernels are not supported (no 256-bit SIMD: AVX off, ARM64).</summary>
+    /// <summary>The row-major float32 product, what machines without vector hardware run (and, before the packed kernels had a 128-bit rung, SSE-only and ARM64 ones).</summary>
     [Benchmark]
     public void Float32RowMajor() => MatrixMultiply.MultiplyByTransposed(_x, 1, Columns, _w, Rows, _y, accumulate: false);
 

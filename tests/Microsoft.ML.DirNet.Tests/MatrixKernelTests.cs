@@ -42,58 +42,30 @@ public sealed class MatrixKernelTests
         }
     }
 
+    /// <summary>The packed float kernel on every rung of the SIMD ladder (a wider one than the processor's emulated).</summary>
     [Theory]
     [MemberData(nameof(Shapes))]
-    public void PackedProductMatchesTheDefinition(int m, int k, int n)
+    public void PackedProductMatchesTheDefinitionOnEveryRung(int m, int k, int n)
     {
         var random = new Random(m * 1000 + k * 10 + n + 1);
         var rows = 4 * n; // up to 180 outputs: several groups of four 8-row panels and a partial panel
-        var w = Random(rows * k, random);
-        var a = Random(m * k, random);
-        var start = Random(m * rows, random);
-        var packed = PackedMatrix.For(w, 0, rows, k);
-        foreach (var accumulate in new[] { false, true })
-        {
-            var c = (float[])start.Clone();
-            packed.Multiply(a, m, c, accumulate);
-            for (var i = 0; i < m; i++)
-            {
-                for (var r = 0; r < rows; r++)
-                {
-                    var expected = (accumulate ? start[i * rows + r] : 0f) + Enumerable.Range(0, k).Sum(p => a[i * k + p] * w[r * k + p]);
-                    Assert.True(MathF.Abs(c[i * rows + r] - expected) <= 1e-4f, $"{m}x{k} by {rows} accumulate={accumulate} [{i},{r}]");
-                }
-            }
-        }
+        var (w, a, start) = (Random(rows * k, random), Random(m * k, random), Random(m * rows, random));
+        AssertProductOnEveryRung((x, count, c, accumulate, rung) => PackedMatrix.For(w, 0, rows, k, rung).Multiply(x, count, c, accumulate),
+            a, m, start, rows, k, (r, p) => w[r * k + p], "packed float32");
     }
+
     /// <summary>
-    /// A MatMul weight B [k, n] packed as W = Bᵀ straight from its rows (PackedMatrix.ForTransposed): C = A·B to 1e-4
-    /// relative, written and accumulated, over partial panels and blocks of rows.
+    /// A MatMul weight B [k, n] packed as W = Bᵀ straight from its rows (PackedMatrix.ForTransposed), on every rung: C =
+    /// A·B to 1e-4 relative, written and accumulated, over partial panels and blocks of rows.
     /// </summary>
     [Theory]
     [MemberData(nameof(Shapes))]
-    public void PackedTransposedProductIsTheMatMulOfB(int m, int k, int n)
+    public void PackedTransposedProductIsTheMatMulOfBOnEveryRung(int m, int k, int n)
     {
-        if (!PackedMatrix.IsSupported)
-        {
-            return; // no packed kernels without 256-bit SIMD: MatMul keeps the row-major product (RowMajorProductMatchesTheDefinition)
-        }
-
         var random = new Random(m * 1000 + k * 10 + n + 7);
         var (a, b, start) = (Random(m * k, random), Random(k * n, random), Random(m * n, random));
-        foreach (var accumulate in new[] { false, true })
-        {
-            var c = (float[])start.Clone();
-            PackedMatrix.ForTransposed(b, k, n).Multiply(a, m, c, accumulate);
-            for (var i = 0; i < m; i++)
-            {
-                for (var j = 0; j < n; j++)
-                {
-                    var expected = (accumulate ? start[i * n + j] : 0.0) + Enumerable.Range(0, k).Sum(p => (double)a[i * k + p] * b[p * n + j]);
-                    Assert.True(System.Math.Abs(c[i * n + j] - expected) <= 1e-4 * (1 + System.Math.Abs(expected)), $"[{m}x{k}]·[{k}x{n}] accumulate={accumulate} [{i},{j}]: {c[i * n + j]} vs {expected}");
-                }
-            }
-        }
+        AssertProductOnEveryRung((x, count, c, accumulate, rung) => PackedMatrix.ForTransposed(b, k, n, rung).Multiply(x, count, c, accumulate),
+            a, m, start, n, k, (j, p) => b[p * n + j], "packed Bᵀ");
     }
 
     public static IEnumerable<object[]> LowBitShapes() =>

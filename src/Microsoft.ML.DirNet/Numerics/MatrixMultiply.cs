@@ -15,7 +15,7 @@ internal static class MatrixMultiply
 {
     /// <summary>
     /// C[m×n] = A[m×k] · B[n×k]ᵀ, or C += when <paramref name="accumulate"/>: one dot product of contiguous rows per
-    /// output. The portable path for machines without 256-bit SIMD; elsewhere <see cref="PackedMatrix"/> is used.
+    /// output. The path for machines without vector hardware; elsewhere <see cref="PackedMatrix"/> is used.
     /// </summary>
     public static void MultiplyByTransposed(ReadOnlySpan<float> a, int m, int k, ReadOnlySpan<float> b, int n,
         Span<float> c, bool accumulate)

@@ -2,8 +2,8 @@ using Microsoft.ML.DirNet.Numerics;
 
 namespace Microsoft.ML.DirNet.Compression;
 
-// The dense product C = A·Wᵀ through the panel-packed form (PackedMatrix), or through the row-major
-// kernel where the machine lacks the SIMD width the packed kernels need. Values stored as int8 (row scales known: the
+// The dense product C = A·Wᵀ through the panel-packed form (PackedMatrix, on every rung of the SIMD ladder), or through
+// the row-major kernel where the machine has no vector hardware. Values stored as int8 (row scales known: the
 // array holds the levels times these per-row scales) run single inputs through PackedInt8Matrix, which reads a
 // quarter of the bytes; batches stay on the float32 blocks, which reuse each loaded weight across four inputs.
 // Values stored on a low-bit grid (int4 and below) run single inputs through PackedLowBitMatrix, from their levels,
