@@ -29,7 +29,26 @@ internal interface ILanes<TFloat, TUInt>
 
     static abstract TFloat Add(TFloat a, TFloat b);
 
+    static abstract TFloat Subtract(TFloat a, TFloat b);
+
     static abstract TFloat Multiply(TFloat a, TFloat b);
+
+    static abstract TFloat Divide(TFloat a, TFloat b);
+
+    /// <summary>
+    /// Each lane limited to [<paramref name="lowest"/>, <paramref name="highest"/>]; NaN stays NaN. Called with constant
+    /// limits, it compiles to one min and one max instruction.
+    /// </summary>
+    static abstract TFloat Clamp(TFloat x, float lowest, float highest);
+
+    /// <summary>The sum of the lanes.</summary>
+    static abstract float Sum(TFloat value);
+
+    /// <summary>
+    /// 2ⁿ in each lane, where the low mantissa bits of <paramref name="rounded"/> hold n: rounded = n + 1.5·2²³ (how
+    /// adding that constant rounds to an integer), n in [−126, 127].
+    /// </summary>
+    static abstract TFloat PowerOfTwo(TFloat rounded);
 
     /// <summary>a·b + c, fused where the hardware fuses (its rounding may differ by rung).</summary>
     static abstract TFloat MultiplyAdd(TFloat a, TFloat b, TFloat c);
@@ -95,6 +114,23 @@ internal readonly struct Lanes512 : ILanes<Vector512<float>, Vector512<uint>>
     public static Vector512<float> Multiply(Vector512<float> a, Vector512<float> b) => a * b;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Subtract(Vector512<float> a, Vector512<float> b) => a - b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Divide(Vector512<float> a, Vector512<float> b) => a / b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> Clamp(Vector512<float> x, float lowest, float highest) =>
+        Vector512.Min(Vector512.Max(x, Vector512.Create(lowest)), Vector512.Create(highest));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Sum(Vector512<float> value) => Vector512.Sum(value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector512<float> PowerOfTwo(Vector512<float> rounded) =>
+        Vector512.ShiftLeft(rounded.AsInt32() + Vector512.Create(127), 23).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> MultiplyAdd(Vector512<float> a, Vector512<float> b, Vector512<float> c) => Vector512.MultiplyAddEstimate(a, b, c);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -129,6 +165,23 @@ internal readonly struct Lanes256 : ILanes<Vector256<float>, Vector256<uint>>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> Multiply(Vector256<float> a, Vector256<float> b) => a * b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Subtract(Vector256<float> a, Vector256<float> b) => a - b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Divide(Vector256<float> a, Vector256<float> b) => a / b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> Clamp(Vector256<float> x, float lowest, float highest) =>
+        Vector256.Min(Vector256.Max(x, Vector256.Create(lowest)), Vector256.Create(highest));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Sum(Vector256<float> value) => Vector256.Sum(value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector256<float> PowerOfTwo(Vector256<float> rounded) =>
+        Vector256.ShiftLeft(rounded.AsInt32() + Vector256.Create(127), 23).AsSingle();
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> MultiplyAdd(Vector256<float> a, Vector256<float> b, Vector256<float> c) => Vector256.MultiplyAddEstimate(a, b, c);
@@ -167,6 +220,23 @@ internal readonly struct Lanes128 : ILanes<Vector128<float>, Vector128<uint>>
     public static Vector128<float> Multiply(Vector128<float> a, Vector128<float> b) => a * b;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Subtract(Vector128<float> a, Vector128<float> b) => a - b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Divide(Vector128<float> a, Vector128<float> b) => a / b;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> Clamp(Vector128<float> x, float lowest, float highest) =>
+        Vector128.Min(Vector128.Max(x, Vector128.Create(lowest)), Vector128.Create(highest));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Sum(Vector128<float> value) => Vector128.Sum(value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static Vector128<float> PowerOfTwo(Vector128<float> rounded) =>
+        Vector128.ShiftLeft(rounded.AsInt32() + Vector128.Create(127), 23).AsSingle();
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> MultiplyAdd(Vector128<float> a, Vector128<float> b, Vector128<float> c) => Vector128.MultiplyAddEstimate(a, b, c);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -195,6 +265,16 @@ internal readonly struct LanesScalar : ILanes<float, uint>
     public static float Add(float a, float b) => a + b;
 
     public static float Multiply(float a, float b) => a * b;
+
+    public static float Subtract(float a, float b) => a - b;
+
+    public static float Divide(float a, float b) => a / b;
+
+    public static float Clamp(float x, float lowest, float highest) => MathF.Min(MathF.Max(x, lowest), highest);
+
+    public static float Sum(float value) => value;
+
+    public static float PowerOfTwo(float rounded) => BitConverter.Int32BitsToSingle(unchecked((BitConverter.SingleToInt32Bits(rounded) + 127) << 23));
 
     public static float MultiplyAdd(float a, float b, float c) => a * b + c;
 

@@ -1,4 +1,7 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Microsoft.ML.DirNet.Numerics;
+using Microsoft.ML.DirNet.Numerics.Simd;
 using Microsoft.ML.DirNet.Onnx;
 using Microsoft.ML.DirNet.Tensors;
 
@@ -75,12 +78,36 @@ internal sealed class SoftmaxKernel : IKernel
             // (and in that order: max + log Σ first would round away the small terms next to large logits); the
             // exponentials are only summed, never stored.
             var logSum = MathF.Log(FastExp.SumShifted(row, max));
-            TensorPrimitives.Subtract(row, max, result);
-            TensorPrimitives.Subtract(result, logSum, result);
+            var subtraction = new TwoSubtractions(row, max, logSum, result);
+            LaneKernel.Run(ref subtraction, LaneLadder.Widest);
         }
         else
         {
             TensorPrimitives.Multiply(result, 1f / FastExp.ExpShifted(row, max, result), result);
+        }
+    }
+
+    /// <summary>y = (x − a) − b in one pass, rounding after each subtraction as two passes would.</summary>
+    private readonly ref struct TwoSubtractions(ReadOnlySpan<float> x, float a, float b, Span<float> y) : ILaneKernel
+    {
+        private readonly ReadOnlySpan<float> _x = x;
+        private readonly Span<float> _y = y;
+
+        public int Run<TLanes, TFloat, TUInt>(int start)
+            where TLanes : struct, ILanes<TFloat, TUInt>
+        {
+            // Locals, not fields, in the loop: the JIT reloads a field of this after every store.
+            ref var source = ref MemoryMarshal.GetReference(_x);
+            ref var target = ref MemoryMarshal.GetReference(_y);
+            var last = _x.Length - TLanes.Count;
+            var (first, second) = (TLanes.Broadcast(a), TLanes.Broadcast(b));
+            var i = start;
+            for (; i <= last; i += TLanes.Count)
+            {
+                TLanes.Store(TLanes.Subtract(TLanes.Subtract(TLanes.Load(ref Unsafe.Add(ref source, (nuint)i)), first), second), ref Unsafe.Add(ref target, (nuint)i));
+            }
+
+            return i;
         }
     }
 }
