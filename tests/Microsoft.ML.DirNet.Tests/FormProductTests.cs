@@ -101,6 +101,55 @@ public sealed class FormProductTests
         return c;
     }
 
+    /// <summary>
+    /// The hybrid kernels and the sparse batch kernel (pruned weights, DirNet's codes) packed for and run on every rung of
+    /// the SIMD ladder (a wider one than the processor's emulated), against the dense matrix.
+    /// </summary>
+    [Theory]
+    [InlineData("hybrid")]
+    [InlineData("hybrid-no-dense-rows")]
+    [InlineData("hybrid-tall-blocks")]
+    [InlineData("hybrid-many-blocks")]
+    [InlineData("hybrid-two-slabs")]
+    [InlineData("prune")]
+    public void ProductsMatchTheDenseMatrixOnEveryRung(string form)
+    {
+        var matrix = Create(form);
+        var dense = matrix.ToDense();
+        var random = new Random(5);
+        foreach (var rung in Enum.GetValues<Numerics.Simd.LaneWidth>())
+        {
+            foreach (var m in new[] { 1, 3, 4, SparseRows.BatchRows, 19 })
+            {
+                var a = Random(m * matrix.Columns, random);
+                var expected = DenseProduct(dense, matrix.Rows, matrix.Columns, a, m);
+                foreach (var accumulate in new[] { false, true })
+                {
+                    var start = Random(m * matrix.Rows, random);
+                    var c = (float[])start.Clone();
+                    if (matrix is HybridMatrix hybrid)
+                    {
+                        hybrid.Multiply(a, m, c, accumulate, rung);
+                    }
+                    else if (m >= SparseRows.BatchRows)
+                    {
+                        ((SparseMatrix)matrix).Storage.MultiplyBatch(a, m, c, accumulate, rung);
+                    }
+                    else
+                    {
+                        continue; // single inputs of a sparse matrix run one scalar kernel on every machine
+                    }
+
+                    for (var i = 0; i < expected.Length; i++)
+                    {
+                        var got = accumulate ? c[i] - start[i] : c[i];
+                        Assert.True(MathF.Abs(got - expected[i]) <= 1e-4f, $"{form} {rung} m={m} accumulate={accumulate} [{i}]: {got} vs {expected[i]}");
+                    }
+                }
+            }
+        }
+    }
+
     [Theory]
     [MemberData(nameof(Matrices))]
     public void ProductsMatchTheDenseMatrix(string form)

@@ -2,20 +2,22 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using Microsoft.ML.DirNet.Numerics;
+using Microsoft.ML.DirNet.Numerics.Simd;
 
 namespace Microsoft.ML.DirNet.Compression;
 
 // HMD's product, run directly from the factors: the dense top rows as a packed dense product, then the rank-1 blocks
 // in two vectorised passes rather than one short dot and one short add per block (the planner's blocks are often
-// 8 × 8, where per-call overhead would dominate). Pass 1 forms every block's dot sᵢⱼ = vᵢⱼ·x_j, eight block rows per
-// vector: S[j, i] = Σ over the columns c of block column j of x[c]·Vᵀ[c, i]. Pass 2 gives each block row i its
-// outputs, eight rows per vector: y[rows of i] = Σⱼ S[j, i]·u[j, rows of i]. The passes alternate over slabs of block
+// 8 × 8, where per-call overhead would dominate). Pass 1 forms every block's dot sᵢⱼ = vᵢⱼ·x_j, a vector of block
+// rows at a time (eight, or four on 128-bit machines; the kernels are written once over the SIMD ladder): S[j, i] = Σ
+// over the columns c of block column j of x[c]·Vᵀ[c, i]. Pass 2 gives each block row i its outputs, a vector of rows
+// at a time: y[rows of i] = Σⱼ S[j, i]·u[j, rows of i]. The passes alternate over slabs of block
 // rows so the dots stay in L1; both read their factor once per tile of four inputs, so a sequence's input projection
 // reuses each loaded factor, and keep eight independent sums in flight (two FMA units of four cycles' latency need
 // eight).
 public sealed partial class HybridMatrix
 {
-    private BlockProduct? _product;
+    private IBlockProduct? _product;
 
     /// <inheritdoc/>
     internal override string Form => "hybrid";
@@ -24,7 +26,13 @@ public sealed partial class HybridMatrix
     /// The factors repacked for the two passes, made on first use (a hybrid that is only stored or exported never packs
     /// them), and idempotent, so threads racing here build equal packings.
     /// </summary>
-    private BlockProduct Product => _product ?? Interlocked.CompareExchange(ref _product, new BlockProduct(this), null) ?? _product;
+    private IBlockProduct Product => _product ?? Interlocked.CompareExchange(ref _product, CreateProduct(ProductRung), null) ?? _product;
+
+    /// <summary>
+    /// The rung the passes run on: vectors of at most eight floats (the planner's blocks are often eight rows, so
+    /// sixteen-float vectors would mostly multiply padding), four where 256-bit vectors are not accelerated.
+    /// </summary>
+    private static LaneWidth ProductRung => LaneLadder.Widest >= LaneWidth.Vector256 ? LaneWidth.Vector256 : LaneLadder.Widest;
 
     /// <inheritdoc/>
     internal override void Multiply(ReadOnlySpan<float> a, int m, Span<float> c, bool accumulate)
@@ -33,14 +41,40 @@ public sealed partial class HybridMatrix
         Product.Multiply(a, m, c, accumulate);
     }
 
+    /// <summary>As <see cref="Multiply(ReadOnlySpan{float}, int, Span{float}, bool)"/>, packed for and run on a given rung (the tests run each).</summary>
+    internal void Multiply(ReadOnlySpan<float> a, int m, Span<float> c, bool accumulate, LaneWidth rung)
+    {
+        CheckBatch(a, m, c);
+        CreateProduct(rung).Multiply(a, m, c, accumulate);
+    }
+
+    private IBlockProduct CreateProduct(LaneWidth rung) => rung switch
+    {
+        LaneWidth.Vector512 => new BlockProduct<Lanes512, Vector512<float>, Vector512<uint>>(this),
+        LaneWidth.Vector256 => new BlockProduct<Lanes256, Vector256<float>, Vector256<uint>>(this),
+        LaneWidth.Vector128 => new BlockProduct<Lanes128, Vector128<float>, Vector128<uint>>(this),
+        _ => new BlockProduct<LanesScalar, float, uint>(this),
+    };
+
+    /// <summary>The factors packed for one rung, and the passes over them.</summary>
+    private interface IBlockProduct
+    {
+        void Multiply(ReadOnlySpan<float> a, int m, Span<float> c, bool accumulate);
+
+        void ReadRow(int row, Span<float> destination);
+    }
+
     /// <inheritdoc/>
     internal override void ReadRow(int row, Span<float> destination) => Product.ReadRow(row, destination);
 
     /// <summary>The packed factors and the kernels of both passes (see the type's summary).</summary>
-    private sealed class BlockProduct
+    private sealed class BlockProduct<TLanes, TFloat, TUInt> : IBlockProduct
+        where TLanes : struct, ILanes<TFloat, TUInt>
     {
-        private const int Lanes = 8;
         private const int Tile = 4;
+
+        /// <summary>Block rows per vector of pass 1 and rows per vector of pass 2.</summary>
+        private static int Lanes => TLanes.Count;
 
         private readonly HybridMatrix _matrix;
         private readonly DenseMatrix? _top;
@@ -50,7 +84,7 @@ public sealed partial class HybridMatrix
         private readonly int _paddedBlockRows;
 
         /// <summary>
-        /// U per block row i, from <see cref="_groupOffsets"/>[i]: for each eight of its rows (zero-padded), the block
+        /// U per block row i, from <see cref="_groupOffsets"/>[i]: for each vector of its rows (zero-padded), the block
         /// columns' u over those rows one after another, so pass 2 reads it strictly in order.
         /// </summary>
         private readonly float[] _uPacked;
@@ -137,10 +171,10 @@ public sealed partial class HybridMatrix
         }
 
         /// <summary>Block rows per slab of one input: eight vectors of dots in flight.</summary>
-        private const int OneInputSlab = 2 * Tile * Lanes;
+        private static int OneInputSlab => 2 * Tile * Lanes;
 
         /// <summary>Block rows per slab of a tile of four inputs: two vectors of dots each.</summary>
-        private const int TileSlab = 2 * Lanes;
+        private static int TileSlab => 2 * Lanes;
 
         /// <summary>Block rows per slab: <see cref="OneInputSlab"/> for one input, <see cref="TileSlab"/> for a tile of four.</summary>
         private static int SlabRows(int inputs) => inputs == 1 ? OneInputSlab : TileSlab;
@@ -183,70 +217,70 @@ public sealed partial class HybridMatrix
                     {
                         // Eight independent sums: with two FMA units of four cycles' latency, four chains of `width`
                         // FMAs ran at half the FMA rate.
-                        Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default;
-                        Vector256<float> s4 = default, s5 = default, s6 = default, s7 = default;
+                        TFloat s0 = TLanes.Zero, s1 = TLanes.Zero, s2 = TLanes.Zero, s3 = TLanes.Zero;
+                        TFloat s4 = TLanes.Zero, s5 = TLanes.Zero, s6 = TLanes.Zero, s7 = TLanes.Zero;
                         ref var vk = ref Unsafe.Add(ref vColumn, i);
                         ref var xk = ref x0;
                         for (var k = 0; k < width; k++)
                         {
-                            var xv = Vector256.Create(xk);
-                            s0 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref vk), xv, s0);
-                            s1 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref vk, Lanes), xv, s1);
-                            s2 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref vk, 2 * Lanes), xv, s2);
-                            s3 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref vk, 3 * Lanes), xv, s3);
-                            s4 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref vk, 4 * Lanes), xv, s4);
-                            s5 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref vk, 5 * Lanes), xv, s5);
-                            s6 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref vk, 6 * Lanes), xv, s6);
-                            s7 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref vk, 7 * Lanes), xv, s7);
+                            var xv = TLanes.Broadcast(xk);
+                            s0 = TLanes.MultiplyAdd(TLanes.Load(ref vk), xv, s0);
+                            s1 = TLanes.MultiplyAdd(TLanes.Load(ref Unsafe.Add(ref vk, Lanes)), xv, s1);
+                            s2 = TLanes.MultiplyAdd(TLanes.Load(ref Unsafe.Add(ref vk, 2 * Lanes)), xv, s2);
+                            s3 = TLanes.MultiplyAdd(TLanes.Load(ref Unsafe.Add(ref vk, 3 * Lanes)), xv, s3);
+                            s4 = TLanes.MultiplyAdd(TLanes.Load(ref Unsafe.Add(ref vk, 4 * Lanes)), xv, s4);
+                            s5 = TLanes.MultiplyAdd(TLanes.Load(ref Unsafe.Add(ref vk, 5 * Lanes)), xv, s5);
+                            s6 = TLanes.MultiplyAdd(TLanes.Load(ref Unsafe.Add(ref vk, 6 * Lanes)), xv, s6);
+                            s7 = TLanes.MultiplyAdd(TLanes.Load(ref Unsafe.Add(ref vk, 7 * Lanes)), xv, s7);
                             vk = ref Unsafe.Add(ref vk, stride);
                             xk = ref Unsafe.Add(ref xk, 1);
                         }
 
                         ref var to = ref Unsafe.Add(ref target, i);
-                        s0.StoreUnsafe(ref to);
-                        s1.StoreUnsafe(ref to, Lanes);
-                        s2.StoreUnsafe(ref to, 2 * Lanes);
-                        s3.StoreUnsafe(ref to, 3 * Lanes);
-                        s4.StoreUnsafe(ref to, 4 * Lanes);
-                        s5.StoreUnsafe(ref to, 5 * Lanes);
-                        s6.StoreUnsafe(ref to, 6 * Lanes);
-                        s7.StoreUnsafe(ref to, 7 * Lanes);
+                        TLanes.Store(s0, ref to);
+                        TLanes.Store(s1, ref Unsafe.Add(ref to, Lanes));
+                        TLanes.Store(s2, ref Unsafe.Add(ref to, 2 * Lanes));
+                        TLanes.Store(s3, ref Unsafe.Add(ref to, 3 * Lanes));
+                        TLanes.Store(s4, ref Unsafe.Add(ref to, 4 * Lanes));
+                        TLanes.Store(s5, ref Unsafe.Add(ref to, 5 * Lanes));
+                        TLanes.Store(s6, ref Unsafe.Add(ref to, 6 * Lanes));
+                        TLanes.Store(s7, ref Unsafe.Add(ref to, 7 * Lanes));
                     }
 
                     for (; i + Tile * Lanes <= i1; i += Tile * Lanes)
                     {
-                        Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default;
+                        TFloat s0 = TLanes.Zero, s1 = TLanes.Zero, s2 = TLanes.Zero, s3 = TLanes.Zero;
                         ref var vk = ref Unsafe.Add(ref vColumn, i);
                         ref var xk = ref x0;
                         for (var k = 0; k < width; k++)
                         {
-                            var xv = Vector256.Create(xk);
-                            s0 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref vk), xv, s0);
-                            s1 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref vk, Lanes), xv, s1);
-                            s2 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref vk, 2 * Lanes), xv, s2);
-                            s3 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref vk, 3 * Lanes), xv, s3);
+                            var xv = TLanes.Broadcast(xk);
+                            s0 = TLanes.MultiplyAdd(TLanes.Load(ref vk), xv, s0);
+                            s1 = TLanes.MultiplyAdd(TLanes.Load(ref Unsafe.Add(ref vk, Lanes)), xv, s1);
+                            s2 = TLanes.MultiplyAdd(TLanes.Load(ref Unsafe.Add(ref vk, 2 * Lanes)), xv, s2);
+                            s3 = TLanes.MultiplyAdd(TLanes.Load(ref Unsafe.Add(ref vk, 3 * Lanes)), xv, s3);
                             vk = ref Unsafe.Add(ref vk, stride);
                             xk = ref Unsafe.Add(ref xk, 1);
                         }
 
                         ref var to = ref Unsafe.Add(ref target, i);
-                        s0.StoreUnsafe(ref to);
-                        s1.StoreUnsafe(ref to, Lanes);
-                        s2.StoreUnsafe(ref to, 2 * Lanes);
-                        s3.StoreUnsafe(ref to, 3 * Lanes);
+                        TLanes.Store(s0, ref to);
+                        TLanes.Store(s1, ref Unsafe.Add(ref to, Lanes));
+                        TLanes.Store(s2, ref Unsafe.Add(ref to, 2 * Lanes));
+                        TLanes.Store(s3, ref Unsafe.Add(ref to, 3 * Lanes));
                     }
 
                     for (; i < i1; i += Lanes)
                     {
-                        var sum = Vector256<float>.Zero;
+                        var sum = TLanes.Zero;
                         ref var vk = ref Unsafe.Add(ref vColumn, i);
                         for (var k = 0; k < width; k++)
                         {
-                            sum = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref vk), Vector256.Create(Unsafe.Add(ref x0, k)), sum);
+                            sum = TLanes.MultiplyAdd(TLanes.Load(ref vk), TLanes.Broadcast(Unsafe.Add(ref x0, k)), sum);
                             vk = ref Unsafe.Add(ref vk, stride);
                         }
 
-                        sum.StoreUnsafe(ref Unsafe.Add(ref target, i));
+                        TLanes.Store(sum, ref Unsafe.Add(ref target, i));
                     }
 
                     continue;
@@ -255,44 +289,44 @@ public sealed partial class HybridMatrix
                 for (; i + 2 * Lanes <= i1; i += 2 * Lanes)
                 {
                     // Two vectors of block rows for each of the four inputs: eight independent FMA chains.
-                    Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default;
-                    Vector256<float> t0 = default, t1 = default, t2 = default, t3 = default;
+                    TFloat s0 = TLanes.Zero, s1 = TLanes.Zero, s2 = TLanes.Zero, s3 = TLanes.Zero;
+                    TFloat t0 = TLanes.Zero, t1 = TLanes.Zero, t2 = TLanes.Zero, t3 = TLanes.Zero;
                     ref var vk = ref Unsafe.Add(ref vColumn, i);
                     ref var xk = ref x0;
                     for (var k = 0; k < width; k++)
                     {
-                        var v = Vector256.LoadUnsafe(ref vk);
-                        var w = Vector256.LoadUnsafe(ref vk, Lanes);
-                        var b = Vector256.Create(xk);
-                        s0 = Vector256.FusedMultiplyAdd(v, b, s0);
-                        t0 = Vector256.FusedMultiplyAdd(w, b, t0);
-                        b = Vector256.Create(Unsafe.Add(ref xk, columns));
-                        s1 = Vector256.FusedMultiplyAdd(v, b, s1);
-                        t1 = Vector256.FusedMultiplyAdd(w, b, t1);
-                        b = Vector256.Create(Unsafe.Add(ref xk, 2 * columns));
-                        s2 = Vector256.FusedMultiplyAdd(v, b, s2);
-                        t2 = Vector256.FusedMultiplyAdd(w, b, t2);
-                        b = Vector256.Create(Unsafe.Add(ref xk, 3 * columns));
-                        s3 = Vector256.FusedMultiplyAdd(v, b, s3);
-                        t3 = Vector256.FusedMultiplyAdd(w, b, t3);
+                        var v = TLanes.Load(ref vk);
+                        var w = TLanes.Load(ref Unsafe.Add(ref vk, Lanes));
+                        var b = TLanes.Broadcast(xk);
+                        s0 = TLanes.MultiplyAdd(v, b, s0);
+                        t0 = TLanes.MultiplyAdd(w, b, t0);
+                        b = TLanes.Broadcast(Unsafe.Add(ref xk, columns));
+                        s1 = TLanes.MultiplyAdd(v, b, s1);
+                        t1 = TLanes.MultiplyAdd(w, b, t1);
+                        b = TLanes.Broadcast(Unsafe.Add(ref xk, 2 * columns));
+                        s2 = TLanes.MultiplyAdd(v, b, s2);
+                        t2 = TLanes.MultiplyAdd(w, b, t2);
+                        b = TLanes.Broadcast(Unsafe.Add(ref xk, 3 * columns));
+                        s3 = TLanes.MultiplyAdd(v, b, s3);
+                        t3 = TLanes.MultiplyAdd(w, b, t3);
                         vk = ref Unsafe.Add(ref vk, stride);
                         xk = ref Unsafe.Add(ref xk, 1);
                     }
 
                     ref var to = ref Unsafe.Add(ref target, i);
-                    s0.StoreUnsafe(ref to);
-                    t0.StoreUnsafe(ref to, Lanes);
-                    s1.StoreUnsafe(ref Unsafe.Add(ref to, dotsLength));
-                    t1.StoreUnsafe(ref Unsafe.Add(ref to, dotsLength), Lanes);
-                    s2.StoreUnsafe(ref Unsafe.Add(ref to, 2 * dotsLength));
-                    t2.StoreUnsafe(ref Unsafe.Add(ref to, 2 * dotsLength), Lanes);
-                    s3.StoreUnsafe(ref Unsafe.Add(ref to, 3 * dotsLength));
-                    t3.StoreUnsafe(ref Unsafe.Add(ref to, 3 * dotsLength), Lanes);
+                    TLanes.Store(s0, ref to);
+                    TLanes.Store(t0, ref Unsafe.Add(ref to, Lanes));
+                    TLanes.Store(s1, ref Unsafe.Add(ref to, dotsLength));
+                    TLanes.Store(t1, ref Unsafe.Add(ref to, dotsLength + Lanes));
+                    TLanes.Store(s2, ref Unsafe.Add(ref to, 2 * dotsLength));
+                    TLanes.Store(t2, ref Unsafe.Add(ref to, 2 * dotsLength + Lanes));
+                    TLanes.Store(s3, ref Unsafe.Add(ref to, 3 * dotsLength));
+                    TLanes.Store(t3, ref Unsafe.Add(ref to, 3 * dotsLength + Lanes));
                 }
 
                 for (; i < i1; i += Lanes)
                 {
-                    Vector256<float> s0 = default, s1 = default, s2 = default, s3 = default;
+                    TFloat s0 = TLanes.Zero, s1 = TLanes.Zero, s2 = TLanes.Zero, s3 = TLanes.Zero;
                     ref var vk = ref Unsafe.Add(ref vColumn, i);
                     ref var xk0 = ref x0;
                     ref var xk1 = ref Unsafe.Add(ref x0, columns);
@@ -300,11 +334,11 @@ public sealed partial class HybridMatrix
                     ref var xk3 = ref Unsafe.Add(ref x0, 3 * columns);
                     for (var k = 0; k < width; k++)
                     {
-                        var v = Vector256.LoadUnsafe(ref vk);
-                        s0 = Vector256.FusedMultiplyAdd(v, Vector256.Create(xk0), s0);
-                        s1 = Vector256.FusedMultiplyAdd(v, Vector256.Create(xk1), s1);
-                        s2 = Vector256.FusedMultiplyAdd(v, Vector256.Create(xk2), s2);
-                        s3 = Vector256.FusedMultiplyAdd(v, Vector256.Create(xk3), s3);
+                        var v = TLanes.Load(ref vk);
+                        s0 = TLanes.MultiplyAdd(v, TLanes.Broadcast(xk0), s0);
+                        s1 = TLanes.MultiplyAdd(v, TLanes.Broadcast(xk1), s1);
+                        s2 = TLanes.MultiplyAdd(v, TLanes.Broadcast(xk2), s2);
+                        s3 = TLanes.MultiplyAdd(v, TLanes.Broadcast(xk3), s3);
                         vk = ref Unsafe.Add(ref vk, stride);
                         xk0 = ref Unsafe.Add(ref xk0, 1);
                         xk1 = ref Unsafe.Add(ref xk1, 1);
@@ -313,16 +347,16 @@ public sealed partial class HybridMatrix
                     }
 
                     ref var to = ref Unsafe.Add(ref target, i);
-                    s0.StoreUnsafe(ref to);
-                    s1.StoreUnsafe(ref Unsafe.Add(ref to, dotsLength));
-                    s2.StoreUnsafe(ref Unsafe.Add(ref to, 2 * dotsLength));
-                    s3.StoreUnsafe(ref Unsafe.Add(ref to, 3 * dotsLength));
+                    TLanes.Store(s0, ref to);
+                    TLanes.Store(s1, ref Unsafe.Add(ref to, dotsLength));
+                    TLanes.Store(s2, ref Unsafe.Add(ref to, 2 * dotsLength));
+                    TLanes.Store(s3, ref Unsafe.Add(ref to, 3 * dotsLength));
                 }
             }
         }
 
         /// <summary>
-        /// Pass 2 for <paramref name="inputs"/> (1 or 4) input rows and block rows [i0, i1): each block row's outputs, eight rows per vector, as
+        /// Pass 2 for <paramref name="inputs"/> (1 or 4) input rows and block rows [i0, i1): each block row's outputs, a vector of rows at a time, as
         /// Σⱼ dots[t][j, i]·u[j, rows]. One input splits the sum over j four ways to keep four multiply-adds in flight.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -335,7 +369,7 @@ public sealed partial class HybridMatrix
                 int r0 = _rowStarts[i], height = _rowStarts[i + 1] - r0;
                 if (inputs == Tile && i + 1 < i1 && height <= Lanes && _rowStarts[i + 2] - _rowStarts[i + 1] <= Lanes)
                 {
-                    // Two block rows of at most eight rows each for four inputs: eight independent FMA chains (one block
+                    // Two block rows of at most one vector of rows each for four inputs: eight independent FMA chains (one block
                     // row's four chains of blockColumns FMAs ran at half the FMA rate).
                     LowerOutputsPair(ref s, dotsLength, i, c, accumulate);
                     i++;
@@ -344,42 +378,39 @@ public sealed partial class HybridMatrix
 
                 for (var q = 0; q < height; q += Lanes)
                 {
-                    // U for these eight rows: blockColumns vectors, one after another.
+                    // U for these rows: blockColumns vectors, one after another.
                     ref var uj = ref _uPacked[_groupOffsets[i] + q * blockColumns];
-                    Vector256<float> y0 = default, y1 = default, y2 = default, y3 = default;
+                    TFloat y0 = TLanes.Zero, y1 = TLanes.Zero, y2 = TLanes.Zero, y3 = TLanes.Zero;
                     if (inputs == 1)
                     {
                         // The sum over j split eight ways (eight independent FMA chains); a slab of one input is a
-                        // constant width, so the eight dots are at constant offsets.
+                        // constant width, so the dots are at constant offsets.
                         ref var sj = ref Unsafe.Add(ref s, i);
-                        Vector256<float> y4 = default, y5 = default, y6 = default, y7 = default;
+                        TFloat y4 = TLanes.Zero, y5 = TLanes.Zero, y6 = TLanes.Zero, y7 = TLanes.Zero;
                         var j = 0;
                         for (; j + 2 * Tile <= blockColumns; j += 2 * Tile)
                         {
-                            y0 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref uj), Vector256.Create(sj), y0);
-                            y1 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref uj, Lanes), Vector256.Create(Unsafe.Add(ref sj, OneInputSlab)), y1);
-                            y2 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref uj, 2 * Lanes), Vector256.Create(Unsafe.Add(ref sj, 2 * OneInputSlab)), y2);
-                            y3 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref uj, 3 * Lanes), Vector256.Create(Unsafe.Add(ref sj, 3 * OneInputSlab)), y3);
-                            y4 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref uj, 4 * Lanes), Vector256.Create(Unsafe.Add(ref sj, 4 * OneInputSlab)), y4);
-                            y5 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref uj, 5 * Lanes), Vector256.Create(Unsafe.Add(ref sj, 5 * OneInputSlab)), y5);
-                            y6 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref uj, 6 * Lanes), Vector256.Create(Unsafe.Add(ref sj, 6 * OneInputSlab)), y6);
-                            y7 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref uj, 7 * Lanes), Vector256.Create(Unsafe.Add(ref sj, 7 * OneInputSlab)), y7);
+                            y0 = TLanes.MultiplyAdd(TLanes.Load(ref uj), TLanes.Broadcast(sj), y0);
+                            y1 = TLanes.MultiplyAdd(TLanes.Load(ref Unsafe.Add(ref uj, Lanes)), TLanes.Broadcast(Unsafe.Add(ref sj, OneInputSlab)), y1);
+                            y2 = TLanes.MultiplyAdd(TLanes.Load(ref Unsafe.Add(ref uj, 2 * Lanes)), TLanes.Broadcast(Unsafe.Add(ref sj, 2 * OneInputSlab)), y2);
+                            y3 = TLanes.MultiplyAdd(TLanes.Load(ref Unsafe.Add(ref uj, 3 * Lanes)), TLanes.Broadcast(Unsafe.Add(ref sj, 3 * OneInputSlab)), y3);
+                            y4 = TLanes.MultiplyAdd(TLanes.Load(ref Unsafe.Add(ref uj, 4 * Lanes)), TLanes.Broadcast(Unsafe.Add(ref sj, 4 * OneInputSlab)), y4);
+                            y5 = TLanes.MultiplyAdd(TLanes.Load(ref Unsafe.Add(ref uj, 5 * Lanes)), TLanes.Broadcast(Unsafe.Add(ref sj, 5 * OneInputSlab)), y5);
+                            y6 = TLanes.MultiplyAdd(TLanes.Load(ref Unsafe.Add(ref uj, 6 * Lanes)), TLanes.Broadcast(Unsafe.Add(ref sj, 6 * OneInputSlab)), y6);
+                            y7 = TLanes.MultiplyAdd(TLanes.Load(ref Unsafe.Add(ref uj, 7 * Lanes)), TLanes.Broadcast(Unsafe.Add(ref sj, 7 * OneInputSlab)), y7);
                             uj = ref Unsafe.Add(ref uj, 2 * Tile * Lanes);
                             sj = ref Unsafe.Add(ref sj, 2 * Tile * OneInputSlab);
                         }
 
                         for (; j < blockColumns; j++)
                         {
-                            y0 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref uj), Vector256.Create(sj), y0);
+                            y0 = TLanes.MultiplyAdd(TLanes.Load(ref uj), TLanes.Broadcast(sj), y0);
                             uj = ref Unsafe.Add(ref uj, Lanes);
                             sj = ref Unsafe.Add(ref sj, OneInputSlab);
                         }
 
-                        y0 += y4;
-                        y1 += y5;
-                        y2 += y6;
-                        y3 += y7;
-                        Store((y0 + y1) + (y2 + y3), c.Slice(denseRows + r0 + q), height - q, accumulate);
+                        var sum = TLanes.Add(TLanes.Add(TLanes.Add(y0, y4), TLanes.Add(y1, y5)), TLanes.Add(TLanes.Add(y2, y6), TLanes.Add(y3, y7)));
+                        Store(sum, c.Slice(denseRows + r0 + q), height - q, accumulate);
                         continue;
                     }
 
@@ -389,11 +420,11 @@ public sealed partial class HybridMatrix
                     ref var s3 = ref Unsafe.Add(ref s0, 3 * dotsLength);
                     for (var j = 0; j < blockColumns; j++)
                     {
-                        var u = Vector256.LoadUnsafe(ref uj);
-                        y0 = Vector256.FusedMultiplyAdd(u, Vector256.Create(s0), y0);
-                        y1 = Vector256.FusedMultiplyAdd(u, Vector256.Create(s1), y1);
-                        y2 = Vector256.FusedMultiplyAdd(u, Vector256.Create(s2), y2);
-                        y3 = Vector256.FusedMultiplyAdd(u, Vector256.Create(s3), y3);
+                        var u = TLanes.Load(ref uj);
+                        y0 = TLanes.MultiplyAdd(u, TLanes.Broadcast(s0), y0);
+                        y1 = TLanes.MultiplyAdd(u, TLanes.Broadcast(s1), y1);
+                        y2 = TLanes.MultiplyAdd(u, TLanes.Broadcast(s2), y2);
+                        y3 = TLanes.MultiplyAdd(u, TLanes.Broadcast(s3), y3);
                         uj = ref Unsafe.Add(ref uj, Lanes);
                         s0 = ref Unsafe.Add(ref s0, stride);
                         s1 = ref Unsafe.Add(ref s1, stride);
@@ -411,33 +442,33 @@ public sealed partial class HybridMatrix
         }
 
         /// <summary>
-        /// Pass 2 for four inputs and block rows <paramref name="i"/> and i + 1, each at most eight rows high; <paramref name="s"/>
+        /// Pass 2 for four inputs and block rows <paramref name="i"/> and i + 1, each at most one vector of rows high; <paramref name="s"/>
         /// is the dots scratch offset by the slab's first block row, as in <see cref="LowerOutputs"/>.
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         private void LowerOutputsPair(ref float s, int dotsLength, int i, Span<float> c, bool accumulate)
         {
-            const int stride = TileSlab;
+            var stride = TileSlab;
             ref var u0 = ref _uPacked[_groupOffsets[i]];
             ref var u1 = ref _uPacked[_groupOffsets[i + 1]];
             ref var s0 = ref Unsafe.Add(ref s, i);
-            Vector256<float> y00 = default, y01 = default, y10 = default, y11 = default;
-            Vector256<float> y20 = default, y21 = default, y30 = default, y31 = default;
+            TFloat y00 = TLanes.Zero, y01 = TLanes.Zero, y10 = TLanes.Zero, y11 = TLanes.Zero;
+            TFloat y20 = TLanes.Zero, y21 = TLanes.Zero, y30 = TLanes.Zero, y31 = TLanes.Zero;
             for (var j = 0; j < _matrix.BlockColumns; j++)
             {
-                var first = Vector256.LoadUnsafe(ref u0);
-                var second = Vector256.LoadUnsafe(ref u1);
-                y00 = Vector256.FusedMultiplyAdd(first, Vector256.Create(s0), y00);
-                y01 = Vector256.FusedMultiplyAdd(second, Vector256.Create(Unsafe.Add(ref s0, 1)), y01);
+                var first = TLanes.Load(ref u0);
+                var second = TLanes.Load(ref u1);
+                y00 = TLanes.MultiplyAdd(first, TLanes.Broadcast(s0), y00);
+                y01 = TLanes.MultiplyAdd(second, TLanes.Broadcast(Unsafe.Add(ref s0, 1)), y01);
                 ref var s1 = ref Unsafe.Add(ref s0, dotsLength);
-                y10 = Vector256.FusedMultiplyAdd(first, Vector256.Create(s1), y10);
-                y11 = Vector256.FusedMultiplyAdd(second, Vector256.Create(Unsafe.Add(ref s1, 1)), y11);
+                y10 = TLanes.MultiplyAdd(first, TLanes.Broadcast(s1), y10);
+                y11 = TLanes.MultiplyAdd(second, TLanes.Broadcast(Unsafe.Add(ref s1, 1)), y11);
                 ref var s2 = ref Unsafe.Add(ref s1, dotsLength);
-                y20 = Vector256.FusedMultiplyAdd(first, Vector256.Create(s2), y20);
-                y21 = Vector256.FusedMultiplyAdd(second, Vector256.Create(Unsafe.Add(ref s2, 1)), y21);
+                y20 = TLanes.MultiplyAdd(first, TLanes.Broadcast(s2), y20);
+                y21 = TLanes.MultiplyAdd(second, TLanes.Broadcast(Unsafe.Add(ref s2, 1)), y21);
                 ref var s3 = ref Unsafe.Add(ref s2, dotsLength);
-                y30 = Vector256.FusedMultiplyAdd(first, Vector256.Create(s3), y30);
-                y31 = Vector256.FusedMultiplyAdd(second, Vector256.Create(Unsafe.Add(ref s3, 1)), y31);
+                y30 = TLanes.MultiplyAdd(first, TLanes.Broadcast(s3), y30);
+                y31 = TLanes.MultiplyAdd(second, TLanes.Broadcast(Unsafe.Add(ref s3, 1)), y31);
                 u0 = ref Unsafe.Add(ref u0, Lanes);
                 u1 = ref Unsafe.Add(ref u1, Lanes);
                 s0 = ref Unsafe.Add(ref s0, stride);
@@ -456,22 +487,22 @@ public sealed partial class HybridMatrix
         }
 
         /// <summary>
-        /// Writes (or adds) the first min(8, <paramref name="valid"/>) lanes of <paramref name="value"/>. No calls: a call
+        /// Writes (or adds) the first min(lanes, <paramref name="valid"/>) lanes of <paramref name="value"/>. No calls: a call
         /// in pass 2's loop makes the JIT keep its sums on the stack (every vector register is caller-saved).
         /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void Store(Vector256<float> value, Span<float> target, int valid, bool accumulate)
+        private static void Store(TFloat value, Span<float> target, int valid, bool accumulate)
         {
             ref var at = ref MemoryMarshal.GetReference(target);
             if (valid >= Lanes)
             {
-                (accumulate ? value + Vector256.LoadUnsafe(ref at) : value).StoreUnsafe(ref at);
+                TLanes.Store(accumulate ? TLanes.Add(value, TLanes.Load(ref at)) : value, ref at);
                 return;
             }
 
             for (var k = 0; k < valid; k++)
             {
-                Unsafe.Add(ref at, k) = accumulate ? Unsafe.Add(ref at, k) + value.GetElement(k) : value.GetElement(k);
+                Unsafe.Add(ref at, k) = accumulate ? Unsafe.Add(ref at, k) + TLanes.Element(value, k) : TLanes.Element(value, k);
             }
         }
 

@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using Microsoft.ML.DirNet.Numerics;
+using Microsoft.ML.DirNet.Numerics.Simd;
 
 namespace Microsoft.ML.DirNet.Compression;
 
@@ -10,7 +11,7 @@ namespace Microsoft.ML.DirNet.Compression;
 // checked every column index against the column count and that the row starts ascend, so the loops read unchecked.
 internal sealed partial class SparseRows
 {
-    /// <summary>Inputs from which a product runs the rows vectorised over the batch (<see cref="MultiplyBatch"/>).</summary>
+    /// <summary>Inputs from which a product runs the rows vectorised over the batch (<see cref="MultiplyBatch(ReadOnlySpan{float}, int, Span{float}, bool)"/>).</summary>
     internal const int BatchRows = 8;
 
     /// <summary>y (+)= S·x for one input vector (<paramref name="x"/> at least <see cref="Columns"/> long).</summary>
@@ -46,13 +47,28 @@ internal sealed partial class SparseRows
 
     /// <summary>
     /// C[m × Rows] (+)= A[m × Columns]·Sᵀ for a batch of inputs (a whole sequence's input projection), vectorised over
-    /// the batch: A is transposed once so each entry of S multiplies a contiguous run of the batch's values, and eight
-    /// batch rows advance per SIMD multiply-add. Per entry this costs m/8 vector operations instead of m gathers.
+    /// the batch: A is transposed once so each entry of S multiplies a contiguous run of the batch's values, and a
+    /// vector of batch rows (one rung of the SIMD ladder: 16 with AVX-512, 4 on ARM64) advances per multiply-add. Per entry this costs m/8 vector operations instead of m gathers.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public void MultiplyBatch(ReadOnlySpan<float> a, int m, Span<float> c, bool accumulate)
+    public void MultiplyBatch(ReadOnlySpan<float> a, int m, Span<float> c, bool accumulate) => MultiplyBatch(a, m, c, accumulate, LaneLadder.Widest);
+
+    /// <summary>As <see cref="MultiplyBatch(ReadOnlySpan{float}, int, Span{float}, bool)"/> on a given rung (the tests run each).</summary>
+    internal void MultiplyBatch(ReadOnlySpan<float> a, int m, Span<float> c, bool accumulate, LaneWidth rung)
     {
-        const int width = 8;
+        switch (rung)
+        {
+            case LaneWidth.Vector512: MultiplyBatch<Lanes512, Vector512<float>, Vector512<uint>>(a, m, c, accumulate); break;
+            case LaneWidth.Vector256: MultiplyBatch<Lanes256, Vector256<float>, Vector256<uint>>(a, m, c, accumulate); break;
+            case LaneWidth.Vector128: MultiplyBatch<Lanes128, Vector128<float>, Vector128<uint>>(a, m, c, accumulate); break;
+            default: MultiplyBatch<LanesScalar, float, uint>(a, m, c, accumulate); break;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private void MultiplyBatch<TLanes, TFloat, TUInt>(ReadOnlySpan<float> a, int m, Span<float> c, bool accumulate)
+        where TLanes : struct, ILanes<TFloat, TUInt>
+    {
+        var width = TLanes.Count;
         var chunks = (m + width - 1) / width;
         var padded = chunks * width;
         using var transposedBuffer = new ScratchBuffer((long)Columns * padded);
@@ -78,14 +94,14 @@ internal sealed partial class SparseRows
         {
             for (var first = 0; first < padded; first += width)
             {
-                var sum = Vector256<float>.Zero;
+                var sum = TLanes.Zero;
                 for (var i = RowStarts[r]; i < RowStarts[r + 1]; i++)
                 {
-                    var row = Vector256.LoadUnsafe(ref input, (nuint)(Unsafe.Add(ref columns, i) * padded + first));
-                    sum = Vector256.FusedMultiplyAdd(row, Vector256.Create(Unsafe.Add(ref values, i)), sum);
+                    var row = TLanes.Load(ref Unsafe.Add(ref input, (nuint)(Unsafe.Add(ref columns, i) * padded + first)));
+                    sum = TLanes.MultiplyAdd(row, TLanes.Broadcast(Unsafe.Add(ref values, i)), sum);
                 }
 
-                sum.StoreUnsafe(ref output, (nuint)(r * padded + first));
+                TLanes.Store(sum, ref Unsafe.Add(ref output, (nuint)(r * padded + first)));
             }
         }
 

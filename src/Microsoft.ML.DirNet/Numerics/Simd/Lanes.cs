@@ -44,6 +44,9 @@ internal interface ILanes<TFloat, TUInt>
     /// <summary>The sum of the lanes.</summary>
     static abstract float Sum(TFloat value);
 
+    /// <summary>Lane <paramref name="index"/>.</summary>
+    static abstract float Element(TFloat value, int index);
+
     /// <summary>
     /// 2ⁿ in each lane, where the low mantissa bits of <paramref name="rounded"/> hold n: rounded = n + 1.5·2²³ (how
     /// adding that constant rounds to an integer), n in [−126, 127].
@@ -127,6 +130,9 @@ internal readonly struct Lanes512 : ILanes<Vector512<float>, Vector512<uint>>
     public static float Sum(Vector512<float> value) => Vector512.Sum(value);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Element(Vector512<float> value, int index) => value.GetElement(index);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector512<float> PowerOfTwo(Vector512<float> rounded) =>
         Vector512.ShiftLeft(rounded.AsInt32() + Vector512.Create(127), 23).AsSingle();
 
@@ -178,6 +184,9 @@ internal readonly struct Lanes256 : ILanes<Vector256<float>, Vector256<uint>>
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static float Sum(Vector256<float> value) => Vector256.Sum(value);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Element(Vector256<float> value, int index) => value.GetElement(index);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector256<float> PowerOfTwo(Vector256<float> rounded) =>
@@ -233,6 +242,9 @@ internal readonly struct Lanes128 : ILanes<Vector128<float>, Vector128<uint>>
     public static float Sum(Vector128<float> value) => Vector128.Sum(value);
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float Element(Vector128<float> value, int index) => value.GetElement(index);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static Vector128<float> PowerOfTwo(Vector128<float> rounded) =>
         Vector128.ShiftLeft(rounded.AsInt32() + Vector128.Create(127), 23).AsSingle();
 
@@ -273,6 +285,8 @@ internal readonly struct LanesScalar : ILanes<float, uint>
     public static float Clamp(float x, float lowest, float highest) => MathF.Min(MathF.Max(x, lowest), highest);
 
     public static float Sum(float value) => value;
+
+    public static float Element(float value, int index) => value;
 
     public static float PowerOfTwo(float rounded) => BitConverter.Int32BitsToSingle(unchecked((BitConverter.SingleToInt32Bits(rounded) + 127) << 23));
 
