@@ -46,6 +46,13 @@ public class MatrixVectorBenchmarks
     [Benchmark]
     public void Float32RowMajor() => MatrixMultiply.MultiplyByTransposed(_x, 1, Columns, _w, Rows, _y, accumulate: false);
 
+    /// <summary>The packed float32 product on one rung of the ladder (what the low-bit and int8 kernels are weighed against on it).</summary>
+    [Benchmark]
+    [Arguments(16)]
+    [Arguments(8)]
+    [Arguments(4)]
+    public void Float32OnRung(int lanes) => PackedMatrix.For(_w, 0, Rows, Columns, (LaneWidth)lanes).Multiply(_x, 1, _y, accumulate: false);
+
     [Benchmark]
     [Arguments(16)]
     [Arguments(8)]

@@ -56,7 +56,8 @@ internal sealed class PackedInt8Matrix
 
     /// <summary>
     /// Whether products should run here rather than on the float32 values: where 256-bit vectors are accelerated. With
-    /// 128-bit ones only (SSE without FMA) this kernel measured slower than the float32 row kernel (MatrixVectorBenchmarks).
+    /// 128-bit ones this kernel measured slower than the packed float32 kernel on the same rung, with FMA or without
+    /// (MatrixVectorBenchmarks), so there the floats are kept.
     /// </summary>
     public static bool IsPreferred => LaneLadder.ForPanels == LaneWidth.Vector512;
 

@@ -78,8 +78,8 @@ internal sealed class PackedLowBitMatrix
 
     /// <summary>
     /// Whether products should run here rather than on the dequantized floats: where 256-bit vectors are accelerated.
-    /// With 128-bit vectors only (SSE, no FMA) it measured level with the float32 row kernel on a 2048 × 512 int4
-    /// matrix, so there the floats are kept (MatrixVectorBenchmarks).
+    /// With 128-bit vectors it measured slower than the packed float32 kernel on the same rung, with FMA or without
+    /// (MatrixVectorBenchmarks), so there the floats are kept.
     /// </summary>
     public static bool IsPreferred => LaneLadder.ForPanels == LaneWidth.Vector512;
 
