@@ -48,7 +48,8 @@ internal sealed partial class SparseRows
     /// <summary>
     /// C[m × Rows] (+)= A[m × Columns]·Sᵀ for a batch of inputs (a whole sequence's input projection), vectorised over
     /// the batch: A is transposed once so each entry of S multiplies a contiguous run of the batch's values, and a
-    /// vector of batch rows (one rung of the SIMD ladder: 16 with AVX-512, 4 on ARM64) advances per multiply-add. Per entry this costs m/8 vector operations instead of m gathers.
+    /// vector of batch rows (the widest rung of the SIMD ladder: 16 with AVX-512, 4 on ARM64) advances per multiply-add.
+    /// Per entry this costs one vector operation per vector of inputs instead of one gather per input.
     /// </summary>
     public void MultiplyBatch(ReadOnlySpan<float> a, int m, Span<float> c, bool accumulate) => MultiplyBatch(a, m, c, accumulate, LaneLadder.Widest);
 
