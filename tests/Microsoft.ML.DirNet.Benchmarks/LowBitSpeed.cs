@@ -76,12 +76,9 @@ public static class LowBitSpeed
     /// <summary>The markdown page for docs/results, naming the command that wrote it.</summary>
     public static string Document(IReadOnlyList<Row> rows, int runs, string path)
     {
-        var simd = (System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? "AVX-512"
-            : System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated ? "256-bit SIMD" : "128-bit SIMD or none")
-            + (System.Runtime.Intrinsics.X86.AvxVnni.IsSupported ? ", AVX-VNNI" : System.Runtime.Intrinsics.X86.Avx512BW.IsSupported ? ", no AVX-VNNI: AVX-512BW integer products" : "");
         var text = new System.Text.StringBuilder("# Weight precision and speed: native engine against ONNX Runtime and its int8\n\n");
-        text.Append(Invariant($"Written by `dotnet run -c Release --project tests/Microsoft.ML.DirNet.Benchmarks -- --low-bit {runs} --markdown {path}` "));
-        text.Append(Invariant($"on {DateTime.UtcNow:yyyy-MM-dd} ({Environment.ProcessorCount} cores, {simd}). Each model's recurrent weights quantized by `--method quant` "));
+        text.Append(Invariant($"Written by `{MachineDescription.EnvironmentPrefix}dotnet run -c Release --project tests/Microsoft.ML.DirNet.Benchmarks -- --low-bit {runs} --markdown {path}` "));
+        text.Append(Invariant($"on {DateTime.UtcNow:yyyy-MM-dd} ({Environment.ProcessorCount} cores, {MachineDescription.Simd}). Each model's recurrent weights quantized by `--method quant` "));
         text.Append("at each precision and run by the native engine, against ONNX Runtime on the float32 model and ONNX Runtime's own int8 form of it ");
         text.Append("(`dirnet bench --peer ort-int8`: DynamicQuantizeLSTM and DynamicQuantizeMatMul, int8 weights per row, activations quantized per call). ");
         text.Append(Invariant($"Batch 1, one thread, 32 steps (the LM sample: 35 tokens), median of {runs} runs after at least 1 s of warm-up, all three in the same rounds; "));
