@@ -64,40 +64,48 @@ internal sealed class PackedMatrix
     public int Columns { get; }
 
     /// <summary>
-    /// The packed form of the [rows, columns] matrix starting at <paramref name="offset"/> in <paramref name="data"/>,
-    /// made once per array and range: constant weights are packed on first use and reused by every later run and thread.
+    /// The packed form of the [rows, columns] matrix starting at <paramref name="offset"/> in <paramref name="data"/>.
+    /// A model's constant (<see cref="ConstantArrays"/>) is packed once per array and range, on first use, and reused by
+    /// every later run and thread; any other array is packed anew, since it may hold other values by the next call.
     /// </summary>
     public static PackedMatrix For(float[] data, int offset, int rows, int columns) => For(data, offset, rows, columns, LaneLadder.Widest);
 
     /// <summary>As <see cref="For(float[], int, int, int)"/>, in panels as wide as <paramref name="rung"/> (the tests run each).</summary>
     internal static PackedMatrix For(float[] data, int offset, int rows, int columns, LaneWidth rung) =>
-        Cache.GetValue(data, static array => PinnedEntry<(int Offset, int Rows, int Columns, int Width)>(array)).GetOrAdd((offset, rows, columns, (int)rung), static (key, source) => new PackedMatrix(
-            source.AsSpan(key.Offset, key.Rows * key.Columns), key.Rows, key.Columns, key.Width), data);
+        !ConstantArrays.Contains(data)
+            ? new PackedMatrix(data.AsSpan(offset, rows * columns), rows, columns, (int)rung)
+            : Cache.GetValue(data, static array => PinnedEntry<(int Offset, int Rows, int Columns, int Width)>(array)).GetOrAdd((offset, rows, columns, (int)rung), static (key, source) => new PackedMatrix(
+                source.AsSpan(key.Offset, key.Rows * key.Columns), key.Rows, key.Columns, key.Width), data);
 
     /// <summary>
     /// The packed form of W = Bᵀ for the row-major B [<paramref name="inner"/>, <paramref name="outer"/>] that
-    /// <paramref name="b"/> holds (a MatMul's weight), made once per array: W has <paramref name="outer"/> rows of
-    /// <paramref name="inner"/> columns, and each panel's column k is a run of B's row k, so it is copied, not gathered.
+    /// <paramref name="b"/> holds (a MatMul's weight), kept per array as <see cref="For(float[], int, int, int)"/> keeps
+    /// it: W has <paramref name="outer"/> rows of <paramref name="inner"/> columns, and each panel's column k is a run of
+    /// B's row k, so it is copied, not gathered.
     /// </summary>
     public static PackedMatrix ForTransposed(float[] b, int inner, int outer) => ForTransposed(b, inner, outer, LaneLadder.Widest);
 
     /// <summary>As <see cref="ForTransposed(float[], int, int)"/>, in panels as wide as <paramref name="rung"/> (the tests run each).</summary>
     internal static PackedMatrix ForTransposed(float[] b, int inner, int outer, LaneWidth rung) =>
-        TransposedCache.GetValue(b, static array => PinnedEntry<(int Inner, int Outer, int Width)>(array)).GetOrAdd((inner, outer, (int)rung), static (key, source) =>
-        {
-            var width = key.Width;
-            var panels = new float[(key.Outer + width - 1) / width * key.Inner * width];
-            for (var first = 0; first < key.Outer; first += width)
-            {
-                var lanes = Math.Min(width, key.Outer - first);
-                for (var k = 0; k < key.Inner; k++)
-                {
-                    source.AsSpan(k * key.Outer + first, lanes).CopyTo(panels.AsSpan((first / width * key.Inner + k) * width));
-                }
-            }
+        !ConstantArrays.Contains(b)
+            ? Transposed(b, (inner, outer, (int)rung))
+            : TransposedCache.GetValue(b, static array => PinnedEntry<(int Inner, int Outer, int Width)>(array)).GetOrAdd((inner, outer, (int)rung), static (key, source) => Transposed(source, key), b);
 
-            return new PackedMatrix(panels, key.Outer, key.Inner, width);
-        }, b);
+    private static PackedMatrix Transposed(float[] b, (int Inner, int Outer, int Width) key)
+    {
+        var width = key.Width;
+        var panels = new float[(key.Outer + width - 1) / width * key.Inner * width];
+        for (var first = 0; first < key.Outer; first += width)
+        {
+            var lanes = Math.Min(width, key.Outer - first);
+            for (var k = 0; k < key.Inner; k++)
+            {
+                b.AsSpan(k * key.Outer + first, lanes).CopyTo(panels.AsSpan((first / width * key.Inner + k) * width));
+            }
+        }
+
+        return new PackedMatrix(panels, key.Outer, key.Inner, width);
+    }
 
     /// <summary>A new cache entry for <paramref name="array"/>, which is pinned: a packed copy relies on its contents staying.</summary>
     private static System.Collections.Concurrent.ConcurrentDictionary<TKey, PackedMatrix> PinnedEntry<TKey>(float[] array)

@@ -80,6 +80,13 @@ internal sealed class GraphPlan
 
         _nodes = FoldConstants(compiled, _constants, ref budget);
         PlanReleases(_nodes, _outputSlots);
+        foreach (var constant in _constants)
+        {
+            if (constant is Tensor<float> { Data: var data })
+            {
+                Numerics.ConstantArrays.Mark(data);
+            }
+        }
     }
 
     /// <summary>

@@ -10,7 +10,7 @@ namespace Microsoft.ML.DirNet.Runtime.Kernels;
 /// </summary>
 internal sealed class MatMulKernel(CompressedMatrix? boundB) : IKernel
 {
-    /// <summary>Below how many rows of A a 2-D B runs packed (above, the row-major product reads B once per four rows anyway).</summary>
+    /// <summary>Below how many rows of A a 2-D B that is not a constant runs packed, packing it per call (above, the row-major product reads B once per four rows anyway).</summary>
     private const int PackedRows = 16;
 
     public void Execute(ReadOnlySpan<Tensor?> inputs, Span<Tensor?> outputs)
@@ -42,11 +42,12 @@ internal sealed class MatMulKernel(CompressedMatrix? boundB) : IKernel
         var result = new Tensor<float>(outShape);
         if (bShape.Length == 2)
         {
-            // The common case, a weight matrix: every batch row of A is one row of one big product. For a few rows (a
-            // streaming call) B runs packed, as a recurrent cell's matrix does, packed once per array (a constant B
-            // is the same array every run). Chosen by the shapes alone, so a run's result never depends on earlier runs.
+            // The common case, a weight matrix: every batch row of A is one row of one big product. A constant B (a
+            // weight) runs packed, as a recurrent cell's matrix does, packed once at first use; so does any B for a few
+            // rows (a streaming call), packed per call. Chosen by the model and the shapes alone, so a run's result
+            // never depends on earlier runs.
             var rows = a.Length / System.Math.Max(k, 1);
-            if (b.Rank == 2 && rows < PackedRows && PackedMatrix.IsSupported)
+            if (b.Rank == 2 && (rows < PackedRows || ConstantArrays.Contains(b.Data)) && PackedMatrix.IsSupported)
             {
                 PackedMatrix.ForTransposed(b.Data, k, n).Multiply(a.Data, rows, result.Data, accumulate: false);
             }
