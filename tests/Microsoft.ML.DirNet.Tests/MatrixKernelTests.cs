@@ -4,7 +4,8 @@ namespace Microsoft.ML.DirNet.Tests;
 
 /// <summary>
 /// The dense product kernels against a plain triple loop on shapes that hit each remainder path: MatMul's row-major
-/// kernel (tiles of four rows, vectors of eight columns, a masked last vector, leftover rows) and the packed kernel
+/// kernel (tiles of four rows, pairs of vectors of columns, single vectors, narrower rungs and single columns, leftover
+/// rows) and the packed kernel
 /// (pairs of panels for four rows at a time, two or three rows left over padded to four, groups of four panels for
 /// single rows, a partial last panel).
 /// </summary>
@@ -19,27 +20,15 @@ public sealed class MatrixKernelTests
     private static float[] Random(int count, Random random) =>
         Enumerable.Range(0, count).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
 
+    /// <summary>MatMul's row-major kernel (B as [k, n]) from every rung of the SIMD ladder down.</summary>
     [Theory]
     [MemberData(nameof(Shapes))]
-    public void RowMajorProductMatchesTheDefinition(int m, int k, int n)
+    public void RowMajorProductMatchesTheDefinitionOnEveryRung(int m, int k, int n)
     {
         var random = new Random(m * 1000 + k * 10 + n);
-        var a = Random(m * k, random);
-        var b = Random(k * n, random);
-        var start = Random(m * n, random);
-        foreach (var accumulate in new[] { false, true })
-        {
-            var c = (float[])start.Clone();
-            MatrixMultiply.Multiply(a, m, k, b, n, c, accumulate);
-            for (var i = 0; i < m; i++)
-            {
-                for (var j = 0; j < n; j++)
-                {
-                    var expected = (accumulate ? start[i * n + j] : 0f) + Enumerable.Range(0, k).Sum(p => a[i * k + p] * b[p * n + j]);
-                    Assert.True(MathF.Abs(c[i * n + j] - expected) <= 1e-4f, $"{m}x{k}x{n} accumulate={accumulate} [{i},{j}]: {c[i * n + j]} vs {expected}");
-                }
-            }
-        }
+        var (a, b, start) = (Random(m * k, random), Random(k * n, random), Random(m * n, random));
+        AssertProductOnEveryRung((x, count, c, accumulate, rung) => MatrixMultiply.Multiply(x, count, k, b, n, c, accumulate, rung),
+            a, m, start, n, k, (j, p) => b[p * n + j], "row-major B");
     }
 
     /// <summary>The packed float kernel on every rung of the SIMD ladder (a wider one than the processor's emulated).</summary>

@@ -1,14 +1,13 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
+using Microsoft.ML.DirNet.Numerics.Simd;
 
 namespace Microsoft.ML.DirNet.Numerics;
 
 /// <summary>
 /// Single-threaded float32 matrix products on row-major spans: A·B for MatMul-layout weights [inputs, outputs]
-/// (register-blocked with 256-bit vectors) and the portable A·Bᵀ fallback behind <c>DenseMatrix</c>'s product.
-/// <see cref="Multiply"/> is JIT-compiled fully optimized at first call, like the other hot kernels: under tiered
+/// (register-blocked, on the SIMD ladder) and the portable A·Bᵀ fallback behind <c>DenseMatrix</c>'s product.
+/// The register-blocked kernel is JIT-compiled fully optimized at first call, like the other hot kernels: under tiered
 /// compilation a short run otherwise spends much of its time in tier-0 or on-stack-replaced loops.
 /// </summary>
 internal static class MatrixMultiply
@@ -39,11 +38,15 @@ internal static class MatrixMultiply
     /// <summary>
     /// C[m×n] = A[m×k] · B[k×n] (C += when <paramref name="accumulate"/>), B row-major as stored by MatMul
     /// initializers. Each output row is built as a sum of scaled rows of B, four rows of A at a time so each loaded
-    /// vector of B feeds four FMAs.
+    /// vector of B feeds four FMAs, written once over the SIMD ladder (two vectors of columns at a time, then one, then
+    /// the narrower rungs' vectors and single columns).
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Multiply(ReadOnlySpan<float> a, int m, int k, ReadOnlySpan<float> b, int n, Span<float> c,
-        bool accumulate)
+        bool accumulate) => Multiply(a, m, k, b, n, c, accumulate, LaneLadder.Widest);
+
+    /// <summary>As <see cref="Multiply(ReadOnlySpan{float}, int, int, ReadOnlySpan{float}, int, Span{float}, bool)"/> from a given rung down (the tests run each).</summary>
+    internal static void Multiply(ReadOnlySpan<float> a, int m, int k, ReadOnlySpan<float> b, int n, Span<float> c,
+        bool accumulate, LaneWidth rung)
     {
         if (a.Length < (long)m * k || b.Length < (long)k * n || c.Length < (long)m * n)
         {
@@ -55,16 +58,21 @@ internal static class MatrixMultiply
             c[..(m * n)].Clear();
         }
 
-        var i = 0;
-        if (Vector256.IsHardwareAccelerated && n >= Vector256<float>.Count)
+        // Columns in tiles whose rows of B stay in L2 while every block of four rows of A passes over them: a wide B
+        // (a 512 × 2048 MatMul weight is 4 MB) read whole for each block came from L3 every time.
+        var tile = System.Math.Max(64, TileFloats / System.Math.Max(k, 1) / 64 * 64);
+        var whole = m - m % 4;
+        for (var first = 0; first < n; first += tile)
         {
-            for (; i + 3 < m; i += 4)
+            var columns = System.Math.Min(tile, n - first);
+            for (var i = 0; i < whole; i += 4)
             {
-                AxpyRows4(a, i, k, b, n, c);
+                var block = new FourRows(a.Slice(i * k, 4 * k), k, b[first..], c.Slice(i * n + first), columns, n);
+                LaneKernel.Run(ref block, rung);
             }
         }
 
-        for (; i < m; i++)
+        for (var i = whole; i < m; i++)
         {
             var ci = c.Slice(i * n, n);
             for (var p = 0; p < k; p++)
@@ -74,85 +82,94 @@ internal static class MatrixMultiply
         }
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void AxpyRows4(ReadOnlySpan<float> a, int i, int k, ReadOnlySpan<float> b, int n, Span<float> c)
+    /// <summary>Floats of B per column tile (256 KB).</summary>
+    private const int TileFloats = 1 << 16;
+
+    /// <summary>
+    /// C[4 × columns] += A[4×k]·B[k × columns] for four rows of A and a tile of columns (rows of B and C
+    /// <paramref name="stride"/> apart), over the columns a rung's vectors cover.
+    /// </summary>
+    private readonly ref struct FourRows(ReadOnlySpan<float> a, int k, ReadOnlySpan<float> b, Span<float> c, int columns, int stride) : ILaneKernel
     {
-        ref var b0 = ref MemoryMarshal.GetReference(b);
-        ref var c0 = ref Unsafe.Add(ref MemoryMarshal.GetReference(c), i * n);
-        ref var c1 = ref Unsafe.Add(ref c0, n);
-        ref var c2 = ref Unsafe.Add(ref c1, n);
-        ref var c3 = ref Unsafe.Add(ref c2, n);
-        var ai = a.Slice(i * k, 4 * k);
-        var width = Vector256<float>.Count;
-        var j = 0;
-        for (; j <= n - width; j += width)
+        private readonly ReadOnlySpan<float> _a = a;
+        private readonly ReadOnlySpan<float> _b = b;
+        private readonly Span<float> _c = c;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public int Run<TLanes, TFloat, TUInt>(int start)
+            where TLanes : struct, ILanes<TFloat, TUInt>
         {
-            var u = (nuint)j;
-            var s0 = Vector256.LoadUnsafe(ref c0, u);
-            var s1 = Vector256.LoadUnsafe(ref c1, u);
-            var s2 = Vector256.LoadUnsafe(ref c2, u);
-            var s3 = Vector256.LoadUnsafe(ref c3, u);
-            for (var p = 0; p < k; p++)
+            // Locals, not fields, in the loops: the JIT reloads a field of this after every store.
+            var (depth, width, count) = (k, columns, TLanes.Count);
+            var step = (nuint)stride;
+            ref var b0 = ref MemoryMarshal.GetReference(_b);
+            ref var x0 = ref MemoryMarshal.GetReference(_a);
+            ref var x1 = ref Unsafe.Add(ref x0, depth);
+            ref var x2 = ref Unsafe.Add(ref x1, depth);
+            ref var x3 = ref Unsafe.Add(ref x2, depth);
+            ref var c0 = ref MemoryMarshal.GetReference(_c);
+            ref var c1 = ref Unsafe.Add(ref c0, step);
+            ref var c2 = ref Unsafe.Add(ref c1, step);
+            ref var c3 = ref Unsafe.Add(ref c2, step);
+            var j = start;
+            for (; j <= width - 2 * count; j += 2 * count)
             {
-                var bv = Vector256.LoadUnsafe(ref b0, (nuint)(p * n + j));
-                s0 = Vector256.FusedMultiplyAdd(bv, Vector256.Create(ai[p]), s0);
-                s1 = Vector256.FusedMultiplyAdd(bv, Vector256.Create(ai[k + p]), s1);
-                s2 = Vector256.FusedMultiplyAdd(bv, Vector256.Create(ai[2 * k + p]), s2);
-                s3 = Vector256.FusedMultiplyAdd(bv, Vector256.Create(ai[3 * k + p]), s3);
+                // Two vectors of columns: eight independent FMA chains (one vector's four ran at half the FMA rate).
+                var (u, v) = ((nuint)j, (nuint)(j + count));
+                TFloat s0 = TLanes.Load(ref Unsafe.Add(ref c0, u)), t0 = TLanes.Load(ref Unsafe.Add(ref c0, v));
+                TFloat s1 = TLanes.Load(ref Unsafe.Add(ref c1, u)), t1 = TLanes.Load(ref Unsafe.Add(ref c1, v));
+                TFloat s2 = TLanes.Load(ref Unsafe.Add(ref c2, u)), t2 = TLanes.Load(ref Unsafe.Add(ref c2, v));
+                TFloat s3 = TLanes.Load(ref Unsafe.Add(ref c3, u)), t3 = TLanes.Load(ref Unsafe.Add(ref c3, v));
+                for (var p = 0; p < depth; p++)
+                {
+                    ref var row = ref Unsafe.Add(ref b0, (nuint)p * step);
+                    var first = TLanes.Load(ref Unsafe.Add(ref row, u));
+                    var second = TLanes.Load(ref Unsafe.Add(ref row, v));
+                    var a0 = TLanes.Broadcast(Unsafe.Add(ref x0, p));
+                    var a1 = TLanes.Broadcast(Unsafe.Add(ref x1, p));
+                    var a2 = TLanes.Broadcast(Unsafe.Add(ref x2, p));
+                    var a3 = TLanes.Broadcast(Unsafe.Add(ref x3, p));
+                    s0 = TLanes.MultiplyAdd(first, a0, s0);
+                    t0 = TLanes.MultiplyAdd(second, a0, t0);
+                    s1 = TLanes.MultiplyAdd(first, a1, s1);
+                    t1 = TLanes.MultiplyAdd(second, a1, t1);
+                    s2 = TLanes.MultiplyAdd(first, a2, s2);
+                    t2 = TLanes.MultiplyAdd(second, a2, t2);
+                    s3 = TLanes.MultiplyAdd(first, a3, s3);
+                    t3 = TLanes.MultiplyAdd(second, a3, t3);
+                }
+
+                TLanes.Store(s0, ref Unsafe.Add(ref c0, u));
+                TLanes.Store(t0, ref Unsafe.Add(ref c0, v));
+                TLanes.Store(s1, ref Unsafe.Add(ref c1, u));
+                TLanes.Store(t1, ref Unsafe.Add(ref c1, v));
+                TLanes.Store(s2, ref Unsafe.Add(ref c2, u));
+                TLanes.Store(t2, ref Unsafe.Add(ref c2, v));
+                TLanes.Store(s3, ref Unsafe.Add(ref c3, u));
+                TLanes.Store(t3, ref Unsafe.Add(ref c3, v));
             }
 
-            s0.StoreUnsafe(ref c0, u);
-            s1.StoreUnsafe(ref c1, u);
-            s2.StoreUnsafe(ref c2, u);
-            s3.StoreUnsafe(ref c3, u);
-        }
-
-        if (j < n && Avx.IsSupported)
-        {
-            // The last n − j (< 8) columns as one masked vector: scalar loops over them cost more than all the full
-            // vectors on a narrow output (the speech model's 29 classes).
-            AxpyRows4Tail(ai, k, ref b0, n, j, ref c0, ref c1, ref c2, ref c3);
-            return;
-        }
-
-        for (; j < n; j++)
-        {
-            for (var p = 0; p < k; p++)
+            for (; j <= width - count; j += count)
             {
-                var bv = Unsafe.Add(ref b0, p * n + j);
-                Unsafe.Add(ref c0, j) += ai[p] * bv;
-                Unsafe.Add(ref c1, j) += ai[k + p] * bv;
-                Unsafe.Add(ref c2, j) += ai[2 * k + p] * bv;
-                Unsafe.Add(ref c3, j) += ai[3 * k + p] * bv;
-            }
-        }
-    }
+                var u = (nuint)j;
+                TFloat s0 = TLanes.Load(ref Unsafe.Add(ref c0, u)), s1 = TLanes.Load(ref Unsafe.Add(ref c1, u));
+                TFloat s2 = TLanes.Load(ref Unsafe.Add(ref c2, u)), s3 = TLanes.Load(ref Unsafe.Add(ref c3, u));
+                for (var p = 0; p < depth; p++)
+                {
+                    var column = TLanes.Load(ref Unsafe.Add(ref b0, (nuint)p * step + u));
+                    s0 = TLanes.MultiplyAdd(column, TLanes.Broadcast(Unsafe.Add(ref x0, p)), s0);
+                    s1 = TLanes.MultiplyAdd(column, TLanes.Broadcast(Unsafe.Add(ref x1, p)), s1);
+                    s2 = TLanes.MultiplyAdd(column, TLanes.Broadcast(Unsafe.Add(ref x2, p)), s2);
+                    s3 = TLanes.MultiplyAdd(column, TLanes.Broadcast(Unsafe.Add(ref x3, p)), s3);
+                }
 
-    /// <summary>Columns [<paramref name="j"/>, n) of <see cref="AxpyRows4"/>, fewer than eight, through masked loads and stores.</summary>
-    private static unsafe void AxpyRows4Tail(ReadOnlySpan<float> ai, int k, ref float b0, int n, int j,
-        ref float c0, ref float c1, ref float c2, ref float c3)
-    {
-        var mask = Vector256.LessThan(Vector256.Create(0, 1, 2, 3, 4, 5, 6, 7), Vector256.Create(n - j)).AsSingle();
-        fixed (float* y0 = &Unsafe.Add(ref c0, j), y1 = &Unsafe.Add(ref c1, j), y2 = &Unsafe.Add(ref c2, j), y3 = &Unsafe.Add(ref c3, j), b = &Unsafe.Add(ref b0, j))
-        {
-            var s0 = Avx.MaskLoad(y0, mask);
-            var s1 = Avx.MaskLoad(y1, mask);
-            var s2 = Avx.MaskLoad(y2, mask);
-            var s3 = Avx.MaskLoad(y3, mask);
-            for (var p = 0; p < k; p++)
-            {
-                // Masked-off lanes are neither read nor faulted on, so the last row of B may end the array.
-                var bv = Avx.MaskLoad(b + (long)p * n, mask);
-                s0 = Vector256.FusedMultiplyAdd(bv, Vector256.Create(ai[p]), s0);
-                s1 = Vector256.FusedMultiplyAdd(bv, Vector256.Create(ai[k + p]), s1);
-                s2 = Vector256.FusedMultiplyAdd(bv, Vector256.Create(ai[2 * k + p]), s2);
-                s3 = Vector256.FusedMultiplyAdd(bv, Vector256.Create(ai[3 * k + p]), s3);
+                TLanes.Store(s0, ref Unsafe.Add(ref c0, u));
+                TLanes.Store(s1, ref Unsafe.Add(ref c1, u));
+                TLanes.Store(s2, ref Unsafe.Add(ref c2, u));
+                TLanes.Store(s3, ref Unsafe.Add(ref c3, u));
             }
 
-            Avx.MaskStore(y0, mask, s0);
-            Avx.MaskStore(y1, mask, s1);
-            Avx.MaskStore(y2, mask, s2);
-            Avx.MaskStore(y3, mask, s3);
+            return j;
         }
     }
 }
