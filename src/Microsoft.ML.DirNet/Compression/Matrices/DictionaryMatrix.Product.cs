@@ -1,10 +1,10 @@
-using System.Runtime.Intrinsics;
 using Microsoft.ML.DirNet.Numerics;
+using Microsoft.ML.DirNet.Numerics.Simd;
 
 namespace Microsoft.ML.DirNet.Compression;
 
-// DirNet's product W = C·P as p = P·x (one dense product with the small dictionary, packed like any dense weight; the
-// packed form is cached per array, so matrices sharing a dictionary share it) and then y = C·p over the codes.
+// DirNet's product W = C·P as p = P·x (one dense product with the small dictionary, packed like any dense weight) and
+// then y = C·p over the codes.
 //
 // Where at least one in DenseCodesDensity codes is non-zero, the codes are expanded once into a dense
 // [rows × atoms] matrix in the packed panel layout: one SIMD multiply-add then covers as many codes as one sparse
@@ -17,8 +17,8 @@ public sealed partial class DictionaryMatrix
 {
     private CodeProduct? _product;
 
-    /// <summary>Codes per SIMD multiply-add: the vector width in floats (8 with AVX2, 16 with AVX-512).</summary>
-    internal static int DenseCodesDensity => Vector512.IsHardwareAccelerated ? Vector512<float>.Count : Vector256<float>.Count;
+    /// <summary>Codes per SIMD multiply-add: the widest rung's floats (16 with AVX-512, 8 with AVX2, 4 with SSE or ARM64).</summary>
+    internal static int DenseCodesDensity => (int)LaneLadder.Widest;
 
     /// <summary>Whether the codes run as a dense matrix (see the remarks).</summary>
     internal bool UsesDenseCodes => Product.DenseCodes is not null;
