@@ -30,7 +30,13 @@ internal static class StridedCopy
             return result;
         }
 
-        // The innermost dimension is copied as one block when it is contiguous in the source.
+        // Dimensions of size 1 move nothing, and a dimension that continues the next one's run in the source merges
+        // with it: a Transpose that only moves size-1 axes (as TensorFlow exports write around their layers) or a Slice
+        // of whole rows is then one block copy instead of one per element.
+        (var view, var viewStrides) = Collapse(shape, strides);
+        shape = view;
+        strides = viewStrides;
+        rank = shape.Length;
         var inner = shape[rank - 1];
         var innerStride = strides[rank - 1];
         var index = new int[rank];
@@ -47,6 +53,16 @@ internal static class StridedCopy
             if (innerStride == 1)
             {
                 src.Slice(start * size, inner * size).CopyTo(dst.Slice(written * size, inner * size));
+            }
+            else if (size == sizeof(float))
+            {
+                // Four-byte elements (float, int32) as ints: one move each instead of a span copy each.
+                var from = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, int>(src);
+                var to = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, int>(dst).Slice(written, inner);
+                for (var i = 0; i < inner; i++)
+                {
+                    to[i] = from[start + i * innerStride];
+                }
             }
             else
             {
@@ -69,6 +85,34 @@ internal static class StridedCopy
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// The same view with its size-1 dimensions dropped and each dimension whose source run continues the next one's
+    /// (stride = next stride × next size) merged into it; at least one dimension is left.
+    /// </summary>
+    private static (int[] Shape, int[] Strides) Collapse(int[] shape, ReadOnlySpan<int> strides)
+    {
+        var (sizes, steps) = (new List<int>(shape.Length), new List<int>(shape.Length));
+        for (var d = 0; d < shape.Length; d++)
+        {
+            if (shape[d] == 1)
+            {
+                continue;
+            }
+
+            if (sizes.Count > 0 && steps[^1] == strides[d] * shape[d])
+            {
+                sizes[^1] *= shape[d];
+                steps[^1] = strides[d];
+                continue;
+            }
+
+            sizes.Add(shape[d]);
+            steps.Add(strides[d]);
+        }
+
+        return sizes.Count == 0 ? ([1], [1]) : (sizes.ToArray(), steps.ToArray());
     }
 
     /// <summary>Reads <paramref name="source"/> broadcast to <paramref name="shape"/> (returns it as is when equal).</summary>
