@@ -32,6 +32,8 @@ public sealed class SpatialOperatorTests
         ["Pad reflect on two axes", "Pad", new[] { 2, 5, 4 }, null!, false, "mode=reflect;pads=0,2,3,0,4,1"],
         ["Pad constant with negative pads (crop)", "Pad", new[] { 3, 6 }, null!, false, "mode=constant;pads=-1,2,1,-3"],
         ["Pad edge", "Pad", new[] { 1, 2, 3 }, null!, false, "mode=edge;pads=0,0,2,0,1,3"],
+        ["Pad constant cropping the start of the last axis and padding its end", "Pad", new[] { 2, 3, 7 }, null!, false, "mode=constant;pads=1,0,-2,0,1,3"],
+        ["Pad reflect on the last axis only", "Pad", new[] { 2, 6 }, null!, false, "mode=reflect;pads=0,3,0,2"],
     ];
 
     [Theory]

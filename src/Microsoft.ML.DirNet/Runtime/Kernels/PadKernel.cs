@@ -59,25 +59,53 @@ internal sealed class PadKernel(OnnxNode node, long opset) : IKernel
         var size = data.ElementSize;
         var source = data.AsBytes();
         var target = result.AsBytes();
+        outputs[0] = result;
+        if (result.Length == 0)
+        {
+            return;
+        }
+
+        if (rank == 0)
+        {
+            source.CopyTo(target);
+            return;
+        }
+
+        // One output row (along the last axis) at a time: its source row is found once, the part of it inside the
+        // source is one block copy, and only the padded ends go element by element (a streaming model pads a few
+        // hundred values per call, and per-element index arithmetic over every axis showed in its time).
         var strides = TensorShape.Strides(data.Shape);
+        var (width, length, offset) = (shape[rank - 1], data.Shape[rank - 1], begin[rank - 1]);
+        var (inside, insideEnd) = (System.Math.Clamp(offset, 0, width), System.Math.Clamp(offset + length, 0, width));
         var index = new int[rank];
-        for (var i = 0; i < result.Length; i++)
+        for (var row = 0; row < result.Length / width; row++)
         {
             var from = 0;
-            for (var d = 0; d < rank && from >= 0; d++)
+            for (var d = 0; d < rank - 1 && from >= 0; d++)
             {
                 var s = Source(index[d] - begin[d], data.Shape[d]);
                 from = s < 0 ? -1 : from + s * strides[d];
             }
 
-            (from < 0 ? fill : source.Slice(from * size, size)).CopyTo(target.Slice(i * size, size));
-            for (var d = rank - 1; d >= 0 && ++index[d] == shape[d]; d--)
+            var to = target.Slice(row * width * size, width * size);
+            for (var j = 0; j < width; j++)
+            {
+                if (from >= 0 && j == inside && insideEnd > inside)
+                {
+                    source.Slice((from + inside - offset) * size, (insideEnd - inside) * size).CopyTo(to.Slice(inside * size));
+                    j = insideEnd - 1;
+                    continue;
+                }
+
+                var s = from < 0 ? -1 : Source(j - offset, length);
+                (s < 0 ? fill : source.Slice((from + s) * size, size)).CopyTo(to.Slice(j * size, size));
+            }
+
+            for (var d = rank - 2; d >= 0 && ++index[d] == shape[d]; d--)
             {
                 index[d] = 0;
             }
         }
-
-        outputs[0] = result;
     }
 
     /// <summary>The source index along an axis of <paramref name="length"/> for position <paramref name="i"/> (may be outside), or −1 for the constant.</summary>
