@@ -129,8 +129,9 @@ public sealed class RepeatedRunTests
     }
 
     /// <summary>
-    /// A weight computed in the run (from the arena) that a kernel packs is pinned: its array is not handed out again,
-    /// so the next run's weight, computed from other values, is packed afresh rather than read from the stale copy.
+    /// A weight computed in the run (from the arena) is not a model's constant, so the kernel packs it per call and keeps
+    /// nothing of it: when its array goes back to the arena and holds the next run's weight, computed from other values,
+    /// that weight is packed afresh rather than read from a stale copy.
     /// </summary>
     [Fact]
     public void AComputedWeightThatIsPackedIsNotRecycledIntoTheNextRunsWeight()

@@ -1,5 +1,3 @@
-using System.Runtime.CompilerServices;
-
 namespace Microsoft.ML.DirNet.Numerics;
 
 /// <summary>
@@ -11,9 +9,10 @@ namespace Microsoft.ML.DirNet.Numerics;
 /// freed of the lengths that run asked for, so it never grows beyond one run's working set.
 /// </summary>
 /// <remarks>
-/// An array whose contents something else keeps depending on after the run must never be handed out again: the
-/// packed-weight caches key on the array itself, so they <see cref="Pin"/> every array they pack, and such an array is
-/// not taken back. Outputs the run returns are forgotten when the scope closes (they belong to the caller).
+/// An array whose contents something else keeps depending on after the run must never be handed out again. The
+/// packed-weight caches, which key on the array itself, keep only a model's constants (<see cref="ConstantArrays"/>)
+/// and compressed factors, made at load outside any run, so none of their arrays is an arena's. Outputs the run returns
+/// are forgotten when the scope closes (they belong to the caller).
 /// </remarks>
 internal sealed class ArrayArena
 {
@@ -24,8 +23,6 @@ internal sealed class ArrayArena
     /// </summary>
     public static readonly int MinimumLength =
         int.TryParse(Environment.GetEnvironmentVariable("DIRNET_ARENA_MINIMUM_FLOATS"), out var floats) && floats >= 0 ? floats : 1 << 14;
-
-    private static readonly ConditionalWeakTable<float[], object> Pinned = new();
 
     [ThreadStatic]
     private static ArrayArena? _current;
@@ -42,9 +39,6 @@ internal sealed class ArrayArena
 
     /// <summary>The arena of the run open on this thread, or null outside runs.</summary>
     public static ArrayArena? Current => _current;
-
-    /// <summary>Marks <paramref name="array"/> as one whose contents are relied on beyond the run: never handed out again.</summary>
-    public static void Pin(float[] array) => Pinned.TryAdd(array, Pinned);
 
     /// <summary>
     /// Opens a run's scope on this thread (its arena, kept for the thread's next runs); inside an open scope, a nested
@@ -97,7 +91,7 @@ internal sealed class ArrayArena
 
     /// <summary>
     /// One value holding <paramref name="array"/> is dropped; when it was the last, the array is taken back for a later
-    /// rent (a pinned one is not: it is forgotten instead).
+    /// rent.
     /// </summary>
     public void Release(float[] array)
     {
@@ -113,15 +107,12 @@ internal sealed class ArrayArena
         }
 
         _rented.Remove(array);
-        if (!Pinned.TryGetValue(array, out _))
+        if (!_free.TryGetValue(array.Length, out var free))
         {
-            if (!_free.TryGetValue(array.Length, out var free))
-            {
-                _free[array.Length] = free = new Stack<float[]>();
-            }
-
-            free.Push(array);
+            _free[array.Length] = free = new Stack<float[]>();
         }
+
+        free.Push(array);
     }
 
     /// <summary>

@@ -72,11 +72,7 @@ internal sealed class PackedInt8Matrix
     /// on the int8 grid of <paramref name="scales"/>, one per row), made once per array and range.
     /// </summary>
     public static PackedInt8Matrix For(float[] values, float[] scales, int offset, int rows, int columns) =>
-        Cache.GetValue(values, static array =>
-        {
-            ArrayArena.Pin(array); // a packed copy relies on its contents staying
-            return new();
-        }).GetOrAdd((offset, rows, columns), static (key, state) => new PackedInt8Matrix(
+        Cache.GetValue(values, static _ => new()).GetOrAdd((offset, rows, columns), static (key, state) => new PackedInt8Matrix(
             state.Values.AsSpan(key.Offset, key.Rows * key.Columns), state.Scales.AsSpan(key.Offset / System.Math.Max(key.Columns, 1), key.Rows), key.Rows, key.Columns),
             (Values: values, Scales: scales));
 

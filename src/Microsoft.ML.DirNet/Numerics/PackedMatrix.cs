@@ -74,7 +74,7 @@ internal sealed class PackedMatrix
     internal static PackedMatrix For(float[] data, int offset, int rows, int columns, LaneWidth rung) =>
         !ConstantArrays.Contains(data)
             ? new PackedMatrix(data.AsSpan(offset, rows * columns), rows, columns, (int)rung)
-            : Cache.GetValue(data, static array => PinnedEntry<(int Offset, int Rows, int Columns, int Width)>(array)).GetOrAdd((offset, rows, columns, (int)rung), static (key, source) => new PackedMatrix(
+            : Cache.GetValue(data, static _ => new()).GetOrAdd((offset, rows, columns, (int)rung), static (key, source) => new PackedMatrix(
                 source.AsSpan(key.Offset, key.Rows * key.Columns), key.Rows, key.Columns, key.Width), data);
 
     /// <summary>
@@ -89,7 +89,7 @@ internal sealed class PackedMatrix
     internal static PackedMatrix ForTransposed(float[] b, int inner, int outer, LaneWidth rung) =>
         !ConstantArrays.Contains(b)
             ? Transposed(b, (inner, outer, (int)rung))
-            : TransposedCache.GetValue(b, static array => PinnedEntry<(int Inner, int Outer, int Width)>(array)).GetOrAdd((inner, outer, (int)rung), static (key, source) => Transposed(source, key), b);
+            : TransposedCache.GetValue(b, static _ => new()).GetOrAdd((inner, outer, (int)rung), static (key, source) => Transposed(source, key), b);
 
     private static PackedMatrix Transposed(float[] b, (int Inner, int Outer, int Width) key)
     {
@@ -105,14 +105,6 @@ internal sealed class PackedMatrix
         }
 
         return new PackedMatrix(panels, key.Outer, key.Inner, width);
-    }
-
-    /// <summary>A new cache entry for <paramref name="array"/>, which is pinned: a packed copy relies on its contents staying.</summary>
-    private static System.Collections.Concurrent.ConcurrentDictionary<TKey, PackedMatrix> PinnedEntry<TKey>(float[] array)
-        where TKey : notnull
-    {
-        ArrayArena.Pin(array);
-        return new();
     }
 
     /// <summary>C[m×Rows] = A[m×Columns]·Wᵀ, or C += when <paramref name="accumulate"/>, on the rung it was packed for.</summary>
